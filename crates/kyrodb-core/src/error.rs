@@ -1,0 +1,76 @@
+//! Errors. Every variant maps to a stable, documented `code()` string that crosses the
+//! Node boundary unchanged (`error.code` in JavaScript), so callers can branch on it.
+
+use std::fmt;
+
+/// Result alias used throughout the engine.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every way an engine call can fail. Failed calls change nothing.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Error {
+    /// An argument is malformed or out of its documented range.
+    InvalidArgument(String),
+    /// A vector's length does not match the collection's dimension.
+    DimensionMismatch {
+        /// The collection's dimension.
+        expected: usize,
+        /// The length that was passed.
+        got: usize,
+    },
+    /// A named collection (or other object) does not exist.
+    NotFound(String),
+    /// A collection with this name already exists.
+    AlreadyExists(String),
+    /// The database handle was closed.
+    Closed,
+    /// An operating-system I/O error.
+    Io(String),
+    /// A bug: an internal invariant failed or a panic was caught at the boundary.
+    Internal(String),
+}
+
+impl Error {
+    /// The stable machine-readable code of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidArgument(_) => "INVALID_ARGUMENT",
+            Error::DimensionMismatch { .. } => "DIMENSION_MISMATCH",
+            Error::NotFound(_) => "NOT_FOUND",
+            Error::AlreadyExists(_) => "ALREADY_EXISTS",
+            Error::Closed => "CLOSED",
+            Error::Io(_) => "IO",
+            Error::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// Shorthand for [`Error::InvalidArgument`].
+    pub fn invalid(msg: impl Into<String>) -> Error {
+        Error::InvalidArgument(msg.into())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidArgument(m) => f.write_str(m),
+            Error::DimensionMismatch { expected, got } => {
+                write!(f, "vector has {got} components but the collection's dimension is {expected}")
+            }
+            Error::NotFound(m) => f.write_str(m),
+            Error::AlreadyExists(m) => f.write_str(m),
+            Error::Closed => f.write_str("the database is closed; open it again to use it"),
+            Error::Io(m) => write!(f, "I/O error: {m}"),
+            Error::Internal(m) => write!(f, "internal error (a bug in KyroDB, please report it): {m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e.to_string())
+    }
+}

@@ -1,0 +1,20 @@
+//! KyroDB engine: vector collections with exact SIMD search (HNSW segments, durability and
+//! the learned-index KV store land on top of this), usable from Rust alone. The Node
+//! binding (`crates/kyrodb-node`) is a thin layer over this crate.
+//!
+//! Map of the crate:
+//! - [`simd`]: distance kernels, one version per instruction set, chosen at runtime;
+//! - [`vector`]: collections — rows, ids, metadata, exact top-k search;
+//! - [`db`]: the [`Database`] handle that owns collections;
+//! - [`error`]: the one error type, each variant with a stable `code()`.
+#![deny(missing_docs)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+pub mod db;
+pub mod error;
+pub mod simd;
+pub mod vector;
+
+pub use db::Database;
+pub use error::{Error, Result};
+pub use vector::{Collection, CollectionConfig, Metric, SearchHits};

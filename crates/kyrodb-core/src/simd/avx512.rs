@@ -1,0 +1,106 @@
+//! AVX-512F kernels (16 lanes, four independent accumulators, masked loads for the tail
+//! so odd dimensions such as 100 need no scalar loop).
+
+use super::scalar::cosine_from_parts;
+use std::arch::x86_64::*;
+
+pub(super) fn is_supported() -> bool {
+    is_x86_feature_detected!("avx512f")
+}
+
+pub(super) fn l2sq(a: &[f32], b: &[f32]) -> f32 {
+    // SAFETY: only installed in a `Kernels` after `is_supported()` returned true; the
+    // caller guarantees `a.len() == b.len()`.
+    unsafe { l2sq_impl(a, b) }
+}
+
+pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    // SAFETY: as in `l2sq`.
+    unsafe { dot_impl(a, b) }
+}
+
+pub(super) fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    // SAFETY: as in `l2sq`.
+    let (ab, aa, bb) = unsafe { cosine_parts_impl(a, b) };
+    cosine_from_parts(ab, aa, bb)
+}
+
+/// Mask selecting the first `rest` (< 16) lanes.
+#[inline(always)]
+fn tail_mask(rest: usize) -> __mmask16 {
+    ((1u32 << rest) - 1) as __mmask16
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn l2sq_impl(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len();
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc = [_mm512_setzero_ps(); 4];
+    let mut i = 0;
+    // SAFETY (all loads below): full loads read indices < n; the masked tail load reads
+    // only the `n - i` lanes its mask selects (masked-off lanes are not accessed).
+    while i + 64 <= n {
+        for (j, acc) in acc.iter_mut().enumerate() {
+            let d = _mm512_sub_ps(_mm512_loadu_ps(pa.add(i + 16 * j)), _mm512_loadu_ps(pb.add(i + 16 * j)));
+            *acc = _mm512_fmadd_ps(d, d, *acc);
+        }
+        i += 64;
+    }
+    while i + 16 <= n {
+        let d = _mm512_sub_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)));
+        acc[1] = _mm512_fmadd_ps(d, d, acc[1]);
+        i += 16;
+    }
+    if i < n {
+        let m = tail_mask(n - i);
+        let d = _mm512_sub_ps(_mm512_maskz_loadu_ps(m, pa.add(i)), _mm512_maskz_loadu_ps(m, pb.add(i)));
+        acc[2] = _mm512_fmadd_ps(d, d, acc[2]);
+    }
+    _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])))
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn dot_impl(a: &[f32], b: &[f32]) -> f32 {
+    let n = a.len();
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc = [_mm512_setzero_ps(); 4];
+    let mut i = 0;
+    // SAFETY: as in `l2sq_impl`.
+    while i + 64 <= n {
+        for (j, acc) in acc.iter_mut().enumerate() {
+            *acc = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i + 16 * j)), _mm512_loadu_ps(pb.add(i + 16 * j)), *acc);
+        }
+        i += 64;
+    }
+    while i + 16 <= n {
+        acc[1] = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)), acc[1]);
+        i += 16;
+    }
+    if i < n {
+        let m = tail_mask(n - i);
+        acc[2] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, pa.add(i)), _mm512_maskz_loadu_ps(m, pb.add(i)), acc[2]);
+    }
+    _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])))
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn cosine_parts_impl(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
+    let n = a.len();
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let (mut ab, mut aa, mut bb) = (_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps());
+    let mut i = 0;
+    // SAFETY: as in `l2sq_impl`.
+    while i < n {
+        let (x, y) = if i + 16 <= n {
+            (_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)))
+        } else {
+            let m = tail_mask(n - i);
+            (_mm512_maskz_loadu_ps(m, pa.add(i)), _mm512_maskz_loadu_ps(m, pb.add(i)))
+        };
+        ab = _mm512_fmadd_ps(x, y, ab);
+        aa = _mm512_fmadd_ps(x, x, aa);
+        bb = _mm512_fmadd_ps(y, y, bb);
+        i += 16;
+    }
+    (_mm512_reduce_add_ps(ab), _mm512_reduce_add_ps(aa), _mm512_reduce_add_ps(bb))
+}

@@ -1,0 +1,172 @@
+//! Distance kernels for `f32` vectors: squared L2, inner product and cosine.
+//!
+//! Every kernel exists as a portable scalar version and, where the CPU has them, AVX2+FMA,
+//! AVX-512F (x86-64) and NEON (aarch64) versions. The version used is chosen **once, at
+//! runtime** ([`kernels`]), never by compiling the crate for a CPU level, so the same
+//! binary runs on any x86-64 machine.
+//!
+//! Conventions shared by all versions:
+//! - both slices have the same length (checked; a mismatch is a caller bug and panics);
+//! - `l2sq(a, b) = Σ (aᵢ − bᵢ)²`, `dot(a, b) = Σ aᵢ·bᵢ`,
+//!   `cosine(a, b) = 1 − dot(a, b) / (‖a‖·‖b‖)`, and `cosine = 1` when either norm is 0;
+//! - results agree with the scalar version within `n · ε_f32 · Σ|termᵢ|` (summation order
+//!   differs between versions; see the property tests in `tests/simd_agreement.rs`).
+
+pub mod bandwidth;
+mod scalar;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+#[cfg(target_arch = "aarch64")]
+mod neon;
+
+use std::fmt;
+use std::sync::OnceLock;
+
+/// An instruction-set level a kernel set is written for.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum SimdLevel {
+    /// Portable Rust, no explicit SIMD.
+    Scalar,
+    /// x86-64 AVX2 with FMA.
+    Avx2,
+    /// x86-64 AVX-512F.
+    Avx512,
+    /// aarch64 Advanced SIMD.
+    Neon,
+}
+
+impl SimdLevel {
+    /// Stable lower-case name (`"scalar"`, `"avx2"`, `"avx512"`, `"neon"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SimdLevel::Scalar => "scalar",
+            SimdLevel::Avx2 => "avx2",
+            SimdLevel::Avx512 => "avx512",
+            SimdLevel::Neon => "neon",
+        }
+    }
+}
+
+impl fmt::Display for SimdLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Raw kernel signature. Implementations may assume `a.len() == b.len()`; the public
+/// methods of [`Kernels`] check it before calling.
+type RawKernel = fn(&[f32], &[f32]) -> f32;
+
+/// One consistent set of distance kernels for a single [`SimdLevel`].
+#[derive(Copy, Clone)]
+pub struct Kernels {
+    level: SimdLevel,
+    l2sq: RawKernel,
+    dot: RawKernel,
+    cosine: RawKernel,
+}
+
+impl fmt::Debug for Kernels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Kernels").field("level", &self.level).finish()
+    }
+}
+
+impl Kernels {
+    /// The instruction-set level of this kernel set.
+    pub fn level(&self) -> SimdLevel {
+        self.level
+    }
+
+    /// Squared Euclidean distance `Σ (aᵢ − bᵢ)²`.
+    #[inline]
+    pub fn l2sq(&self, a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len(), "distance kernels need equal lengths");
+        (self.l2sq)(a, b)
+    }
+
+    /// Inner product `Σ aᵢ·bᵢ`.
+    #[inline]
+    pub fn dot(&self, a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len(), "distance kernels need equal lengths");
+        (self.dot)(a, b)
+    }
+
+    /// Cosine distance `1 − cos(a, b)`; `1` when either vector has norm 0.
+    #[inline]
+    pub fn cosine(&self, a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len(), "distance kernels need equal lengths");
+        (self.cosine)(a, b)
+    }
+
+    /// The scalar kernel set (always available; the reference for every other level).
+    pub fn scalar() -> Kernels {
+        Kernels {
+            level: SimdLevel::Scalar,
+            l2sq: scalar::l2sq,
+            dot: scalar::dot,
+            cosine: scalar::cosine,
+        }
+    }
+
+    /// The kernel set for `level`, if this CPU supports it and this build allows it.
+    pub fn for_level(level: SimdLevel) -> Option<Kernels> {
+        match level {
+            SimdLevel::Scalar => Some(Kernels::scalar()),
+            #[cfg(all(target_arch = "x86_64", feature = "simd-avx2"))]
+            SimdLevel::Avx2 if avx2::is_supported() => Some(Kernels {
+                level,
+                l2sq: avx2::l2sq,
+                dot: avx2::dot,
+                cosine: avx2::cosine,
+            }),
+            #[cfg(all(target_arch = "x86_64", feature = "simd-avx512"))]
+            SimdLevel::Avx512 if avx512::is_supported() => Some(Kernels {
+                level,
+                l2sq: avx512::l2sq,
+                dot: avx512::dot,
+                cosine: avx512::cosine,
+            }),
+            #[cfg(target_arch = "aarch64")]
+            SimdLevel::Neon => Some(Kernels {
+                level,
+                l2sq: neon::l2sq,
+                dot: neon::dot,
+                cosine: neon::cosine,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Every kernel set this CPU can run, scalar first.
+    pub fn available() -> Vec<Kernels> {
+        [SimdLevel::Scalar, SimdLevel::Avx2, SimdLevel::Avx512, SimdLevel::Neon]
+            .into_iter()
+            .filter_map(Kernels::for_level)
+            .collect()
+    }
+
+    fn detect() -> Kernels {
+        // `KYRODB_SIMD=scalar|avx2|avx512|neon` caps the level (for benchmarks and for
+        // ruling out a kernel when debugging); an unsupported request falls back.
+        let requested = std::env::var("KYRODB_SIMD").ok();
+        let preference = [SimdLevel::Avx512, SimdLevel::Avx2, SimdLevel::Neon, SimdLevel::Scalar];
+        let start = requested
+            .as_deref()
+            .and_then(|r| preference.iter().position(|l| l.name() == r))
+            .unwrap_or(0);
+        preference[start..]
+            .iter()
+            .find_map(|&l| Kernels::for_level(l))
+            .unwrap_or_else(Kernels::scalar)
+    }
+}
+
+/// The best kernel set for this CPU, detected on first use and then fixed for the process.
+pub fn kernels() -> &'static Kernels {
+    static SELECTED: OnceLock<Kernels> = OnceLock::new();
+    SELECTED.get_or_init(Kernels::detect)
+}

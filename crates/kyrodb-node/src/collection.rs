@@ -1,0 +1,183 @@
+//! `NativeCollection`: one collection as seen from JavaScript. Async methods copy their
+//! input into Rust-owned memory before handing it to a libuv worker thread, so JavaScript
+//! may reuse or mutate its arrays as soon as the call returns.
+
+use crate::errors::guard;
+use kyrodb_core::vector::collection::StoredVector;
+use kyrodb_core::{Collection, SearchHits};
+use napi::bindgen_prelude::{AsyncTask, BigInt, BigUint64Array, Env, Float32Array};
+use napi::Task;
+use napi_derive::napi;
+use std::sync::Arc;
+
+/// Native collection handle (wrapped by `Collection` in the TypeScript API).
+#[napi]
+pub struct NativeCollection {
+    inner: Arc<Collection>,
+}
+
+impl NativeCollection {
+    pub fn new(inner: Arc<Collection>) -> NativeCollection {
+        NativeCollection { inner }
+    }
+}
+
+/// Search results in columnar form; the TypeScript layer turns them into objects.
+#[napi(object)]
+pub struct NativeHits {
+    pub ids: BigUint64Array,
+    pub distances: Float32Array,
+    /// Metadata JSON per hit (`null` when the row has none).
+    pub metadata: Vec<Option<String>>,
+}
+
+impl From<SearchHits> for NativeHits {
+    fn from(h: SearchHits) -> NativeHits {
+        NativeHits {
+            ids: BigUint64Array::new(h.ids),
+            distances: Float32Array::new(h.distances),
+            metadata: h.metadata.into_iter().map(|m| m.map(|s| s.to_string())).collect(),
+        }
+    }
+}
+
+/// A stored vector returned by `get`.
+#[napi(object)]
+pub struct NativeStored {
+    pub vector: Float32Array,
+    pub metadata: Option<String>,
+}
+
+impl From<StoredVector> for NativeStored {
+    fn from(s: StoredVector) -> NativeStored {
+        NativeStored { vector: Float32Array::new(s.vector), metadata: s.metadata.map(|m| m.to_string()) }
+    }
+}
+
+fn id_from_bigint(id: BigInt) -> kyrodb_core::Result<u64> {
+    let (signed, value, lossless) = id.get_u64();
+    if signed || !lossless {
+        return Err(kyrodb_core::Error::invalid("id must be an integer in 0..=2^64−1"));
+    }
+    Ok(value)
+}
+
+#[napi]
+impl NativeCollection {
+    #[napi(getter)]
+    pub fn name(&self) -> String {
+        self.inner.name().to_string()
+    }
+
+    #[napi(getter)]
+    pub fn dimension(&self) -> u32 {
+        self.inner.config().dimension as u32
+    }
+
+    #[napi(getter)]
+    pub fn metric(&self) -> String {
+        self.inner.config().metric.name().to_string()
+    }
+
+    #[napi]
+    pub fn count(&self) -> napi::Result<f64> {
+        guard(|| Ok(self.inner.count()? as f64))
+    }
+
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn upsert(&self, ids: BigUint64Array, vectors: Float32Array, metadata: Option<Vec<Option<String>>>) -> AsyncTask<UpsertTask> {
+        AsyncTask::new(UpsertTask { collection: self.inner.clone(), ids: ids.to_vec(), vectors: vectors.to_vec(), metadata })
+    }
+
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn delete(&self, ids: BigUint64Array) -> AsyncTask<DeleteTask> {
+        AsyncTask::new(DeleteTask { collection: self.inner.clone(), ids: ids.to_vec() })
+    }
+
+    #[napi]
+    pub fn get(&self, id: BigInt) -> napi::Result<Option<NativeStored>> {
+        guard(|| Ok(self.inner.get(id_from_bigint(id)?)?.map(NativeStored::from)))
+    }
+
+    #[napi(ts_return_type = "Promise<NativeHits[]>")]
+    pub fn search(&self, query: Float32Array, k: u32) -> AsyncTask<SearchTask> {
+        AsyncTask::new(SearchTask { collection: self.inner.clone(), queries: query.to_vec(), k, batch: false })
+    }
+
+    #[napi(ts_return_type = "Promise<NativeHits[]>")]
+    pub fn search_batch(&self, queries: Float32Array, k: u32) -> AsyncTask<SearchTask> {
+        AsyncTask::new(SearchTask { collection: self.inner.clone(), queries: queries.to_vec(), k, batch: true })
+    }
+
+    /// Search on the calling (JS) thread, reading the query in place: no copy, no hop.
+    #[napi]
+    pub fn search_sync(&self, query: Float32Array, k: u32) -> napi::Result<NativeHits> {
+        guard(|| Ok(self.inner.search(&query, k as usize)?.into()))
+    }
+}
+
+pub struct UpsertTask {
+    collection: Arc<Collection>,
+    ids: Vec<u64>,
+    vectors: Vec<f32>,
+    metadata: Option<Vec<Option<String>>>,
+}
+
+impl Task for UpsertTask {
+    type Output = u32;
+    type JsValue = u32;
+
+    fn compute(&mut self) -> napi::Result<u32> {
+        let vectors = std::mem::take(&mut self.vectors);
+        let metadata = self.metadata.take();
+        guard(|| Ok(self.collection.upsert(&self.ids, vectors, metadata)? as u32))
+    }
+
+    fn resolve(&mut self, _env: Env, n: u32) -> napi::Result<u32> {
+        Ok(n)
+    }
+}
+
+pub struct DeleteTask {
+    collection: Arc<Collection>,
+    ids: Vec<u64>,
+}
+
+impl Task for DeleteTask {
+    type Output = u32;
+    type JsValue = u32;
+
+    fn compute(&mut self) -> napi::Result<u32> {
+        guard(|| Ok(self.collection.delete(&self.ids)? as u32))
+    }
+
+    fn resolve(&mut self, _env: Env, n: u32) -> napi::Result<u32> {
+        Ok(n)
+    }
+}
+
+pub struct SearchTask {
+    collection: Arc<Collection>,
+    queries: Vec<f32>,
+    k: u32,
+    batch: bool,
+}
+
+impl Task for SearchTask {
+    type Output = Vec<SearchHits>;
+    type JsValue = Vec<NativeHits>;
+
+    fn compute(&mut self) -> napi::Result<Vec<SearchHits>> {
+        guard(|| {
+            if self.batch {
+                self.collection.search_batch(&self.queries, self.k as usize)
+            } else {
+                Ok(vec![self.collection.search(&self.queries, self.k as usize)?])
+            }
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, hits: Vec<SearchHits>) -> napi::Result<Vec<NativeHits>> {
+        Ok(hits.into_iter().map(NativeHits::from).collect())
+    }
+}

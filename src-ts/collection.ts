@@ -1,0 +1,186 @@
+/**
+ * {@link Collection}: a named set of vectors with one dimension and metric.
+ * @module
+ */
+import { call, callAsync, InvalidArgumentError } from './errors.js'
+import { fromNativeId, toNativeId, toNativeIds, type Id, type IdList } from './ids.js'
+import type { NativeCollection, NativeHits } from './native.js'
+import { toFlatBatch, toVector, type VectorBatch, type VectorLike } from './vectors.js'
+
+/** Distance metric. Smaller distances are closer. */
+export type Metric = 'l2' | 'cosine' | 'ip'
+
+/**
+ * JSON-like metadata stored beside a vector: a plain object whose values are strings,
+ * numbers, booleans, null, arrays or nested objects (at most 64 KiB as JSON).
+ */
+export type Metadata = { [field: string]: unknown }
+
+/** One search hit. */
+export interface SearchResult {
+  /** The id the vector was stored under (`bigint` only above `Number.MAX_SAFE_INTEGER`). */
+  id: Id
+  /**
+   * Distance to the query: squared Euclidean for `l2`, `1 − cos` for `cosine`,
+   * `1 − ⟨q, v⟩` for `ip`.
+   */
+  distance: number
+  /** The vector's metadata, when it has some. */
+  metadata?: Metadata
+}
+
+/** Options of a search. */
+export interface SearchOptions {
+  /** Number of neighbours to return, `1..10000`. */
+  k: number
+}
+
+/** A stored vector, as returned by {@link Collection.get}. */
+export interface StoredVector {
+  /** The id. */
+  id: Id
+  /** The vector as stored (unit length under `cosine`). */
+  vector: Float32Array
+  /** Its metadata, when it has some. */
+  metadata?: Metadata
+}
+
+function checkK(options: unknown): number {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object like { k: 10 }')
+  const k = (options as { k?: unknown }).k
+  if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > 0xffffffff) {
+    throw new InvalidArgumentError(`k must be an integer in 1..10000, got ${String(k)}`)
+  }
+  return k
+}
+
+function serializeMetadata(metadata: unknown, count: number): (string | null)[] | undefined {
+  if (metadata === undefined || metadata === null) return undefined
+  if (!Array.isArray(metadata)) throw new InvalidArgumentError('metadata must be an array with one entry (object or undefined) per id')
+  if (metadata.length !== count) throw new InvalidArgumentError(`got ${count} ids but ${metadata.length} metadata entries`)
+  return metadata.map((m, i) => {
+    if (m === undefined || m === null) return null
+    if (typeof m !== 'object' || Array.isArray(m)) throw new InvalidArgumentError(`metadata[${i}] must be a plain object`)
+    try {
+      return JSON.stringify(m)
+    } catch (err) {
+      throw new InvalidArgumentError(`metadata[${i}] cannot be stored as JSON: ${(err as Error).message}`, { cause: err })
+    }
+  })
+}
+
+function toResults(hits: NativeHits): SearchResult[] {
+  const out: SearchResult[] = new Array(hits.ids.length)
+  for (let i = 0; i < hits.ids.length; i++) {
+    const r: SearchResult = { id: fromNativeId(hits.ids[i]), distance: hits.distances[i] }
+    const m = hits.metadata[i]
+    if (m != null) r.metadata = JSON.parse(m) as Metadata
+    out[i] = r
+  }
+  return out
+}
+
+/**
+ * A collection of vectors. Get one from {@link Database.createCollection} or
+ * {@link Database.collection}. Async methods run on a worker thread and copy their inputs
+ * first, so arrays passed in may be reused as soon as the call returns.
+ */
+export class Collection {
+  readonly #native: NativeCollection
+
+  /** @internal */
+  constructor(native: NativeCollection) {
+    this.#native = native
+  }
+
+  /** The collection's name. */
+  get name(): string {
+    return this.#native.name
+  }
+
+  /** Components per vector. */
+  get dimension(): number {
+    return this.#native.dimension
+  }
+
+  /** The distance metric. */
+  get metric(): Metric {
+    return this.#native.metric as Metric
+  }
+
+  /** Number of vectors stored. */
+  count(): number {
+    return call(() => this.#native.count())
+  }
+
+  /**
+   * Insert vectors, replacing any with the same id. The batch is all or nothing: if any
+   * entry is invalid (wrong dimension, NaN or ±Infinity, duplicate id, bad metadata, zero
+   * vector under cosine) nothing is written.
+   *
+   * @param ids one id per vector
+   * @param vectors one flat row-major `Float32Array` of `ids.length × dimension` numbers, or one vector per id
+   * @param metadata optional, one plain object (or `undefined`) per id
+   * @returns the number of vectors written
+   */
+  async upsert(ids: IdList, vectors: VectorBatch, metadata?: readonly (Metadata | undefined | null)[]): Promise<number> {
+    const nativeIds = toNativeIds(ids)
+    const flat = toFlatBatch(vectors, this.dimension)
+    const meta = serializeMetadata(metadata, nativeIds.length)
+    return callAsync(() => this.#native.upsert(nativeIds, flat, meta))
+  }
+
+  /**
+   * Remove vectors by id. Ids that are not present are ignored.
+   * @returns how many vectors were removed
+   */
+  async delete(ids: IdList): Promise<number> {
+    const nativeIds = toNativeIds(ids)
+    return callAsync(() => this.#native.delete(nativeIds))
+  }
+
+  /** The stored vector and metadata of `id`, or `null` when there is none. */
+  async get(id: Id): Promise<StoredVector | null> {
+    const nativeId = toNativeId(id)
+    const found = call(() => this.#native.get(nativeId))
+    if (found === null) return null
+    const out: StoredVector = { id: fromNativeId(nativeId), vector: found.vector }
+    if (found.metadata != null) out.metadata = JSON.parse(found.metadata) as Metadata
+    return out
+  }
+
+  /**
+   * The `k` nearest neighbours of `query`, closest first (equal distances: smaller id
+   * first). Exact: every stored vector is compared with the SIMD kernels. Runs on a
+   * worker thread.
+   */
+  async search(query: VectorLike, options: SearchOptions): Promise<SearchResult[]> {
+    const q = toVector(query, 'query')
+    const k = checkK(options)
+    const [hits] = await callAsync(() => this.#native.search(q, k))
+    return toResults(hits)
+  }
+
+  /**
+   * {@link Collection.search} on the calling thread: no thread hop and no copy of the
+   * query. Use it in hot loops where a search takes microseconds; it blocks the event
+   * loop for as long as the search runs.
+   */
+  searchSync(query: VectorLike, options: SearchOptions): SearchResult[] {
+    const q = toVector(query, 'query')
+    const k = checkK(options)
+    return toResults(call(() => this.#native.searchSync(q, k)))
+  }
+
+  /**
+   * Search many queries at once, spread over every core. `queries` is one flat row-major
+   * `Float32Array` (`n × dimension`) or one vector per query. Returns one result list per
+   * query, in order.
+   */
+  async searchBatch(queries: VectorBatch, options: SearchOptions): Promise<SearchResult[][]> {
+    const flat = toFlatBatch(queries, this.dimension, 'queries')
+    const k = checkK(options)
+    const hits = await callAsync(() => this.#native.searchBatch(flat, k))
+    return hits.map(toResults)
+  }
+}

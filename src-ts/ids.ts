@@ -1,0 +1,50 @@
+/**
+ * Ids: unsigned 64-bit integers. JavaScript callers pass safe-integer `number`s or
+ * `bigint`s; results come back as `number` when the id is at most
+ * `Number.MAX_SAFE_INTEGER` and as `bigint` above it, so ids never lose precision.
+ * @module
+ */
+import { InvalidArgumentError } from './errors.js'
+
+/** A vector id: a non-negative safe integer or a bigint in `0..2^64-1`. */
+export type Id = number | bigint
+
+/** Accepted forms of an id list. */
+export type IdList = readonly Id[] | BigUint64Array
+
+const U64_MAX = (1n << 64n) - 1n
+
+function checkId(id: unknown, where: string): bigint {
+  if (typeof id === 'number') {
+    if (!Number.isSafeInteger(id) || id < 0) {
+      throw new InvalidArgumentError(
+        `${where} is ${id}; number ids must be integers in 0..${Number.MAX_SAFE_INTEGER} (use a bigint for larger ids)`,
+      )
+    }
+    return BigInt(id)
+  }
+  if (typeof id === 'bigint') {
+    if (id < 0n || id > U64_MAX) throw new InvalidArgumentError(`${where} is ${id}; bigint ids must be in 0..2^64-1`)
+    return id
+  }
+  throw new InvalidArgumentError(`${where} must be a number or a bigint, got ${typeof id}`)
+}
+
+/** Validate one id and convert it for the native layer. @internal */
+export function toNativeId(id: unknown): bigint {
+  return checkId(id, 'id')
+}
+
+/** Validate an id list and convert it for the native layer. @internal */
+export function toNativeIds(ids: unknown): BigUint64Array {
+  if (ids instanceof BigUint64Array) return ids
+  if (!Array.isArray(ids)) throw new InvalidArgumentError('ids must be an array of numbers or bigints, or a BigUint64Array')
+  const out = new BigUint64Array(ids.length)
+  for (let i = 0; i < ids.length; i++) out[i] = checkId(ids[i], `ids[${i}]`)
+  return out
+}
+
+/** Native id → public id. @internal */
+export function fromNativeId(id: bigint): Id {
+  return id <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(id) : id
+}

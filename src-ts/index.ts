@@ -1,0 +1,33 @@
+/**
+ * KyroDB: an embedded vector database for Node.js with a SIMD Rust core.
+ *
+ * ```ts
+ * import { open } from 'kyrodb'
+ *
+ * await using db = await open('./my-data')
+ * const docs = await db.createCollection('docs', { dimension: 3, metric: 'cosine' })
+ * await docs.upsert([1, 2], [new Float32Array([1, 0, 0]), new Float32Array([0, 1, 0])], [{ title: 'a' }, { title: 'b' }])
+ * const hits = await docs.search(new Float32Array([0.9, 0.1, 0]), { k: 1 })
+ * // [{ id: 1, distance: 0.0061..., metadata: { title: 'a' } }]
+ * ```
+ * @module kyrodb
+ */
+export { open, Database } from './database.js'
+export type { CreateCollectionOptions, CollectionInfo } from './database.js'
+export { Collection } from './collection.js'
+export type { Metric, Metadata, SearchOptions, SearchResult, StoredVector } from './collection.js'
+export type { Id, IdList } from './ids.js'
+export type { VectorLike, VectorBatch } from './vectors.js'
+export {
+  KyroDBError,
+  InvalidArgumentError,
+  DimensionMismatchError,
+  NotFoundError,
+  AlreadyExistsError,
+  ClosedError,
+  IoError,
+  InternalError,
+} from './errors.js'
+export type { ErrorCode } from './errors.js'
+export { engineInfo } from './info.js'
+export type { EngineInfo } from './info.js'
