@@ -501,14 +501,12 @@ test('every error is a KyroDBError subclass whose name matches its class', async
   t.is(err2?.name, 'NotFoundError')
 })
 
-// ---------------------------------------------------------------- library bugs found
-// test.failing: the assertion describes the correct behaviour; ava reports these as
-// "known failures" while the bug exists and turns them into errors once it is fixed.
+// ------------------------------------------------- numeric edge cases (once bugs, now fixed)
 
-test.failing('BUG cosine: a tiny (subnormal) non-zero vector is rejected or stored with unit length, never as Infinity/NaN', async (t) => {
+test('cosine: a tiny (subnormal) non-zero vector is rejected or stored with unit length, never as Infinity/NaN', async (t) => {
   const { db, c, before } = await fixture('cosine')
   // 1e-40 is a finite, non-zero f32 (subnormal). Its norm is finite and non-zero, but
-  // 1/norm overflows f32, so Metric::prepare multiplies by +Infinity.
+  // 1/norm overflows f32: normalisation must not multiply by +Infinity.
   try {
     await c.upsert([4], [[1e-40, 0, 0]])
   } catch (err) {
@@ -526,7 +524,7 @@ test.failing('BUG cosine: a tiny (subnormal) non-zero vector is rejected or stor
   t.true(hits.every((h) => Number.isFinite(h.distance)), JSON.stringify(hits))
 })
 
-test.failing('BUG cosine: a tiny (subnormal) non-zero query is rejected or gives finite distances', async (t) => {
+test('cosine: a tiny (subnormal) non-zero query is rejected or gives finite distances', async (t) => {
   const { c } = await fixture('cosine')
   let hits
   try {
@@ -538,12 +536,12 @@ test.failing('BUG cosine: a tiny (subnormal) non-zero query is rejected or gives
   t.true(hits.every((h) => Number.isFinite(h.distance)), JSON.stringify(hits))
 })
 
-test.failing('BUG ip: an overflowing inner product (finite inputs) never ranks a NaN distance ahead of a number', async (t) => {
+test('ip: an overflowing inner product (finite inputs) never ranks a NaN distance ahead of a number', async (t) => {
   const db = await open()
   const c = await db.createCollection('c', { dimension: 2, metric: 'ip' })
   await c.upsert([1, 2], [[3e38, -3e38], [1, 1]])
   // ⟨q, v1⟩ = +Inf + -Inf = NaN (x86 "default NaN" has its sign bit set, and total_cmp
-  // orders negative NaN before every number), so the NaN row is returned as the closest.
+  // orders negative NaN before every number): it must rank as the farthest, not the closest.
   const hits = await c.search([3e38, 3e38], { k: 2 })
   t.is(hits[0].id, 2, JSON.stringify(hits))
   t.false(Number.isNaN(hits[0].distance))

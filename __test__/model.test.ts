@@ -5,7 +5,7 @@
  * Vectors have small integer components (-3..3), so under l2 and ip every distance is an
  * integer that f32 represents exactly: results must match the brute-force model exactly,
  * order included (ties by smaller id). Under cosine the stored form is modelled bit for
- * bit (the engine normalises with f64 norm → f32 reciprocal → f32 multiply), distances
+ * bit (the engine normalises each component as f32(x / norm), with x and norm in f64), distances
  * are compared with a tolerance, and order is checked wherever the model separates
  * distances by more than that tolerance.
  */
@@ -44,14 +44,14 @@ interface Stored {
   metadata: Metadata | undefined
 }
 
-/** The engine's stored form: unchanged for l2/ip; for cosine f32(x · f32(1 / ‖x‖₆₄)). */
+/** The engine's stored form: unchanged for l2/ip; for cosine f32(x / ‖x‖₆₄). */
 function prepare(metric: Metric, v: number[]): Float32Array {
   const out = Float32Array.from(v)
   if (metric === 'cosine') {
     let s = 0
     for (const x of out) s += x * x
-    const inv = Math.fround(1 / Math.sqrt(s))
-    for (let i = 0; i < out.length; i++) out[i] = Math.fround(out[i] * inv)
+    const norm = Math.sqrt(s)
+    for (let i = 0; i < out.length; i++) out[i] = Math.fround(out[i] / norm)
   }
   return out
 }

@@ -43,7 +43,7 @@ if ! grep -q 'using idx_t = int64_t;' /usr/include/faiss/MetricType.h 2>/dev/nul
 fi
 
 # 4. Compile the addon (one translation unit, one g++ process, niced).
-ADDON_INC="$(cd "$PKG_DIR" && node -p "require('node-addon-api').include_dir")"
+ADDON_INC="$(cd "$PKG_DIR" && node -p "require('path').dirname(require.resolve('node-addon-api/package.json'))")"
 mkdir -p "$(dirname "$OUT")"
 nice -n 19 g++ -O2 -fPIC -shared -std=c++17 -fopenmp -DNAPI_VERSION=6 \
   -I/usr/include/node -I"$ADDON_INC" \

@@ -107,7 +107,7 @@ export async function ensurePeers({ faiss = true, verbose = true } = {}) {
   if (current !== wanted) fs.writeFileSync(pj, wanted);
 
   const npm = ['-n', '19', 'npm'];
-  const env = { JOBS: '1', CMAKE_BUILD_PARALLEL_LEVEL: '1', npm_config_jobs: '1' };
+  const env = { JOBS: '1', CMAKE_BUILD_PARALLEL_LEVEL: '1' };
   const missing = Object.entries(PEER_VERSIONS).filter(([pkg, v]) => installedVersion(pkg) !== v);
   if (missing.length) {
     // --ignore-scripts: faiss-node's install script would fail the whole install on

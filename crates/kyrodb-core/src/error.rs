@@ -12,13 +12,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// An argument is malformed or out of its documented range.
     InvalidArgument(String),
-    /// A vector's length does not match the collection's dimension.
-    DimensionMismatch {
-        /// The collection's dimension.
-        expected: usize,
-        /// The length that was passed.
-        got: usize,
-    },
+    /// A vector's (or a flat batch's) length does not fit the collection's dimension.
+    DimensionMismatch(String),
     /// A named collection (or other object) does not exist.
     NotFound(String),
     /// A collection with this name already exists.
@@ -36,13 +31,27 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::InvalidArgument(_) => "INVALID_ARGUMENT",
-            Error::DimensionMismatch { .. } => "DIMENSION_MISMATCH",
+            Error::DimensionMismatch(_) => "DIMENSION_MISMATCH",
             Error::NotFound(_) => "NOT_FOUND",
             Error::AlreadyExists(_) => "ALREADY_EXISTS",
             Error::Closed => "CLOSED",
             Error::Io(_) => "IO",
             Error::Internal(_) => "INTERNAL",
         }
+    }
+
+    /// A single vector of length `got` where `expected` components are needed.
+    pub fn dimension(expected: usize, got: usize) -> Error {
+        Error::DimensionMismatch(format!(
+            "vector has {got} components but the collection's dimension is {expected}"
+        ))
+    }
+
+    /// A flat row-major batch of `len` numbers that is not a whole number of `dim`-rows.
+    pub fn batch_length(dim: usize, len: usize) -> Error {
+        Error::DimensionMismatch(format!(
+            "a flat batch of {len} numbers is not a whole number of {dim}-dimensional vectors"
+        ))
     }
 
     /// Shorthand for [`Error::InvalidArgument`].
@@ -55,9 +64,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::InvalidArgument(m) => f.write_str(m),
-            Error::DimensionMismatch { expected, got } => {
-                write!(f, "vector has {got} components but the collection's dimension is {expected}")
-            }
+            Error::DimensionMismatch(m) => f.write_str(m),
             Error::NotFound(m) => f.write_str(m),
             Error::AlreadyExists(m) => f.write_str(m),
             Error::Closed => f.write_str("the database is closed; open it again to use it"),

@@ -138,7 +138,7 @@ impl Collection {
             return Err(Error::invalid(format!("a batch holds at most {MAX_BATCH} vectors, got {n}")));
         }
         if vectors.len() % dim != 0 {
-            return Err(Error::DimensionMismatch { expected: dim, got: vectors.len() % dim });
+            return Err(Error::batch_length(dim, vectors.len()));
         }
         if vectors.len() / dim != n {
             return Err(Error::invalid(format!(
@@ -253,7 +253,7 @@ impl Collection {
         self.check_usable()?;
         Self::validate_k(k)?;
         if query.len() != self.config.dimension {
-            return Err(Error::DimensionMismatch { expected: self.config.dimension, got: query.len() });
+            return Err(Error::dimension(self.config.dimension, query.len()));
         }
         let query = self.prepare_queries(query)?;
         let rows = self.rows.read();
@@ -267,7 +267,7 @@ impl Collection {
         Self::validate_k(k)?;
         let dim = self.config.dimension;
         if queries.len() % dim != 0 {
-            return Err(Error::DimensionMismatch { expected: dim, got: queries.len() % dim });
+            return Err(Error::batch_length(dim, queries.len()));
         }
         if queries.len() / dim > MAX_BATCH {
             return Err(Error::invalid(format!("a batch holds at most {MAX_BATCH} queries")));

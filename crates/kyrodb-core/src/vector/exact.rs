@@ -35,9 +35,8 @@ fn scan_range(metric: Metric, kernels: &Kernels, query: &[f32], rows: RowSet<'_>
     for r in start..end {
         let v = &rows.vectors[r * dim..(r + 1) * dim];
         let distance = metric.distance(kernels, query, v);
-        // `!(d > t)` rather than `d <= t` so that a NaN (possible only from overflowing
-        // inner products) still reaches the total order inside `TopK` instead of vanishing.
-        if !(distance > top.threshold()) {
+        // `<=`: a row tying the k-th distance may still win on its smaller id.
+        if distance <= top.threshold() {
             top.push(Candidate { distance, id: rows.ids[r], row: r as u32 });
         }
     }

@@ -46,12 +46,19 @@ impl Metric {
     }
 
     /// Distance between a prepared query and a stored row (both already passed through
-    /// [`Metric::prepare`]).
+    /// [`Metric::prepare`]). Never NaN: finite inputs can still overflow (`+∞ + −∞` in an
+    /// inner product of huge vectors), and such an incomparable distance ranks as `+∞`,
+    /// the farthest possible, instead of wherever the NaN's sign bit would sort it.
     #[inline(always)]
     pub fn distance(self, kernels: &Kernels, query: &[f32], row: &[f32]) -> f32 {
-        match self {
+        let d = match self {
             Metric::L2 => kernels.l2sq(query, row),
             Metric::Cosine | Metric::InnerProduct => 1.0 - kernels.dot(query, row),
+        };
+        if d.is_nan() {
+            f32::INFINITY
+        } else {
+            d
         }
     }
 
@@ -73,8 +80,8 @@ impl Metric {
                     what()
                 )));
             }
-            let inv = (1.0 / norm) as f32;
-            v.iter_mut().for_each(|x| *x *= inv);
+            // Divide in f64: for a vector of subnormal components, 1/norm overflows f32.
+            v.iter_mut().for_each(|x| *x = (*x as f64 / norm) as f32);
         }
         Ok(())
     }
