@@ -144,3 +144,26 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const status = await ensurePeers();
   process.exitCode = Object.values(status).every((s) => s.ok) ? 0 : 1;
 }
+
+/**
+ * faiss-node exposes no efSearch / efConstruction setters (nor ParameterSpace).
+ * Both are stored in the serialized IndexHNSWFlat right before its storage
+ * sub-index, so this patches them via toBuffer()/fromBuffer() and returns a NEW
+ * index (the old one is left untouched). Set efConstruction on the EMPTY index
+ * (before add); efSearch any time. Works for 'HNSW<M>,Flat' with IP or L2.
+ * Cost: one serialise + deserialise of the whole index.
+ */
+export function setFaissHnswParams(faiss, index, { efSearch, efConstruction } = {}) {
+  const buf = index.toBuffer();
+  const d = index.getDimension();
+  const n = index.ntotal();
+  // storage (IndexFlat) = fourcc + header (d:i32 ntotal:i64 2 x i64 is_trained:u8 metric:i32) + codes (u64 len + n*d*4)
+  const s = buf.length - (4 + 33 + 8 + n * d * 4);
+  const fourcc = s > 12 ? buf.toString('latin1', s, s + 4) : '';
+  if (buf.toString('latin1', 0, 4) !== 'IHNf' || (fourcc !== 'IxFI' && fourcc !== 'IxF2') || buf.readInt32LE(s - 4) !== 1) {
+    throw new Error('setFaissHnswParams: unexpected serialisation (expected an HNSW<M>,Flat index with IP/L2 metric)');
+  }
+  if (efSearch !== undefined) buf.writeInt32LE(efSearch, s - 8);
+  if (efConstruction !== undefined) buf.writeInt32LE(efConstruction, s - 12);
+  return faiss.Index.fromBuffer(buf);
+}
