@@ -6,8 +6,10 @@
 //! - [`exact`]: brute-force scans, one query or a tiled batch over all cores;
 //! - [`collection`]: the collection itself (validation, upsert/delete, search).
 
+pub mod aligned;
 pub mod collection;
 pub mod exact;
+pub mod hnsw;
 pub mod metric;
 pub mod topk;
 

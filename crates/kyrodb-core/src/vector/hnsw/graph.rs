@@ -1,0 +1,77 @@
+//! The frozen, search-friendly graph layout.
+//!
+//! Node `u` (0..n) is row `u` of [`FrozenGraph::vectors`]. Layout:
+//! - layer 0: `adj0[u * stride0]` holds the degree `d ≤ 2M`, followed by `d` neighbour
+//!   ids (fixed stride `stride0 = 2M + 1`: one multiply finds a node's list);
+//! - upper layers: `upper_slot[u]` is `u32::MAX` for nodes that live on layer 0 only
+//!   (about `1 − 1/M` of them); otherwise node `u`'s list on layer `l ≥ 1` starts at
+//!   `upper_adj[upper_slot[u] + (l − 1) · strideU]`, with `strideU = M + 1` and the same
+//!   degree-then-ids encoding;
+//! - `levels[u]` is the top layer of node `u`; `entry` is a node on the top layer.
+
+use crate::vector::aligned::AlignedF32;
+
+/// A built HNSW graph in the layout the search kernel reads.
+#[derive(Debug)]
+pub struct FrozenGraph {
+    /// Number of nodes.
+    pub n: usize,
+    /// Components per vector.
+    pub dim: usize,
+    /// `M` the graph was built with.
+    pub m: usize,
+    /// Entry node (on the top layer).
+    pub entry: u32,
+    /// Top layer of the graph.
+    pub max_level: u8,
+    /// Top layer of each node.
+    pub levels: Vec<u8>,
+    /// Layer-0 adjacency, fixed stride `2M + 1`.
+    pub adj0: Vec<u32>,
+    /// Per node: start of its upper-layer lists in `upper_adj`, or `u32::MAX`.
+    pub upper_slot: Vec<u32>,
+    /// Upper-layer adjacency, `levels[u]` lists of stride `M + 1` per upper node.
+    pub upper_adj: Vec<u32>,
+    /// Row `u` is node `u`'s vector (stored form: unit length under cosine).
+    pub vectors: AlignedF32,
+}
+
+impl FrozenGraph {
+    /// Stride of one layer-0 list.
+    #[inline(always)]
+    pub fn stride0(&self) -> usize {
+        2 * self.m + 1
+    }
+
+    /// Neighbours of `u` on layer 0.
+    #[inline(always)]
+    pub fn neighbours0(&self, u: u32) -> &[u32] {
+        let start = u as usize * self.stride0();
+        let d = self.adj0[start] as usize;
+        &self.adj0[start + 1..start + 1 + d]
+    }
+
+    /// Neighbours of `u` on layer `level ≥ 1` (empty if `u` is not on that layer).
+    #[inline]
+    pub fn neighbours_upper(&self, u: u32, level: u8) -> &[u32] {
+        let slot = self.upper_slot[u as usize];
+        if slot == u32::MAX || level > self.levels[u as usize] {
+            return &[];
+        }
+        let start = slot as usize + (level as usize - 1) * (self.m + 1);
+        let d = self.upper_adj[start] as usize;
+        &self.upper_adj[start + 1..start + 1 + d]
+    }
+
+    /// Vector of node `u`.
+    #[inline(always)]
+    pub fn vector(&self, u: u32) -> &[f32] {
+        let s = u as usize * self.dim;
+        &self.vectors[s..s + self.dim]
+    }
+
+    /// Bytes held by this graph (vectors and adjacency).
+    pub fn memory_bytes(&self) -> usize {
+        self.vectors.len() * 4 + (self.adj0.len() + self.upper_adj.len() + self.upper_slot.len()) * 4 + self.levels.len()
+    }
+}

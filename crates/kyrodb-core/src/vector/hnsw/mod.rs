@@ -1,0 +1,28 @@
+//! HNSW graph index over one immutable segment.
+//!
+//! The graph is **built** with `hnsw_rs` (good parallel construction) and then **frozen**
+//! into our own layout ([`graph::FrozenGraph`]): fixed-stride adjacency on layer 0, compact
+//! upper layers, nodes renumbered by BFS from the entry point so that neighbours sit close
+//! in memory, and the vectors in one 64-byte-aligned block in the same order. Searching
+//! never touches `hnsw_rs` (its per-node locks, `Arc`s and per-query hash maps cost 2–4×
+//! per query); [`search`] walks the frozen arrays with the runtime-selected SIMD kernels, a
+//! reusable generation-stamped visited array and software prefetch.
+
+pub mod build;
+pub mod graph;
+pub mod search;
+
+pub use build::{build_graph, BuildParams};
+pub use graph::FrozenGraph;
+pub use search::{search_graph, Admission};
+
+/// Default `M` (neighbours per node on upper layers; layer 0 keeps `2·M`).
+pub const DEFAULT_M: usize = 16;
+/// Default `efConstruction`.
+pub const DEFAULT_EF_CONSTRUCTION: usize = 200;
+/// Default search-time `ef` (before it is raised to at least `k`).
+pub const DEFAULT_EF_SEARCH: usize = 64;
+/// Largest accepted `M`.
+pub const MAX_M: usize = 64;
+/// Largest accepted `efConstruction` and search `ef`.
+pub const MAX_EF: usize = 10_000;

@@ -1,0 +1,208 @@
+//! The graph search kernel: greedy descent through the upper layers, then a bounded beam
+//! search on layer 0. No allocation per query: the visited marks and both heaps live in a
+//! per-thread scratch space that is reused.
+
+use super::graph::FrozenGraph;
+use crate::simd::Kernels;
+use crate::vector::metric::Metric;
+use std::cell::RefCell;
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
+/// Which nodes may appear in results. Every node may still be *traversed*: a deleted or
+/// filtered-out node keeps routing the search to its neighbours.
+#[derive(Copy, Clone, Debug, Default)]
+pub struct Admission<'a> {
+    /// Bitset of deleted nodes (bit `u` set = deleted), if any.
+    pub deleted: Option<&'a [u64]>,
+    /// Bitset of allowed nodes (bit `u` set = allowed), if a filter applies.
+    pub allowed: Option<&'a [u64]>,
+}
+
+impl Admission<'_> {
+    #[inline(always)]
+    fn admits(&self, u: u32) -> bool {
+        let (w, b) = ((u >> 6) as usize, u & 63);
+        let deleted = self.deleted.is_some_and(|d| d.get(w).is_some_and(|x| x >> b & 1 == 1));
+        let allowed = self.allowed.is_none_or(|a| a.get(w).is_some_and(|x| x >> b & 1 == 1));
+        allowed && !deleted
+    }
+
+    fn restricts(&self) -> bool {
+        self.deleted.is_some() || self.allowed.is_some()
+    }
+}
+
+/// A (distance, node) pair ordered by distance (distances are never NaN).
+#[derive(Copy, Clone, Debug, PartialEq)]
+struct Scored(f32, u32);
+
+impl Eq for Scored {}
+
+impl Ord for Scored {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
+    }
+}
+
+impl PartialOrd for Scored {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Generation-stamped visited marks: `marks[u] == generation` means visited in this query.
+/// Starting a query bumps the generation instead of clearing the array.
+#[derive(Default)]
+struct Visited {
+    marks: Vec<u16>,
+    generation: u16,
+}
+
+impl Visited {
+    fn begin(&mut self, n: usize) {
+        if self.marks.len() < n {
+            self.marks.resize(n, 0);
+        }
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.marks.fill(0);
+            self.generation = 1;
+        }
+    }
+
+    /// Mark `u`; returns whether it was already marked.
+    #[inline(always)]
+    fn test_and_set(&mut self, u: u32) -> bool {
+        let slot = &mut self.marks[u as usize];
+        let seen = *slot == self.generation;
+        *slot = self.generation;
+        seen
+    }
+}
+
+#[derive(Default)]
+struct Scratch {
+    visited: Visited,
+    candidates: BinaryHeap<Reverse<Scored>>,
+    results: BinaryHeap<Scored>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+#[inline(always)]
+fn prefetch(g: &FrozenGraph, u: u32) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let row = g.vector(u);
+        let bytes = row.len() * 4;
+        let base = row.as_ptr() as *const i8;
+        // Up to the first four cache lines of the row; the hardware's adjacent-line
+        // prefetcher picks up the rest of longer rows.
+        let mut off = 0;
+        while off < bytes && off < 256 {
+            // SAFETY: prefetch is a hint; the address is inside `row`, and prefetching
+            // never faults even for invalid addresses.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.add(off)) };
+            off += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (g, u);
+}
+
+/// Search `g` for the `k` nearest admitted nodes to `query` (stored form) with beam width
+/// `ef` (raised to `k` if smaller). Returns `(distance, node)` pairs, closest first.
+pub fn search_graph(
+    g: &FrozenGraph,
+    metric: Metric,
+    kernels: &Kernels,
+    query: &[f32],
+    k: usize,
+    ef: usize,
+    admission: Admission<'_>,
+) -> Vec<(f32, u32)> {
+    if g.n == 0 || k == 0 {
+        return Vec::new();
+    }
+    let dist = |u: u32| metric.distance(kernels, query, g.vector(u));
+
+    // Greedy descent: on each upper layer move to the closest neighbour until none is closer.
+    let mut cur = g.entry;
+    let mut cur_d = dist(cur);
+    for level in (1..=g.max_level).rev() {
+        loop {
+            let mut moved = false;
+            for &v in g.neighbours_upper(cur, level) {
+                let d = dist(v);
+                if d < cur_d {
+                    cur = v;
+                    cur_d = d;
+                    moved = true;
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    let ef = ef.max(k);
+    let restricted = admission.restricts();
+    SCRATCH.with(|cell| {
+        let mut guard = cell.borrow_mut();
+        let Scratch { visited, candidates, results } = &mut *guard;
+        visited.begin(g.n);
+        candidates.clear();
+        results.clear();
+
+        visited.test_and_set(cur);
+        candidates.push(Reverse(Scored(cur_d, cur)));
+        if admission.admits(cur) {
+            results.push(Scored(cur_d, cur));
+        }
+        let mut bound = if results.len() >= ef { cur_d } else { f32::INFINITY };
+
+        while let Some(Reverse(Scored(d, u))) = candidates.pop() {
+            // Stop once the closest unexpanded candidate is farther than the worst kept
+            // result. With a restricted admission and too few results yet, keep walking:
+            // the beam must be allowed to pass through non-admitted regions.
+            if d > bound && (results.len() >= ef || !restricted) {
+                break;
+            }
+            let nbs = g.neighbours0(u);
+            if let Some(&first) = nbs.first() {
+                prefetch(g, first);
+            }
+            for (j, &v) in nbs.iter().enumerate() {
+                if let Some(&next) = nbs.get(j + 1) {
+                    prefetch(g, next);
+                }
+                if visited.test_and_set(v) {
+                    continue;
+                }
+                let dv = dist(v);
+                if results.len() < ef || dv < bound {
+                    candidates.push(Reverse(Scored(dv, v)));
+                    if admission.admits(v) {
+                        results.push(Scored(dv, v));
+                        if results.len() > ef {
+                            results.pop();
+                        }
+                    }
+                    if results.len() >= ef {
+                        bound = results.peek().map_or(f32::INFINITY, |w| w.0);
+                    }
+                }
+            }
+        }
+
+        let mut out: Vec<(f32, u32)> = results.drain().map(|Scored(d, u)| (d, u)).collect();
+        out.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        out.truncate(k);
+        out
+    })
+}

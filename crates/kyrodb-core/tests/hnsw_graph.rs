@@ -1,0 +1,88 @@
+//! The frozen HNSW graph on its own: structure and recall against brute force.
+
+mod common;
+
+use common::*;
+use kyrodb_core::simd::kernels;
+use kyrodb_core::vector::hnsw::{build_graph, search_graph, Admission, BuildParams};
+use kyrodb_core::Metric;
+use std::time::Instant;
+
+fn normalise(data: &mut [f32], dim: usize) {
+    for v in data.chunks_exact_mut(dim) {
+        let n = v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+        v.iter_mut().for_each(|x| *x = (*x as f64 / n) as f32);
+    }
+}
+
+fn graph_recall(metric: Metric, data: &[f32], dim: usize, queries: &[f32], ef: usize) -> f64 {
+    let t = Instant::now();
+    let (g, order) = build_graph(data, dim, metric, BuildParams::default(), &mut |_, _| {}, &|| true).expect("build");
+    let build = t.elapsed();
+    // Structure: every node appears once; degrees within bounds; entry on the top layer.
+    let mut seen = vec![false; g.n];
+    for &r in &order {
+        assert!(!std::mem::replace(&mut seen[r as usize], true));
+    }
+    assert_eq!(g.levels[g.entry as usize], g.max_level);
+    for u in 0..g.n as u32 {
+        assert!(g.neighbours0(u).len() <= 2 * g.m);
+        assert!(g.neighbours0(u).iter().all(|&v| (v as usize) < g.n && v != u));
+    }
+    let t = Instant::now();
+    let mut total = 0.0;
+    let nq = queries.len() / dim;
+    for q in queries.chunks_exact(dim) {
+        let found: Vec<u64> = search_graph(&g, metric, kernels(), q, 10, ef, Admission::default())
+            .into_iter()
+            .map(|(_, u)| order[u as usize] as u64)
+            .collect();
+        total += recall(&found, &brute_force(metric, data, dim, q, 10));
+    }
+    let r = total / nq as f64;
+    println!("{metric:?} n={} dim={dim} ef={ef}: recall@10 {r:.4}, build {build:?}, search {:?}/query", g.n, t.elapsed() / nq as u32);
+    r
+}
+
+#[test]
+fn recall_on_clustered_128_l2() {
+    let dim = 128;
+    let all = clustered(20_200, dim, 100, 1);
+    let (data, queries) = all.split_at(20_000 * dim);
+    assert!(graph_recall(Metric::L2, data, dim, queries, 64) >= 0.95);
+}
+
+#[test]
+fn recall_on_glove_like_cosine() {
+    let dim = 100;
+    let mut all = glove_like(20_200, dim, 3);
+    normalise(&mut all, dim);
+    let (data, queries) = all.split_at(20_000 * dim);
+    assert!(graph_recall(Metric::Cosine, data, dim, queries, 64) >= 0.95);
+}
+
+#[test]
+fn deleted_nodes_route_but_never_appear() {
+    let dim = 16;
+    let all = clustered(5_100, dim, 20, 5);
+    let (data, queries) = all.split_at(5_000 * dim);
+    let (g, _order) = build_graph(data, dim, Metric::L2, BuildParams::default(), &mut |_, _| {}, &|| true).expect("build");
+    // Delete every other node.
+    let mut deleted = vec![0u64; g.n.div_ceil(64)];
+    for u in (0..g.n).step_by(2) {
+        deleted[u / 64] |= 1 << (u % 64);
+    }
+    let mut total = 0.0;
+    for q in queries.chunks_exact(dim) {
+        let hits = search_graph(&g, Metric::L2, kernels(), q, 10, 64, Admission { deleted: Some(&deleted), allowed: None });
+        assert_eq!(hits.len(), 10);
+        assert!(hits.iter().all(|(_, u)| u % 2 == 1), "a deleted node was returned");
+        let live: Vec<f32> = (0..g.n).filter(|u| u % 2 == 1).flat_map(|u| g.vector(u as u32).to_vec()).collect();
+        let truth: Vec<usize> = brute_force(Metric::L2, &live, dim, q, 10).into_iter().map(|i| 2 * i + 1).collect();
+        let found: Vec<u64> = hits.iter().map(|(_, u)| *u as u64).collect();
+        total += recall(&found, &truth);
+    }
+    let r = total / 100.0;
+    println!("recall after deleting half: {r:.4}");
+    assert!(r >= 0.95);
+}
