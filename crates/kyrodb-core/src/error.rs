@@ -14,6 +14,8 @@ pub enum Error {
     InvalidArgument(String),
     /// A vector's (or a flat batch's) length does not fit the collection's dimension.
     DimensionMismatch(String),
+    /// A metadata filter is malformed (the message gives the position).
+    InvalidFilter(String),
     /// A named collection (or other object) does not exist.
     NotFound(String),
     /// A collection with this name already exists.
@@ -32,6 +34,7 @@ impl Error {
         match self {
             Error::InvalidArgument(_) => "INVALID_ARGUMENT",
             Error::DimensionMismatch(_) => "DIMENSION_MISMATCH",
+            Error::InvalidFilter(_) => "INVALID_FILTER",
             Error::NotFound(_) => "NOT_FOUND",
             Error::AlreadyExists(_) => "ALREADY_EXISTS",
             Error::Closed => "CLOSED",
@@ -65,6 +68,7 @@ impl fmt::Display for Error {
         match self {
             Error::InvalidArgument(m) => f.write_str(m),
             Error::DimensionMismatch(m) => f.write_str(m),
+            Error::InvalidFilter(m) => write!(f, "invalid filter: {m}"),
             Error::NotFound(m) => f.write_str(m),
             Error::AlreadyExists(m) => f.write_str(m),
             Error::Closed => f.write_str("the database is closed; open it again to use it"),

@@ -17,4 +17,4 @@ pub mod vector;
 
 pub use db::Database;
 pub use error::{Error, Result};
-pub use vector::{Collection, CollectionConfig, Metric, SearchHits};
+pub use vector::{Collection, CollectionConfig, IndexConfig, Metric, SearchHits, SearchParams};

@@ -15,9 +15,14 @@ fn normalise(data: &mut [f32], dim: usize) {
     }
 }
 
+fn reorder(data: &[f32], dim: usize, order: &[u32]) -> Vec<f32> {
+    order.iter().flat_map(|&r| data[r as usize * dim..(r as usize + 1) * dim].iter().copied()).collect()
+}
+
 fn graph_recall(metric: Metric, data: &[f32], dim: usize, queries: &[f32], ef: usize) -> f64 {
     let t = Instant::now();
     let (g, order) = build_graph(data, dim, metric, BuildParams::default(), &mut |_, _| {}, &|| true).expect("build");
+    let vectors = reorder(data, dim, &order);
     let build = t.elapsed();
     // Structure: every node appears once; degrees within bounds; entry on the top layer.
     let mut seen = vec![false; g.n];
@@ -33,7 +38,7 @@ fn graph_recall(metric: Metric, data: &[f32], dim: usize, queries: &[f32], ef: u
     let mut total = 0.0;
     let nq = queries.len() / dim;
     for q in queries.chunks_exact(dim) {
-        let found: Vec<u64> = search_graph(&g, metric, kernels(), q, 10, ef, Admission::default())
+        let found: Vec<u64> = search_graph(&g, &vectors, metric, kernels(), q, 10, ef, Admission::default())
             .into_iter()
             .map(|(_, u)| order[u as usize] as u64)
             .collect();
@@ -66,7 +71,8 @@ fn deleted_nodes_route_but_never_appear() {
     let dim = 16;
     let all = clustered(5_100, dim, 20, 5);
     let (data, queries) = all.split_at(5_000 * dim);
-    let (g, _order) = build_graph(data, dim, Metric::L2, BuildParams::default(), &mut |_, _| {}, &|| true).expect("build");
+    let (g, order) = build_graph(data, dim, Metric::L2, BuildParams::default(), &mut |_, _| {}, &|| true).expect("build");
+    let vectors = reorder(data, dim, &order);
     // Delete every other node.
     let mut deleted = vec![0u64; g.n.div_ceil(64)];
     for u in (0..g.n).step_by(2) {
@@ -74,10 +80,10 @@ fn deleted_nodes_route_but_never_appear() {
     }
     let mut total = 0.0;
     for q in queries.chunks_exact(dim) {
-        let hits = search_graph(&g, Metric::L2, kernels(), q, 10, 64, Admission { deleted: Some(&deleted), allowed: None });
+        let hits = search_graph(&g, &vectors, Metric::L2, kernels(), q, 10, 64, Admission { deleted: Some(&deleted), allowed: None });
         assert_eq!(hits.len(), 10);
         assert!(hits.iter().all(|(_, u)| u % 2 == 1), "a deleted node was returned");
-        let live: Vec<f32> = (0..g.n).filter(|u| u % 2 == 1).flat_map(|u| g.vector(u as u32).to_vec()).collect();
+        let live: Vec<f32> = (0..g.n).filter(|u| u % 2 == 1).flat_map(|u| vectors[u * dim..(u + 1) * dim].to_vec()).collect();
         let truth: Vec<usize> = brute_force(Metric::L2, &live, dim, q, 10).into_iter().map(|i| 2 * i + 1).collect();
         let found: Vec<u64> = hits.iter().map(|(_, u)| *u as u64).collect();
         total += recall(&found, &truth);

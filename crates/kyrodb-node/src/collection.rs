@@ -4,9 +4,11 @@
 
 use crate::errors::guard;
 use kyrodb_core::vector::collection::StoredVector;
-use kyrodb_core::{Collection, SearchHits};
+use kyrodb_core::vector::filter::Filter;
+use kyrodb_core::{Collection, SearchHits, SearchParams};
 use napi::bindgen_prelude::{AsyncTask, BigInt, BigUint64Array, Env, Float32Array};
-use napi::Task;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Status, Task};
 use napi_derive::napi;
 use std::sync::Arc;
 
@@ -27,8 +29,10 @@ impl NativeCollection {
 pub struct NativeHits {
     pub ids: BigUint64Array,
     pub distances: Float32Array,
-    /// Metadata JSON per hit (`null` when the row has none).
+    /// Metadata JSON per hit (`null` when the row has none); empty unless requested.
     pub metadata: Vec<Option<String>>,
+    /// Vector per hit; empty unless requested.
+    pub vectors: Vec<Float32Array>,
 }
 
 impl From<SearchHits> for NativeHits {
@@ -37,9 +41,49 @@ impl From<SearchHits> for NativeHits {
             ids: BigUint64Array::new(h.ids),
             distances: Float32Array::new(h.distances),
             metadata: h.metadata.into_iter().map(|m| m.map(|s| s.to_string())).collect(),
+            vectors: h.vectors.into_iter().map(Float32Array::new).collect(),
         }
     }
 }
+
+/// Options of a search (the TypeScript layer has already checked the JS types).
+#[napi(object)]
+pub struct NativeSearchOptions {
+    pub k: u32,
+    pub ef: Option<u32>,
+    /// The filter as JSON text: an object (object syntax) or a string (string syntax).
+    pub filter: Option<String>,
+    pub with_metadata: bool,
+    pub with_vectors: bool,
+}
+
+fn search_params(o: &NativeSearchOptions) -> kyrodb_core::Result<SearchParams> {
+    Ok(SearchParams {
+        k: o.k as usize,
+        ef: o.ef.map(|e| e as usize),
+        filter: o.filter.as_deref().map(Filter::parse_json).transpose()?,
+        with_metadata: o.with_metadata,
+        with_vectors: o.with_vectors,
+    })
+}
+
+/// Layout counts of a collection.
+#[napi(object)]
+pub struct NativeStats {
+    pub count: f64,
+    pub hot_rows: f64,
+    pub segments: Vec<NativeSegmentStats>,
+}
+
+#[napi(object)]
+pub struct NativeSegmentStats {
+    pub rows: f64,
+    pub live: f64,
+    pub graph: bool,
+}
+
+/// Progress callback of `buildIndex`: called with (done, total) from the build thread.
+type ProgressFn = ThreadsafeFunction<(u32, u32), (), (u32, u32), Status, false>;
 
 /// A stored vector returned by `get`.
 #[napi(object)]
@@ -100,19 +144,66 @@ impl NativeCollection {
     }
 
     #[napi(ts_return_type = "Promise<NativeHits[]>")]
-    pub fn search(&self, query: Float32Array, k: u32) -> AsyncTask<SearchTask> {
-        AsyncTask::new(SearchTask { collection: self.inner.clone(), queries: query.to_vec(), k, batch: false })
+    pub fn search(&self, query: Float32Array, options: NativeSearchOptions) -> AsyncTask<SearchTask> {
+        AsyncTask::new(SearchTask { collection: self.inner.clone(), queries: query.to_vec(), options, batch: false })
     }
 
     #[napi(ts_return_type = "Promise<NativeHits[]>")]
-    pub fn search_batch(&self, queries: Float32Array, k: u32) -> AsyncTask<SearchTask> {
-        AsyncTask::new(SearchTask { collection: self.inner.clone(), queries: queries.to_vec(), k, batch: true })
+    pub fn search_batch(&self, queries: Float32Array, options: NativeSearchOptions) -> AsyncTask<SearchTask> {
+        AsyncTask::new(SearchTask { collection: self.inner.clone(), queries: queries.to_vec(), options, batch: true })
     }
 
     /// Search on the calling (JS) thread, reading the query in place: no copy, no hop.
     #[napi]
-    pub fn search_sync(&self, query: Float32Array, k: u32) -> napi::Result<NativeHits> {
-        guard(|| Ok(self.inner.search(&query, k as usize)?.into()))
+    pub fn search_sync(&self, query: Float32Array, options: NativeSearchOptions) -> napi::Result<NativeHits> {
+        guard(|| Ok(self.inner.search(&query, &search_params(&options)?)?.into()))
+    }
+
+    /// Merge everything into one graph segment; `on_progress(done, total)` while it runs.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn build_index(&self, on_progress: Option<ProgressFn>) -> AsyncTask<BuildTask> {
+        AsyncTask::new(BuildTask { collection: self.inner.clone(), on_progress })
+    }
+
+    #[napi]
+    pub fn stats(&self) -> napi::Result<NativeStats> {
+        guard(|| {
+            let s = self.inner.stats()?;
+            Ok(NativeStats {
+                count: s.count as f64,
+                hot_rows: s.hot_rows as f64,
+                segments: s
+                    .segments
+                    .into_iter()
+                    .map(|(rows, live, graph)| NativeSegmentStats { rows: rows as f64, live: live as f64, graph })
+                    .collect(),
+            })
+        })
+    }
+}
+
+pub struct BuildTask {
+    collection: Arc<Collection>,
+    on_progress: Option<ProgressFn>,
+}
+
+impl Task for BuildTask {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> napi::Result<()> {
+        let cb = self.on_progress.take();
+        guard(|| {
+            self.collection.build_index(&mut |done, total| {
+                if let Some(cb) = &cb {
+                    cb.call((done as u32, total as u32), ThreadsafeFunctionCallMode::NonBlocking);
+                }
+            })
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, _: ()) -> napi::Result<()> {
+        Ok(())
     }
 }
 
@@ -159,7 +250,7 @@ impl Task for DeleteTask {
 pub struct SearchTask {
     collection: Arc<Collection>,
     queries: Vec<f32>,
-    k: u32,
+    options: NativeSearchOptions,
     batch: bool,
 }
 
@@ -169,10 +260,11 @@ impl Task for SearchTask {
 
     fn compute(&mut self) -> napi::Result<Vec<SearchHits>> {
         guard(|| {
+            let params = search_params(&self.options)?;
             if self.batch {
-                self.collection.search_batch(&self.queries, self.k as usize)
+                self.collection.search_batch(&self.queries, &params)
             } else {
-                Ok(vec![self.collection.search(&self.queries, self.k as usize)?])
+                Ok(vec![self.collection.search(&self.queries, &params)?])
             }
         })
     }

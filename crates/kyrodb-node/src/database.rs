@@ -2,7 +2,8 @@
 
 use crate::collection::NativeCollection;
 use crate::errors::guard;
-use kyrodb_core::{CollectionConfig, Database, Metric};
+use kyrodb_core::vector::hnsw::BuildParams;
+use kyrodb_core::{CollectionConfig, Database, IndexConfig, Metric};
 use napi_derive::napi;
 use std::path::Path;
 use std::sync::Arc;
@@ -11,6 +12,14 @@ use std::sync::Arc;
 #[napi]
 pub struct NativeDatabase {
     inner: Arc<Database>,
+}
+
+/// Graph index options of `createCollection`; absent fields take the engine defaults.
+#[napi(object)]
+pub struct NativeIndexOptions {
+    pub m: Option<u32>,
+    pub ef_construction: Option<u32>,
+    pub auto_build_rows: Option<u32>,
 }
 
 /// One row of `listCollections()`.
@@ -30,12 +39,29 @@ impl NativeDatabase {
         guard(|| Ok(NativeDatabase { inner: Arc::new(Database::open(path.as_deref().map(Path::new))?) }))
     }
 
+    /// `index` null makes an exact-only collection (no graph is ever built).
     #[napi]
-    pub fn create_collection(&self, name: String, dimension: u32, metric: String) -> napi::Result<NativeCollection> {
+    pub fn create_collection(
+        &self,
+        name: String,
+        dimension: u32,
+        metric: String,
+        index: Option<NativeIndexOptions>,
+    ) -> napi::Result<NativeCollection> {
         guard(|| {
             let metric = Metric::parse(&metric)?;
-            let c = self.inner.create_collection(&name, CollectionConfig { dimension: dimension as usize, metric })?;
-            Ok(NativeCollection::new(c))
+            let index = index.map(|o| {
+                let d = IndexConfig::default();
+                IndexConfig {
+                    params: BuildParams {
+                        m: o.m.map_or(d.params.m, |x| x as usize),
+                        ef_construction: o.ef_construction.map_or(d.params.ef_construction, |x| x as usize),
+                    },
+                    auto_build_rows: o.auto_build_rows.map_or(d.auto_build_rows, |x| x as usize),
+                }
+            });
+            let config = CollectionConfig { dimension: dimension as usize, metric, index };
+            Ok(NativeCollection::new(self.inner.create_collection(&name, config)?))
         })
     }
 

@@ -4,14 +4,23 @@
 //! - [`metric`]: the distance a collection ranks by, and input checks tied to it;
 //! - [`topk`]: the bounded best-k selection shared by every search;
 //! - [`exact`]: brute-force scans, one query or a tiled batch over all cores;
-//! - [`collection`]: the collection itself (validation, upsert/delete, search).
+//! - [`row`]: parsed metadata and the hot tier of recent writes;
+//! - [`hnsw`]: graph build (hnsw_rs), frozen layout, search kernel;
+//! - [`filter`]: metadata filters (two syntaxes, evaluation, inverted indexes);
+//! - [`segment`]: an immutable segment (vectors, ids, metadata, graph, tombstones);
+//! - [`collection`]: the collection itself (validation, hot tier + segments, builds).
 
 pub mod aligned;
 pub mod collection;
 pub mod exact;
+pub mod filter;
 pub mod hnsw;
 pub mod metric;
+pub mod row;
+pub mod segment;
 pub mod topk;
 
-pub use collection::{Collection, CollectionConfig, SearchHits, MAX_BATCH, MAX_DIMENSION, MAX_K};
+pub use collection::{
+    Collection, CollectionConfig, CollectionStats, IndexConfig, SearchHits, SearchParams, MAX_BATCH, MAX_DIMENSION, MAX_K,
+};
 pub use metric::Metric;

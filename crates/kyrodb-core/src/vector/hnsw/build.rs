@@ -3,7 +3,6 @@
 use super::graph::FrozenGraph;
 use crate::error::{Error, Result};
 use crate::simd::kernels;
-use crate::vector::aligned::AlignedF32;
 use crate::vector::metric::Metric;
 use hnsw_rs::hnsw::Hnsw;
 use std::collections::VecDeque;
@@ -53,7 +52,8 @@ impl anndists::dist::Distance<f32> for KernelDistance {
 const INSERT_CHUNK: usize = 4096;
 
 /// Build a graph over `vectors` (row-major, `dim` per row, already in stored form).
-/// Returns the frozen graph and `order`, where graph node `u` is input row `order[u]`.
+/// Returns the frozen graph and `order`, where graph node `u` is input row `order[u]`:
+/// the caller stores row `order[u]` as row `u` of the segment's vector block.
 /// `progress(done, total)` is called after every chunk of inserts; returning `false`
 /// from `keep_going` between chunks aborts the build.
 pub fn build_graph(
@@ -101,7 +101,7 @@ pub fn build_graph(
     drop(hnsw);
 
     let order = bfs_order(n, entry_row as u32, &lists);
-    Ok((freeze(vectors, dim, params.m, max_level, entry_row as u32, &levels, &lists, &order), order))
+    Ok((freeze(dim, params.m, max_level, entry_row as u32, &levels, &lists, &order), order))
 }
 
 /// Node order for locality: breadth-first over layer 0 from the entry point, so nodes
@@ -132,7 +132,6 @@ fn bfs_order(n: usize, entry: u32, lists: &[Vec<Vec<u32>>]) -> Vec<u32> {
 
 #[allow(clippy::too_many_arguments)]
 fn freeze(
-    vectors: &[f32],
     dim: usize,
     m: usize,
     max_level: u8,
@@ -152,10 +151,8 @@ fn freeze(
     let mut levels = vec![0u8; n];
     let mut upper_slot = vec![u32::MAX; n];
     let mut upper_adj = Vec::new();
-    let mut out_vectors = AlignedF32::zeroed(n * dim);
     for (u, &row) in order.iter().enumerate() {
         let row = row as usize;
-        out_vectors[u * dim..(u + 1) * dim].copy_from_slice(&vectors[row * dim..(row + 1) * dim]);
         let level = levels_by_row[row];
         levels[u] = level;
         let node_lists = &lists[row];
@@ -190,6 +187,5 @@ fn freeze(
         adj0,
         upper_slot,
         upper_adj,
-        vectors: out_vectors,
     }
 }

@@ -8,8 +8,9 @@
 //!   `upper_adj[upper_slot[u] + (l − 1) · strideU]`, with `strideU = M + 1` and the same
 //!   degree-then-ids encoding;
 //! - `levels[u]` is the top layer of node `u`; `entry` is a node on the top layer.
-
-use crate::vector::aligned::AlignedF32;
+//!
+//! The vectors are not part of the graph: node `u` is row `u` of the segment's vector
+//! block, which the builder's caller lays out in the graph's node order.
 
 /// A built HNSW graph in the layout the search kernel reads.
 #[derive(Debug)]
@@ -32,8 +33,6 @@ pub struct FrozenGraph {
     pub upper_slot: Vec<u32>,
     /// Upper-layer adjacency, `levels[u]` lists of stride `M + 1` per upper node.
     pub upper_adj: Vec<u32>,
-    /// Row `u` is node `u`'s vector (stored form: unit length under cosine).
-    pub vectors: AlignedF32,
 }
 
 impl FrozenGraph {
@@ -63,15 +62,8 @@ impl FrozenGraph {
         &self.upper_adj[start + 1..start + 1 + d]
     }
 
-    /// Vector of node `u`.
-    #[inline(always)]
-    pub fn vector(&self, u: u32) -> &[f32] {
-        let s = u as usize * self.dim;
-        &self.vectors[s..s + self.dim]
-    }
-
-    /// Bytes held by this graph (vectors and adjacency).
+    /// Bytes held by the adjacency.
     pub fn memory_bytes(&self) -> usize {
-        self.vectors.len() * 4 + (self.adj0.len() + self.upper_adj.len() + self.upper_slot.len()) * 4 + self.levels.len()
+        (self.adj0.len() + self.upper_adj.len() + self.upper_slot.len()) * 4 + self.levels.len()
     }
 }

@@ -93,11 +93,12 @@ thread_local! {
 }
 
 #[inline(always)]
-fn prefetch(g: &FrozenGraph, u: u32) {
+fn prefetch(vectors: &[f32], dim: usize, u: u32) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let row = g.vector(u);
+        let s = u as usize * dim;
+        let row = &vectors[s..s + dim];
         let bytes = row.len() * 4;
         let base = row.as_ptr() as *const i8;
         // Up to the first four cache lines of the row; the hardware's adjacent-line
@@ -111,13 +112,16 @@ fn prefetch(g: &FrozenGraph, u: u32) {
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = (g, u);
+    let _ = (vectors, dim, u);
 }
 
 /// Search `g` for the `k` nearest admitted nodes to `query` (stored form) with beam width
-/// `ef` (raised to `k` if smaller). Returns `(distance, node)` pairs, closest first.
+/// `ef` (raised to `k` if smaller). `vectors` holds node `u`'s vector as row `u`.
+/// Returns `(distance, node)` pairs, closest first.
+#[allow(clippy::too_many_arguments)]
 pub fn search_graph(
     g: &FrozenGraph,
+    vectors: &[f32],
     metric: Metric,
     kernels: &Kernels,
     query: &[f32],
@@ -128,7 +132,11 @@ pub fn search_graph(
     if g.n == 0 || k == 0 {
         return Vec::new();
     }
-    let dist = |u: u32| metric.distance(kernels, query, g.vector(u));
+    let dim = g.dim;
+    let dist = |u: u32| {
+        let s = u as usize * dim;
+        metric.distance(kernels, query, &vectors[s..s + dim])
+    };
 
     // Greedy descent: on each upper layer move to the closest neighbour until none is closer.
     let mut cur = g.entry;
@@ -175,11 +183,11 @@ pub fn search_graph(
             }
             let nbs = g.neighbours0(u);
             if let Some(&first) = nbs.first() {
-                prefetch(g, first);
+                prefetch(vectors, dim, first);
             }
             for (j, &v) in nbs.iter().enumerate() {
                 if let Some(&next) = nbs.get(j + 1) {
-                    prefetch(g, next);
+                    prefetch(vectors, dim, next);
                 }
                 if visited.test_and_set(v) {
                     continue;

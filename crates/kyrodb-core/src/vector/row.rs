@@ -1,0 +1,177 @@
+//! Row-level pieces shared by the hot tier and segments: parsed metadata, and the hot tier
+//! itself (recent writes, appended in memory and searched exactly).
+
+use super::exact::{self, RowSet};
+use super::filter::{Filter, FlatMeta};
+use super::metric::Metric;
+use super::topk::{Candidate, TopK};
+use crate::error::{Error, Result};
+use crate::simd::kernels;
+use std::sync::Arc;
+
+/// Largest serialized metadata object for one row, in bytes.
+pub const MAX_METADATA_BYTES: usize = 64 * 1024;
+
+/// A row's metadata: the JSON text as given (returned to callers unchanged) and its
+/// flattened form (read by filters and indexes).
+#[derive(Debug, PartialEq)]
+pub struct RowMeta {
+    /// JSON object text.
+    pub json: Arc<str>,
+    /// Flattened paths and values.
+    pub flat: FlatMeta,
+}
+
+impl RowMeta {
+    /// Parse and check one row's metadata (a JSON object of at most 64 KiB).
+    pub fn parse(json: String, id: u64) -> Result<RowMeta> {
+        if json.len() > MAX_METADATA_BYTES {
+            return Err(Error::invalid(format!(
+                "metadata of id {id} is {} bytes; the limit is {MAX_METADATA_BYTES}",
+                json.len()
+            )));
+        }
+        match serde_json::from_str::<serde_json::Value>(&json) {
+            Ok(serde_json::Value::Object(obj)) => Ok(RowMeta { flat: FlatMeta::from_object(&obj), json: json.into() }),
+            Ok(_) => Err(Error::invalid(format!("metadata of id {id} must be a JSON object"))),
+            Err(e) => Err(Error::invalid(format!("metadata of id {id} is not valid JSON: {e}"))),
+        }
+    }
+}
+
+/// Recent writes: append-only rows with a tombstone bit each. Rows are never moved while
+/// they are in the hot tier, so a freeze can snapshot a prefix and later drop exactly it.
+#[derive(Default)]
+pub struct HotTier {
+    dim: usize,
+    ids: Vec<u64>,
+    vectors: Vec<f32>,
+    metadata: Vec<Option<Arc<RowMeta>>>,
+    dead: Vec<u64>,
+    dead_count: usize,
+}
+
+impl HotTier {
+    /// An empty hot tier for `dim`-dimensional rows.
+    pub fn new(dim: usize) -> HotTier {
+        HotTier { dim, ..HotTier::default() }
+    }
+
+    /// Rows, dead included.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether there are no rows at all.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Rows not dead.
+    pub fn live(&self) -> usize {
+        self.ids.len() - self.dead_count
+    }
+
+    /// Append a row; returns its index.
+    pub fn push(&mut self, id: u64, vector: &[f32], meta: Option<Arc<RowMeta>>) -> u32 {
+        let r = self.ids.len();
+        self.ids.push(id);
+        self.vectors.extend_from_slice(vector);
+        self.metadata.push(meta);
+        if r % 64 == 0 {
+            self.dead.push(0);
+        }
+        r as u32
+    }
+
+    /// Mark row `r` dead (deleted or superseded).
+    pub fn kill(&mut self, r: u32) {
+        let r = r as usize;
+        if self.dead[r >> 6] >> (r & 63) & 1 == 0 {
+            self.dead[r >> 6] |= 1 << (r & 63);
+            self.dead_count += 1;
+        }
+    }
+
+    /// Whether row `r` is dead.
+    pub fn is_dead(&self, r: u32) -> bool {
+        let r = r as usize;
+        self.dead[r >> 6] >> (r & 63) & 1 == 1
+    }
+
+    /// Id of row `r`.
+    pub fn id(&self, r: u32) -> u64 {
+        self.ids[r as usize]
+    }
+
+    /// Vector of row `r`.
+    pub fn vector(&self, r: u32) -> &[f32] {
+        let s = r as usize * self.dim;
+        &self.vectors[s..s + self.dim]
+    }
+
+    /// Metadata of row `r`.
+    pub fn meta(&self, r: u32) -> Option<&Arc<RowMeta>> {
+        self.metadata[r as usize].as_ref()
+    }
+
+    /// Drop the first `h` rows (they have been frozen into a segment); later rows move
+    /// down by `h`.
+    pub fn drain_front(&mut self, h: usize) {
+        let dead: Vec<bool> = (h..self.len()).map(|r| self.is_dead(r as u32)).collect();
+        self.ids.drain(..h);
+        self.vectors.drain(..h * self.dim);
+        self.metadata.drain(..h);
+        self.dead = vec![0; self.ids.len().div_ceil(64)];
+        self.dead_count = 0;
+        for (r, d) in dead.into_iter().enumerate() {
+            if d {
+                self.kill(r as u32);
+            }
+        }
+    }
+
+    /// Exact best `k` live rows matching `filter`; `row` of each candidate is a hot row.
+    pub fn search(&self, metric: Metric, query: &[f32], k: usize, filter: Option<&Filter>) -> Vec<Candidate> {
+        let kern = kernels();
+        if self.dead_count == 0 && filter.is_none() {
+            // The common case gets the tight memory-bound scan.
+            return exact::search_one(metric, kern, query, self.row_set(), k);
+        }
+        let mut top = TopK::new(k);
+        for r in 0..self.len() as u32 {
+            if self.is_dead(r) {
+                continue;
+            }
+            if let Some(f) = filter {
+                if !f.matches(self.meta(r).map(|m| &m.flat)) {
+                    continue;
+                }
+            }
+            let d = metric.distance(kern, query, self.vector(r));
+            if d <= top.threshold() {
+                top.push(Candidate { distance: d, id: self.ids[r as usize], row: r });
+            }
+        }
+        top.into_sorted()
+    }
+
+    /// Exact search for many queries at once (tiled over every core when the tier has no
+    /// dead rows and there is no filter; otherwise one query per task).
+    pub fn search_batch(&self, metric: Metric, queries: &[f32], k: usize, filter: Option<&Filter>) -> Vec<Vec<Candidate>> {
+        use rayon::prelude::*;
+        if self.dead_count == 0 && filter.is_none() {
+            return exact::search_batch(metric, kernels(), queries, self.row_set(), k);
+        }
+        queries.par_chunks(self.dim).map(|q| self.search(metric, q, k, filter)).collect()
+    }
+
+    fn row_set(&self) -> RowSet<'_> {
+        RowSet { vectors: &self.vectors, ids: &self.ids, dim: self.dim }
+    }
+
+    /// Bytes held in memory.
+    pub fn memory_bytes(&self) -> usize {
+        self.vectors.capacity() * 4 + self.ids.capacity() * 8
+    }
+}

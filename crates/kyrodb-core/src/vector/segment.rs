@@ -1,0 +1,211 @@
+//! An immutable segment: a frozen set of rows (vectors in graph order, ids, metadata),
+//! its HNSW graph (when large enough to need one), its metadata indexes, and a deletion
+//! bitset — the only part that changes after the segment is built.
+
+use super::aligned::AlignedF32;
+use super::filter::index::FieldIndex;
+use super::filter::Filter;
+use super::hnsw::{build_graph, search_graph, Admission, BuildParams, FrozenGraph};
+use super::metric::Metric;
+use super::row::RowMeta;
+use super::topk::{Candidate, TopK};
+use crate::error::Result;
+use crate::simd::kernels;
+use roaring::RoaringBitmap;
+use std::sync::Arc;
+
+/// Segments with fewer rows than this are searched exactly (no graph): small graphs lose
+/// recall, and scanning a couple of thousand rows is as fast as walking a graph.
+pub const GRAPH_MIN_ROWS: usize = 2048;
+
+/// A filtered search scans the allowed rows exactly instead of walking the graph when
+/// fewer than this fraction of the segment's rows pass the filter (see
+/// `docs/ARCHITECTURE.md`, "Filtered search").
+pub const EXACT_FILTER_SELECTIVITY: f64 = 0.05;
+
+/// One row handed to [`Segment::build`].
+pub struct SegmentRow<'a> {
+    /// External id.
+    pub id: u64,
+    /// Vector in stored form.
+    pub vector: &'a [f32],
+    /// Metadata.
+    pub meta: Option<Arc<RowMeta>>,
+}
+
+/// An immutable segment of a collection.
+pub struct Segment {
+    dim: usize,
+    vectors: AlignedF32,
+    ids: Vec<u64>,
+    metadata: Vec<Option<Arc<RowMeta>>>,
+    graph: Option<FrozenGraph>,
+    index: FieldIndex,
+    deleted: Vec<u64>,
+    deleted_count: usize,
+}
+
+impl std::fmt::Debug for Segment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Segment").field("rows", &self.ids.len()).field("graph", &self.graph.is_some()).finish()
+    }
+}
+
+fn bit(bits: &[u64], r: usize) -> bool {
+    bits[r >> 6] >> (r & 63) & 1 == 1
+}
+
+impl Segment {
+    /// Build a segment from rows (graph built when there are at least [`GRAPH_MIN_ROWS`]).
+    pub fn build(
+        rows: Vec<SegmentRow<'_>>,
+        dim: usize,
+        metric: Metric,
+        params: BuildParams,
+        progress: &mut dyn FnMut(usize, usize),
+        keep_going: &dyn Fn() -> bool,
+    ) -> Result<Segment> {
+        let n = rows.len();
+        let (graph, order): (Option<FrozenGraph>, Vec<u32>) = if n >= GRAPH_MIN_ROWS {
+            let mut flat = Vec::with_capacity(n * dim);
+            rows.iter().for_each(|r| flat.extend_from_slice(r.vector));
+            let (g, order) = build_graph(&flat, dim, metric, params, progress, keep_going)?;
+            (Some(g), order)
+        } else {
+            progress(n, n);
+            (None, (0..n as u32).collect())
+        };
+        let mut vectors = AlignedF32::zeroed(n * dim);
+        let mut ids = Vec::with_capacity(n);
+        let mut metadata = Vec::with_capacity(n);
+        for (u, &src) in order.iter().enumerate() {
+            let row = &rows[src as usize];
+            vectors[u * dim..(u + 1) * dim].copy_from_slice(row.vector);
+            ids.push(row.id);
+            metadata.push(row.meta.clone());
+        }
+        let index = FieldIndex::build(metadata.iter().map(|m| m.as_deref().map(|m| &m.flat)));
+        Ok(Segment { dim, vectors, ids, metadata, graph, index, deleted: vec![0; n.div_ceil(64)], deleted_count: 0 })
+    }
+
+    /// Rows, deleted included.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether the segment holds no rows at all.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Rows not deleted.
+    pub fn live(&self) -> usize {
+        self.ids.len() - self.deleted_count
+    }
+
+    /// Whether the segment has a graph (otherwise it is searched exactly).
+    pub fn has_graph(&self) -> bool {
+        self.graph.is_some()
+    }
+
+    /// Mark row `r` deleted.
+    pub fn delete_row(&mut self, r: u32) {
+        let r = r as usize;
+        if !bit(&self.deleted, r) {
+            self.deleted[r >> 6] |= 1 << (r & 63);
+            self.deleted_count += 1;
+        }
+    }
+
+    /// Whether row `r` is deleted.
+    pub fn is_deleted(&self, r: u32) -> bool {
+        bit(&self.deleted, r as usize)
+    }
+
+    /// External id of row `r`.
+    pub fn id(&self, r: u32) -> u64 {
+        self.ids[r as usize]
+    }
+
+    /// Vector of row `r`.
+    pub fn vector(&self, r: u32) -> &[f32] {
+        let s = r as usize * self.dim;
+        &self.vectors[s..s + self.dim]
+    }
+
+    /// Metadata of row `r`.
+    pub fn meta(&self, r: u32) -> Option<&Arc<RowMeta>> {
+        self.metadata[r as usize].as_ref()
+    }
+
+    /// Search this segment: the best `k` live rows (matching `filter`) as candidates whose
+    /// `row` is the segment row. Returns `min(k, matching live rows)` results.
+    pub fn search(&self, metric: Metric, query: &[f32], k: usize, ef: usize, filter: Option<&Filter>) -> Vec<Candidate> {
+        let live = self.live();
+        if live == 0 {
+            return Vec::new();
+        }
+        let allowed: Option<RoaringBitmap> = filter.map(|f| {
+            let mut b = self.index.evaluate(f);
+            if self.deleted_count > 0 {
+                for (w, &word) in self.deleted.iter().enumerate() {
+                    let mut x = word;
+                    while x != 0 {
+                        b.remove((w * 64 + x.trailing_zeros() as usize) as u32);
+                        x &= x - 1;
+                    }
+                }
+            }
+            b
+        });
+        let matching = allowed.as_ref().map_or(live, |b| b.len() as usize);
+        if matching == 0 {
+            return Vec::new();
+        }
+        let want = k.min(matching);
+        if let Some(g) = &self.graph {
+            let selective = (matching as f64) < EXACT_FILTER_SELECTIVITY * self.len() as f64;
+            if !selective {
+                let allowed_bits = allowed.as_ref().map(|b| to_bitset(b, self.len()));
+                let deleted = (self.deleted_count > 0).then_some(self.deleted.as_slice());
+                let adm = Admission { deleted, allowed: allowed_bits.as_deref() };
+                let found = search_graph(g, &self.vectors, metric, kernels(), query, k, ef, adm);
+                if found.len() >= want {
+                    return found.into_iter().map(|(d, u)| Candidate { distance: d, id: self.ids[u as usize], row: u }).collect();
+                }
+                // The beam could not reach enough admitted rows (a filter that isolates
+                // part of the graph): fall through to the exact scan, which cannot miss.
+            }
+        }
+        self.exact(metric, query, k, allowed.as_ref())
+    }
+
+    fn exact(&self, metric: Metric, query: &[f32], k: usize, allowed: Option<&RoaringBitmap>) -> Vec<Candidate> {
+        let k_ = kernels();
+        let mut top = TopK::new(k);
+        let mut offer = |r: u32| {
+            let d = metric.distance(k_, query, self.vector(r));
+            if d <= top.threshold() {
+                top.push(Candidate { distance: d, id: self.ids[r as usize], row: r });
+            }
+        };
+        match allowed {
+            Some(rows) => rows.iter().for_each(&mut offer),
+            None => (0..self.len() as u32).filter(|&r| !self.is_deleted(r)).for_each(&mut offer),
+        }
+        top.into_sorted()
+    }
+
+    /// Bytes held in memory.
+    pub fn memory_bytes(&self) -> usize {
+        self.vectors.len() * 4 + self.ids.len() * 8 + self.graph.as_ref().map_or(0, FrozenGraph::memory_bytes)
+    }
+}
+
+fn to_bitset(b: &RoaringBitmap, n: usize) -> Vec<u64> {
+    let mut bits = vec![0u64; n.div_ceil(64)];
+    for r in b {
+        bits[(r >> 6) as usize] |= 1 << (r & 63);
+    }
+    bits
+}

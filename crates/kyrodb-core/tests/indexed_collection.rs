@@ -1,0 +1,241 @@
+//! Collections with graph segments: recall floors against brute force, deletes and
+//! updates across segments, builds racing with writes, automatic builds, filters.
+
+mod common;
+
+use common::*;
+use kyrodb_core::vector::collection::DEFAULT_AUTO_BUILD_ROWS;
+use kyrodb_core::vector::filter::Filter;
+use kyrodb_core::vector::hnsw::BuildParams;
+use kyrodb_core::{CollectionConfig, Database, IndexConfig, Metric, SearchParams};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+fn config(dim: usize, metric: Metric, auto: usize) -> CollectionConfig {
+    CollectionConfig { dimension: dim, metric, index: Some(IndexConfig { params: BuildParams::default(), auto_build_rows: auto }) }
+}
+
+fn ids(n: usize) -> Vec<u64> {
+    (0..n as u64).map(|i| i * 3 + 1).collect()
+}
+
+#[test]
+fn tiny_collections_have_perfect_recall() {
+    let db = Database::open(None).expect("open");
+    for (i, n) in [1usize, 2, 10, 99, 500].into_iter().enumerate() {
+        let dim = 8;
+        let c = db.create_collection(&format!("t{i}"), config(dim, Metric::L2, DEFAULT_AUTO_BUILD_ROWS)).expect("create");
+        let all = clustered(n + 20, dim, 5, i as u64);
+        let (data, queries) = all.split_at(n * dim);
+        c.upsert(&ids(n), data.to_vec(), None).expect("upsert");
+        c.build_index(&mut |_, _| {}).expect("build");
+        assert_eq!(c.stats().expect("stats").segments.len(), 1);
+        for q in queries.chunks_exact(dim) {
+            let found = c.search(q, &SearchParams::top(10)).expect("search").ids;
+            let truth: Vec<u64> = brute_force(Metric::L2, data, dim, q, 10).into_iter().map(|r| r as u64 * 3 + 1).collect();
+            assert_eq!(found, truth, "n = {n}");
+        }
+    }
+}
+
+#[test]
+fn graph_segment_recall_deletes_and_updates() {
+    let db = Database::open(None).expect("open");
+    let dim = 32;
+    let n = 12_000;
+    let c = db.create_collection("g", config(dim, Metric::L2, usize::MAX)).expect("create");
+    let all = clustered(n + 200, dim, 50, 9);
+    let (data, queries) = all.split_at(n * dim);
+    let idv = ids(n);
+    c.upsert(&idv, data.to_vec(), None).expect("upsert");
+    let mut progress = Vec::new();
+    c.build_index(&mut |d, t| progress.push((d, t))).expect("build");
+    assert_eq!(progress.last(), Some(&(n, n)), "progress reaches the total");
+    let stats = c.stats().expect("stats");
+    assert_eq!((stats.count, stats.hot_rows, stats.segments.len()), (n, 0, 1));
+    assert!(stats.segments[0].2, "large segment has a graph");
+
+    let recall_now = |live: &HashMap<u64, Vec<f32>>| {
+        let flat: Vec<f32> = live.values().flatten().copied().collect();
+        let keys: Vec<u64> = live.keys().copied().collect();
+        let mut total = 0.0;
+        for q in queries.chunks_exact(dim) {
+            let hits = c.search(q, &SearchParams::top(10)).expect("search").ids;
+            assert!(hits.iter().all(|id| live.contains_key(id)), "a dead id came back");
+            let truth: Vec<usize> = brute_force(Metric::L2, &flat, dim, q, 10);
+            let truth_ids: Vec<u64> = truth.iter().map(|&r| keys[r]).collect();
+            total += truth_ids.iter().filter(|t| hits.contains(t)).count() as f64 / 10.0;
+        }
+        total / (queries.len() / dim) as f64
+    };
+    let mut live: HashMap<u64, Vec<f32>> = idv.iter().zip(data.chunks_exact(dim)).map(|(&i, v)| (i, v.to_vec())).collect();
+    let r0 = recall_now(&live);
+    println!("recall@10 after build: {r0:.4}");
+    assert!(r0 >= 0.95);
+
+    // Delete a random 10%.
+    let mut rng = StdRng::seed_from_u64(3);
+    let gone: Vec<u64> = idv.iter().copied().filter(|_| rng.gen_bool(0.1)).collect();
+    assert_eq!(c.delete(&gone).expect("delete"), gone.len());
+    gone.iter().for_each(|g| {
+        live.remove(g);
+    });
+    let r1 = recall_now(&live);
+    println!("recall@10 after deleting 10%: {r1:.4}");
+    assert!(r1 >= 0.95);
+
+    // Update some ids: the new vector lands in the hot tier and must win.
+    let moved: Vec<u64> = live.keys().copied().take(50).collect();
+    let target = queries[..dim].to_vec();
+    for (i, id) in moved.iter().enumerate() {
+        let v: Vec<f32> = target.iter().map(|x| x + i as f32 * 1e-3).collect();
+        c.upsert(&[*id], v.clone(), None).expect("update");
+        live.insert(*id, v);
+    }
+    assert_eq!(c.count().expect("count"), live.len());
+    let hits = c.search(&target, &SearchParams::top(10)).expect("search").ids;
+    assert!(hits.iter().all(|h| moved.contains(h)), "updated vectors are found: {hits:?}");
+    // And again after a rebuild moves them into the segment.
+    c.build_index(&mut |_, _| {}).expect("rebuild");
+    assert_eq!(c.stats().expect("stats").hot_rows, 0);
+    assert_eq!(c.search(&target, &SearchParams::top(10)).expect("search").ids, hits);
+    for id in moved.iter().chain(gone.iter().take(5)) {
+        assert_eq!(c.get(*id).expect("get").map(|s| s.vector), live.get(id).cloned());
+    }
+}
+
+#[test]
+fn writes_racing_a_build_are_never_lost() {
+    let db = Database::open(None).expect("open");
+    let dim = 8;
+    let c = db.create_collection("race", config(dim, Metric::L2, usize::MAX)).expect("create");
+    let base = clustered(6_000, dim, 10, 11);
+    c.upsert(&(0..6_000).collect::<Vec<u64>>(), base.clone(), None).expect("upsert");
+    let writer = {
+        let c = Arc::clone(&c);
+        std::thread::spawn(move || {
+            let mut model: HashMap<u64, Option<f32>> = HashMap::new();
+            let mut rng = StdRng::seed_from_u64(5);
+            for step in 0..3_000u64 {
+                let id = rng.gen_range(0..8_000u64);
+                if rng.gen_bool(0.3) {
+                    c.delete(&[id]).expect("delete");
+                    model.insert(id, None);
+                } else {
+                    let x = step as f32;
+                    c.upsert(&[id], vec![x; dim], None).expect("upsert");
+                    model.insert(id, Some(x));
+                }
+            }
+            model
+        })
+    };
+    c.build_index(&mut |_, _| {}).expect("build");
+    let model = writer.join().expect("writer");
+    c.build_index(&mut |_, _| {}).expect("second build");
+    let mut expected = 6_000usize;
+    for (id, state) in &model {
+        let got = c.get(*id).expect("get");
+        match state {
+            Some(x) => assert_eq!(got.map(|s| s.vector), Some(vec![*x; dim]), "id {id}"),
+            None => assert!(got.is_none(), "deleted id {id} still present"),
+        }
+        let existed = *id < 6_000;
+        match (existed, state.is_some()) {
+            (true, false) => expected -= 1,
+            (false, true) => expected += 1,
+            _ => {}
+        }
+    }
+    assert_eq!(c.count().expect("count"), expected);
+    // Search never returns an id twice.
+    let hits = c.search(&[1000.0; 8], &SearchParams::top(100)).expect("search").ids;
+    let mut uniq = hits.clone();
+    uniq.sort();
+    uniq.dedup();
+    assert_eq!(uniq.len(), hits.len());
+}
+
+#[test]
+fn automatic_builds_move_rows_into_segments() {
+    let db = Database::open(None).expect("open");
+    let dim = 8;
+    let c = db.create_collection("auto", config(dim, Metric::L2, 2_500)).expect("create");
+    let data = clustered(10_000, dim, 10, 13);
+    for (i, chunk) in data.chunks(1_000 * dim).enumerate() {
+        let ids: Vec<u64> = (i as u64 * 1_000..(i as u64 + 1) * 1_000).collect();
+        c.upsert(&ids, chunk.to_vec(), None).expect("upsert");
+    }
+    // Wait for the background builds to catch up.
+    for _ in 0..600 {
+        let s = c.stats().expect("stats");
+        if s.hot_rows < 2_500 && !s.segments.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let s = c.stats().expect("stats");
+    assert!(!s.segments.is_empty(), "a background build ran: {s:?}");
+    assert_eq!(s.count, 10_000);
+    assert_eq!(s.hot_rows + s.segments.iter().map(|x| x.1).sum::<usize>(), 10_000);
+    for id in [0u64, 4_321, 9_999] {
+        let v = c.get(id).expect("get").expect("present").vector;
+        assert_eq!(v, data[id as usize * dim..(id as usize + 1) * dim].to_vec());
+    }
+}
+
+#[test]
+fn filtered_search_is_exact_about_membership_and_count() {
+    let db = Database::open(None).expect("open");
+    let dim = 16;
+    let n = 8_000;
+    let c = db.create_collection("f", config(dim, Metric::L2, usize::MAX)).expect("create");
+    let all = clustered(n + 50, dim, 20, 17);
+    let (data, queries) = all.split_at(n * dim);
+    let meta: Vec<Option<String>> = (0..n)
+        .map(|i| {
+            let cat = ["science", "art", "sport", "news"][i % 4];
+            Some(format!(r#"{{"category":"{cat}","year":{},"rare":{},"tags":["t{}","all"]}}"#, 1990 + i % 35, i % 100 == 0, i % 7))
+        })
+        .collect();
+    let idv: Vec<u64> = (0..n as u64).collect();
+    c.upsert(&idv, data.to_vec(), Some(meta.clone())).expect("upsert");
+    // Half in the segment, half in the hot tier: both paths are exercised.
+    c.build_index(&mut |_, _| {}).expect("build");
+    let extra: Vec<u64> = (n as u64..n as u64 + 500).collect();
+    let extra_meta: Vec<Option<String>> = extra.iter().map(|i| Some(format!(r#"{{"category":"science","year":{}}}"#, 2000 + i % 30))).collect();
+    c.upsert(&extra, clustered(500, dim, 20, 18), Some(extra_meta)).expect("hot rows");
+
+    let cases = [
+        (r#"{"category":"science","year":{"$gte":2020}}"#, r#""category == 'science' AND year >= 2020""#),
+        (r#"{"rare":true}"#, r#""rare == true""#),
+        (r#"{"tags":"t3"}"#, r#""tags == 't3'""#),
+        (r#"{"$or":[{"category":"art"},{"year":{"$lt":1992}}]}"#, r#""category == 'art' OR year < 1992""#),
+        (r#"{"category":{"$nin":["art","sport"]},"tags":{"$exists":true}}"#, r#""category NOT IN ['art', 'sport'] AND EXISTS(tags)""#),
+        (r#"{"$not":{"category":"news"}}"#, r#""NOT category == 'news'""#),
+    ];
+    for (obj, text) in cases {
+        let fo = Filter::parse_json(obj).expect("object filter");
+        let ft = Filter::parse_json(text).expect("string filter");
+        for q in queries.chunks_exact(dim).take(10) {
+            let mut p = SearchParams::top(10);
+            p.filter = Some(fo.clone());
+            let a = c.search(q, &p).expect("search");
+            p.filter = Some(ft.clone());
+            let b = c.search(q, &p).expect("search");
+            assert_eq!(a.ids, b.ids, "{obj} vs {text}");
+            for m in &a.metadata {
+                let v: serde_json::Value = serde_json::from_str(m.as_deref().expect("has metadata")).expect("json");
+                let flat = kyrodb_core::vector::filter::FlatMeta::from_object(v.as_object().expect("object"));
+                assert!(fo.matches(Some(&flat)), "{obj}: result {v} does not match");
+            }
+            let matching = (0..n).filter(|&i| {
+                let v: serde_json::Value = serde_json::from_str(meta[i].as_deref().expect("m")).expect("json");
+                fo.matches(Some(&kyrodb_core::vector::filter::FlatMeta::from_object(v.as_object().expect("o"))))
+            }).count();
+            assert!(a.ids.len() == 10 || a.ids.len() >= matching.min(10), "{obj}: {} results", a.ids.len());
+        }
+    }
+}
