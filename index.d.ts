@@ -18,17 +18,21 @@ export declare class NativeCollection {
   upsert(ids: BigUint64Array, vectors: Float32Array, metadata?: Array<string | undefined | null> | undefined | null): Promise<number>
   delete(ids: BigUint64Array): Promise<number>
   get(id: bigint): NativeStored | null
-  search(query: Float32Array, k: number): Promise<NativeHits[]>
-  searchBatch(queries: Float32Array, k: number): Promise<NativeHits[]>
+  search(query: Float32Array, options: NativeSearchOptions): Promise<NativeHits[]>
+  searchBatch(queries: Float32Array, options: NativeSearchOptions): Promise<NativeHits[]>
   /** Search on the calling (JS) thread, reading the query in place: no copy, no hop. */
-  searchSync(query: Float32Array, k: number): NativeHits
+  searchSync(query: Float32Array, options: NativeSearchOptions): NativeHits
+  /** Merge everything into one graph segment; `on_progress(done, total)` while it runs. */
+  buildIndex(onProgress?: ProgressFn | undefined | null): Promise<void>
+  stats(): NativeStats
 }
 
 /** Native database handle (wrapped by `Database` in the TypeScript API). */
 export declare class NativeDatabase {
   /** Open a database at `path` (created if missing), or in memory when `path` is null. */
   static open(path?: string | undefined | null): NativeDatabase
-  createCollection(name: string, dimension: number, metric: string): NativeCollection
+  /** `index` null makes an exact-only collection (no graph is ever built). */
+  createCollection(name: string, dimension: number, metric: string, index?: NativeIndexOptions | undefined | null): NativeCollection
   collection(name: string): NativeCollection
   listCollections(): Array<NativeCollectionInfo>
   dropCollection(name: string): void
@@ -55,8 +59,40 @@ export interface NativeCollectionInfo {
 export interface NativeHits {
   ids: BigUint64Array
   distances: Float32Array
-  /** Metadata JSON per hit (`null` when the row has none). */
+  /** Metadata JSON per hit (`null` when the row has none); empty unless requested. */
   metadata: Array<string | undefined | null>
+  /** Vector per hit; empty unless requested. */
+  vectors: Array<Float32Array>
+}
+
+/** Graph index options of `createCollection`; absent fields take the engine defaults. */
+export interface NativeIndexOptions {
+  m?: number
+  efConstruction?: number
+  autoBuildRows?: number
+}
+
+/** Options of a search (the TypeScript layer has already checked the JS types). */
+export interface NativeSearchOptions {
+  k: number
+  ef?: number
+  /** The filter as JSON text: an object (object syntax) or a string (string syntax). */
+  filter?: string
+  withMetadata: boolean
+  withVectors: boolean
+}
+
+export interface NativeSegmentStats {
+  rows: number
+  live: number
+  graph: boolean
+}
+
+/** Layout counts of a collection. */
+export interface NativeStats {
+  count: number
+  hotRows: number
+  segments: Array<NativeSegmentStats>
 }
 
 /** A stored vector returned by `get`. */

@@ -68,7 +68,7 @@ async function main() {
   const systems = []
 
   const db = await kyrodb.open()
-  const col = await db.createCollection('glove', { dimension: dim, metric: 'cosine' })
+  const col = await db.createCollection('glove', { dimension: dim, metric: 'cosine', index: false })
   {
     const t = performance.now()
     const batch = 50_000

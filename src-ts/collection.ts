@@ -3,8 +3,9 @@
  * @module
  */
 import { call, callAsync, InvalidArgumentError } from './errors.js'
+import { serializeFilter, type Filter } from './filter.js'
 import { fromNativeId, toNativeId, toNativeIds, type Id, type IdList } from './ids.js'
-import type { NativeCollection, NativeHits } from './native.js'
+import type { NativeCollection, NativeHits, NativeSearchOptions } from './native.js'
 import { toFlatBatch, toVector, type VectorBatch, type VectorLike } from './vectors.js'
 
 /** Distance metric. Smaller distances are closer. */
@@ -25,14 +26,43 @@ export interface SearchResult {
    * `1 − ⟨q, v⟩` for `ip`.
    */
   distance: number
-  /** The vector's metadata, when it has some. */
+  /** The vector's metadata, when it has some (and `withMetadata` is not `false`). */
   metadata?: Metadata
+  /** The stored vector, when `withVectors` is `true`. */
+  vector?: Float32Array
 }
 
 /** Options of a search. */
 export interface SearchOptions {
   /** Number of neighbours to return, `1..10000`. */
   k: number
+  /**
+   * Beam width of the graph search, `k..10000`; default `max(64, k)`. Larger is slower and
+   * more accurate. Exact-only collections and the hot tier ignore it.
+   */
+  ef?: number
+  /** Only return vectors whose metadata matches. See {@link Filter}. */
+  filter?: Filter
+  /** Include each hit's metadata; default `true`. */
+  withMetadata?: boolean
+  /** Include each hit's stored vector; default `false`. */
+  withVectors?: boolean
+}
+
+/** Options of {@link Collection.buildIndex}. */
+export interface BuildIndexOptions {
+  /** Called from time to time with the number of vectors inserted into the graph so far. */
+  onProgress?: (done: number, total: number) => void
+}
+
+/** How a collection's vectors are laid out right now. */
+export interface CollectionStats {
+  /** Vectors stored. */
+  count: number
+  /** Vectors in the hot tier (recent writes, searched exactly). */
+  hotRows: number
+  /** Immutable segments: rows (deleted included), live rows, and whether it has a graph. */
+  segments: { rows: number; live: number; graph: boolean }[]
 }
 
 /** A stored vector, as returned by {@link Collection.get}. */
@@ -45,13 +75,29 @@ export interface StoredVector {
   metadata?: Metadata
 }
 
-function checkK(options: unknown): number {
-  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object like { k: 10 }')
-  const k = (options as { k?: unknown }).k
-  if (typeof k !== 'number' || !Number.isInteger(k) || k < 1 || k > 0xffffffff) {
-    throw new InvalidArgumentError(`k must be an integer in 1..10000, got ${String(k)}`)
+function checkCount(name: string, value: unknown, range: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 0xffffffff) {
+    throw new InvalidArgumentError(`${name} must be an integer in ${range}, got ${String(value)}`)
   }
-  return k
+  return value
+}
+
+function checkBool(name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') throw new InvalidArgumentError(`${name} must be true or false`)
+  return value
+}
+
+function nativeSearchOptions(options: unknown): NativeSearchOptions {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object like { k: 10 }')
+  const o = options as SearchOptions
+  return {
+    k: checkCount('k', o.k, '1..10000'),
+    ef: o.ef === undefined ? undefined : checkCount('ef', o.ef, 'k..10000'),
+    filter: serializeFilter(o.filter),
+    withMetadata: checkBool('withMetadata', o.withMetadata, true),
+    withVectors: checkBool('withVectors', o.withVectors, false),
+  }
 }
 
 function serializeMetadata(metadata: unknown, count: number): (string | null)[] | undefined {
@@ -75,6 +121,7 @@ function toResults(hits: NativeHits): SearchResult[] {
     const r: SearchResult = { id: fromNativeId(hits.ids[i]), distance: hits.distances[i] }
     const m = hits.metadata[i]
     if (m != null) r.metadata = JSON.parse(m) as Metadata
+    if (hits.vectors.length > 0) r.vector = hits.vectors[i]
     out[i] = r
   }
   return out
@@ -156,8 +203,8 @@ export class Collection {
    */
   async search(query: VectorLike, options: SearchOptions): Promise<SearchResult[]> {
     const q = toVector(query, 'query')
-    const k = checkK(options)
-    const [hits] = await callAsync(() => this.#native.search(q, k))
+    const o = nativeSearchOptions(options)
+    const [hits] = await callAsync(() => this.#native.search(q, o))
     return toResults(hits)
   }
 
@@ -168,8 +215,8 @@ export class Collection {
    */
   searchSync(query: VectorLike, options: SearchOptions): SearchResult[] {
     const q = toVector(query, 'query')
-    const k = checkK(options)
-    return toResults(call(() => this.#native.searchSync(q, k)))
+    const o = nativeSearchOptions(options)
+    return toResults(call(() => this.#native.searchSync(q, o)))
   }
 
   /**
@@ -179,8 +226,42 @@ export class Collection {
    */
   async searchBatch(queries: VectorBatch, options: SearchOptions): Promise<SearchResult[][]> {
     const flat = toFlatBatch(queries, this.dimension, 'queries')
-    const k = checkK(options)
-    const hits = await callAsync(() => this.#native.searchBatch(flat, k))
+    const o = nativeSearchOptions(options)
+    const hits = await callAsync(() => this.#native.searchBatch(flat, o))
     return hits.map(toResults)
+  }
+
+  /**
+   * Build the graph index over everything stored: recent writes (the hot tier) and every
+   * existing segment merge into one HNSW segment. Reads and writes continue while it runs;
+   * writes that land meanwhile win over the copies being indexed. Collections also build
+   * in the background on their own once `autoBuildRows` recent writes accumulate; call
+   * this after a bulk load to get one well-connected graph. Exact-only collections
+   * (`index: false`) resolve at once.
+   */
+  async buildIndex(options: BuildIndexOptions = {}): Promise<void> {
+    const onProgress = options.onProgress
+    if (onProgress !== undefined && typeof onProgress !== 'function') {
+      throw new InvalidArgumentError('onProgress must be a function')
+    }
+    // A throwing progress callback must not turn into an uncaught exception on the
+    // native side: report progress best-effort.
+    const cb =
+      onProgress === undefined
+        ? undefined
+        : ([done, total]: [number, number]) => {
+            try {
+              onProgress(done, total)
+            } catch {
+              // ignored: progress is advisory
+            }
+          }
+    await callAsync(() => this.#native.buildIndex(cb as never))
+  }
+
+  /** How the collection's vectors are laid out right now (hot tier, segments). */
+  stats(): CollectionStats {
+    const s = call(() => this.#native.stats())
+    return { count: s.count, hotRows: s.hotRows, segments: s.segments.map((x) => ({ ...x })) }
   }
 }

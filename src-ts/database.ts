@@ -6,12 +6,35 @@ import { Collection, type Metric } from './collection.js'
 import { call, InvalidArgumentError } from './errors.js'
 import { native, type NativeDatabase } from './native.js'
 
+/** Graph index settings of a collection. */
+export interface IndexOptions {
+  /** Neighbours per node (`2·m` on the bottom layer), `2..64`; default 16. */
+  m?: number
+  /** Beam width while building, `1..10000`; default 200. */
+  efConstruction?: number
+  /** Recent writes that trigger a background build into a graph segment; default 10,000. */
+  autoBuildRows?: number
+}
+
 /** Options of {@link Database.createCollection}. */
 export interface CreateCollectionOptions {
   /** Components per vector, `1..16384`. */
   dimension: number
   /** Distance metric; default `'cosine'`. */
   metric?: Metric
+  /**
+   * Graph (HNSW) index settings, or `false` for an exact-only collection that is always
+   * searched by brute force. Default: an index with default settings.
+   */
+  index?: IndexOptions | false
+}
+
+function optionalCount(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 0xffffffff) {
+    throw new InvalidArgumentError(`${name} must be a positive integer, got ${String(value)}`)
+  }
+  return value
 }
 
 /** A row of {@link Database.listCollections}. */
@@ -57,12 +80,23 @@ export class Database {
   async createCollection(name: string, options: CreateCollectionOptions): Promise<Collection> {
     if (typeof name !== 'string') throw new InvalidArgumentError('collection name must be a string')
     if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object like { dimension: 384 }')
-    const { dimension, metric = 'cosine' } = options
+    const { dimension, metric = 'cosine', index = {} } = options
     if (typeof dimension !== 'number' || !Number.isInteger(dimension) || dimension < 1 || dimension > 0xffffffff) {
       throw new InvalidArgumentError(`dimension must be an integer in 1..16384, got ${String(dimension)}`)
     }
     if (typeof metric !== 'string') throw new InvalidArgumentError("metric must be 'l2', 'cosine' or 'ip'")
-    return new Collection(call(() => this.#native.createCollection(name, dimension, metric)))
+    if (index !== false && (typeof index !== 'object' || index === null)) {
+      throw new InvalidArgumentError('index must be false or an object like { m: 16, efConstruction: 200 }')
+    }
+    const nativeIndex =
+      index === false
+        ? null
+        : {
+            m: optionalCount('index.m', index.m),
+            efConstruction: optionalCount('index.efConstruction', index.efConstruction),
+            autoBuildRows: optionalCount('index.autoBuildRows', index.autoBuildRows),
+          }
+    return new Collection(call(() => this.#native.createCollection(name, dimension, metric, nativeIndex)))
   }
 
   /**

@@ -8,6 +8,7 @@
 export type ErrorCode =
   | 'INVALID_ARGUMENT'
   | 'DIMENSION_MISMATCH'
+  | 'INVALID_FILTER'
   | 'NOT_FOUND'
   | 'ALREADY_EXISTS'
   | 'CLOSED'
@@ -37,6 +38,13 @@ export class InvalidArgumentError extends KyroDBError {
 export class DimensionMismatchError extends KyroDBError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('DIMENSION_MISMATCH', message, options)
+  }
+}
+
+/** A metadata filter is malformed; the message points at the position or JSON path. */
+export class InvalidFilterError extends KyroDBError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INVALID_FILTER', message, options)
   }
 }
 
@@ -78,6 +86,7 @@ export class InternalError extends KyroDBError {
 const classes: Record<ErrorCode, new (message: string, options?: { cause?: unknown }) => KyroDBError> = {
   INVALID_ARGUMENT: InvalidArgumentError,
   DIMENSION_MISMATCH: DimensionMismatchError,
+  INVALID_FILTER: InvalidFilterError,
   NOT_FOUND: NotFoundError,
   ALREADY_EXISTS: AlreadyExistsError,
   CLOSED: ClosedError,

@@ -13,15 +13,25 @@
  * @module kyrodb
  */
 export { open, Database } from './database.js'
-export type { CreateCollectionOptions, CollectionInfo } from './database.js'
+export type { CreateCollectionOptions, CollectionInfo, IndexOptions } from './database.js'
 export { Collection } from './collection.js'
-export type { Metric, Metadata, SearchOptions, SearchResult, StoredVector } from './collection.js'
+export type {
+  Metric,
+  Metadata,
+  SearchOptions,
+  SearchResult,
+  StoredVector,
+  BuildIndexOptions,
+  CollectionStats,
+} from './collection.js'
+export type { Filter, FilterObject, FieldCondition, FilterValue } from './filter.js'
 export type { Id, IdList } from './ids.js'
 export type { VectorLike, VectorBatch } from './vectors.js'
 export {
   KyroDBError,
   InvalidArgumentError,
   DimensionMismatchError,
+  InvalidFilterError,
   NotFoundError,
   AlreadyExistsError,
   ClosedError,

@@ -30,6 +30,7 @@ export interface ServerOptions {
 const httpStatus: Record<ErrorCode, number> = {
   INVALID_ARGUMENT: 400,
   DIMENSION_MISMATCH: 400,
+  INVALID_FILTER: 400,
   NOT_FOUND: 404,
   ALREADY_EXISTS: 409,
   CLOSED: 503,
