@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use kyrodb_core::simd::kernels;
-use kyrodb_core::vector::hnsw::{build_graph, search_graph, Admission, BuildParams};
+use kyrodb_core::vector::hnsw::{build_graph, search_graph, Admission, BuildParams, GraphBuilder};
 use kyrodb_core::Metric;
 use std::time::Instant;
 
@@ -20,8 +20,13 @@ fn reorder(data: &[f32], dim: usize, order: &[u32]) -> Vec<f32> {
 }
 
 fn graph_recall(metric: Metric, data: &[f32], dim: usize, queries: &[f32], ef: usize) -> f64 {
+    graph_recall_with(GraphBuilder::Native, metric, data, dim, queries, ef)
+}
+
+fn graph_recall_with(builder: GraphBuilder, metric: Metric, data: &[f32], dim: usize, queries: &[f32], ef: usize) -> f64 {
     let t = Instant::now();
-    let (g, order) = build_graph(data, dim, metric, BuildParams::default(), &mut |_, _| {}, &|| true).expect("build");
+    let params = BuildParams { builder, ..BuildParams::default() };
+    let (g, order) = build_graph(data, dim, metric, params, &mut |_, _| {}, &|| true).expect("build");
     let vectors = reorder(data, dim, &order);
     let build = t.elapsed();
     // Structure: every node appears once; degrees within bounds; entry on the top layer.
@@ -45,7 +50,7 @@ fn graph_recall(metric: Metric, data: &[f32], dim: usize, queries: &[f32], ef: u
         total += recall(&found, &brute_force(metric, data, dim, q, 10));
     }
     let r = total / nq as f64;
-    println!("{metric:?} n={} dim={dim} ef={ef}: recall@10 {r:.4}, build {build:?}, search {:?}/query", g.n, t.elapsed() / nq as u32);
+    println!("{builder:?} {metric:?} n={} dim={dim} ef={ef}: recall@10 {r:.4}, build {build:?}, search+oracle {:?}/query", g.n, t.elapsed() / nq as u32);
     r
 }
 
@@ -91,4 +96,12 @@ fn deleted_nodes_route_but_never_appear() {
     let r = total / 100.0;
     println!("recall after deleting half: {r:.4}");
     assert!(r >= 0.95);
+}
+
+#[test]
+fn hnsw_rs_reference_builder_still_works() {
+    let dim = 32;
+    let all = clustered(5_100, dim, 20, 21);
+    let (data, queries) = all.split_at(5_000 * dim);
+    assert!(graph_recall_with(GraphBuilder::HnswRs, Metric::L2, data, dim, queries, 64) >= 0.95);
 }

@@ -56,6 +56,7 @@ impl NativeDatabase {
                     params: BuildParams {
                         m: o.m.map_or(d.params.m, |x| x as usize),
                         ef_construction: o.ef_construction.map_or(d.params.ef_construction, |x| x as usize),
+                        ..d.params
                     },
                     auto_build_rows: o.auto_build_rows.map_or(d.auto_build_rows, |x| x as usize),
                 }

@@ -9,10 +9,14 @@
 //! reusable generation-stamped visited array and software prefetch.
 
 pub mod build;
+mod build_hnsw_rs;
+mod build_native;
 pub mod graph;
+pub mod reorder;
+mod scratch;
 pub mod search;
 
-pub use build::{build_graph, BuildParams};
+pub use build::{build_graph, BuildParams, GraphBuilder};
 pub use graph::FrozenGraph;
 pub use search::{search_graph, Admission};
 

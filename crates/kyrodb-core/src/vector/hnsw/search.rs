@@ -3,11 +3,10 @@
 //! per-thread scratch space that is reused.
 
 use super::graph::FrozenGraph;
+use super::scratch::{prefetch, with_scratch, Scored, Scratch};
 use crate::simd::Kernels;
 use crate::vector::metric::Metric;
-use std::cell::RefCell;
-use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
+use std::cmp::Reverse;
 
 /// Which nodes may appear in results. Every node may still be *traversed*: a deleted or
 /// filtered-out node keeps routing the search to its neighbours.
@@ -31,88 +30,6 @@ impl Admission<'_> {
     fn restricts(&self) -> bool {
         self.deleted.is_some() || self.allowed.is_some()
     }
-}
-
-/// A (distance, node) pair ordered by distance (distances are never NaN).
-#[derive(Copy, Clone, Debug, PartialEq)]
-struct Scored(f32, u32);
-
-impl Eq for Scored {}
-
-impl Ord for Scored {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
-    }
-}
-
-impl PartialOrd for Scored {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// Generation-stamped visited marks: `marks[u] == generation` means visited in this query.
-/// Starting a query bumps the generation instead of clearing the array.
-#[derive(Default)]
-struct Visited {
-    marks: Vec<u16>,
-    generation: u16,
-}
-
-impl Visited {
-    fn begin(&mut self, n: usize) {
-        if self.marks.len() < n {
-            self.marks.resize(n, 0);
-        }
-        self.generation = self.generation.wrapping_add(1);
-        if self.generation == 0 {
-            self.marks.fill(0);
-            self.generation = 1;
-        }
-    }
-
-    /// Mark `u`; returns whether it was already marked.
-    #[inline(always)]
-    fn test_and_set(&mut self, u: u32) -> bool {
-        let slot = &mut self.marks[u as usize];
-        let seen = *slot == self.generation;
-        *slot = self.generation;
-        seen
-    }
-}
-
-#[derive(Default)]
-struct Scratch {
-    visited: Visited,
-    candidates: BinaryHeap<Reverse<Scored>>,
-    results: BinaryHeap<Scored>,
-}
-
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-}
-
-#[inline(always)]
-fn prefetch(vectors: &[f32], dim: usize, u: u32) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let s = u as usize * dim;
-        let row = &vectors[s..s + dim];
-        let bytes = row.len() * 4;
-        let base = row.as_ptr() as *const i8;
-        // Up to the first four cache lines of the row; the hardware's adjacent-line
-        // prefetcher picks up the rest of longer rows.
-        let mut off = 0;
-        while off < bytes && off < 256 {
-            // SAFETY: prefetch is a hint; the address is inside `row`, and prefetching
-            // never faults even for invalid addresses.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.add(off)) };
-            off += 64;
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (vectors, dim, u);
 }
 
 /// Search `g` for the `k` nearest admitted nodes to `query` (stored form) with beam width
@@ -160,9 +77,8 @@ pub fn search_graph(
 
     let ef = ef.max(k);
     let restricted = admission.restricts();
-    SCRATCH.with(|cell| {
-        let mut guard = cell.borrow_mut();
-        let Scratch { visited, candidates, results } = &mut *guard;
+    with_scratch(|scratch| {
+        let Scratch { visited, candidates, results, .. } = scratch;
         visited.begin(g.n);
         candidates.clear();
         results.clear();

@@ -1,0 +1,99 @@
+//! Per-thread scratch space shared by graph search and graph construction: the
+//! generation-stamped visited marks and the two heaps, reused so that no query and no
+//! insert allocates; plus the software prefetch hint.
+
+use std::cell::RefCell;
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
+/// A (distance, node) pair ordered by distance (distances are never NaN).
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub(super) struct Scored(pub f32, pub u32);
+
+impl Eq for Scored {}
+
+impl Ord for Scored {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
+    }
+}
+
+impl PartialOrd for Scored {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Generation-stamped visited marks: `marks[u] == generation` means visited in this query.
+/// Starting a query bumps the generation instead of clearing the array.
+#[derive(Default)]
+pub(super) struct Visited {
+    marks: Vec<u16>,
+    generation: u16,
+}
+
+impl Visited {
+    pub(super) fn begin(&mut self, n: usize) {
+        if self.marks.len() < n {
+            self.marks.resize(n, 0);
+        }
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.marks.fill(0);
+            self.generation = 1;
+        }
+    }
+
+    /// Mark `u`; returns whether it was already marked.
+    #[inline(always)]
+    pub(super) fn test_and_set(&mut self, u: u32) -> bool {
+        let slot = &mut self.marks[u as usize];
+        let seen = *slot == self.generation;
+        *slot = self.generation;
+        seen
+    }
+}
+
+/// Per-thread search state, reused across queries and graph inserts.
+#[derive(Default)]
+pub(super) struct Scratch {
+    pub visited: Visited,
+    pub candidates: BinaryHeap<Reverse<Scored>>,
+    pub results: BinaryHeap<Scored>,
+    /// A copy of one neighbour list (graph construction reads lists under a lock).
+    pub neighbours: Vec<u32>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Run `f` with this thread's scratch space.
+pub(super) fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| f(&mut cell.borrow_mut()))
+}
+
+/// Hint the CPU to load the start of row `u` of `vectors`.
+#[inline(always)]
+pub(super) fn prefetch(vectors: &[f32], dim: usize, u: u32) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let s = u as usize * dim;
+        let row = &vectors[s..s + dim];
+        let bytes = row.len() * 4;
+        let base = row.as_ptr() as *const i8;
+        // Up to the first four cache lines of the row; the hardware's adjacent-line
+        // prefetcher picks up the rest of longer rows.
+        let mut off = 0;
+        while off < bytes && off < 256 {
+            // SAFETY: prefetch is a hint; the address is inside `row`, and prefetching
+            // never faults even for invalid addresses.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.add(off)) };
+            off += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (vectors, dim, u);
+}
+
