@@ -23,7 +23,7 @@ export declare class NativeCollection {
   /** Search on the calling (JS) thread, reading the query in place: no copy, no hop. */
   searchSync(query: Float32Array, options: NativeSearchOptions): NativeHits
   /** Merge everything into one graph segment; `on_progress(done, total)` while it runs. */
-  buildIndex(onProgress?: ProgressFn | undefined | null): Promise<void>
+  buildIndex(onProgress?: ProgressFn | undefined | null): Promise<number>
   stats(): NativeStats
 }
 

@@ -9,6 +9,7 @@ import {
   ClosedError,
   DimensionMismatchError,
   InvalidArgumentError,
+  InvalidFilterError,
   KyroDBError,
   NotFoundError,
   type Collection,
@@ -545,4 +546,228 @@ test('ip: an overflowing inner product (finite inputs) never ranks a NaN distanc
   const hits = await c.search([3e38, 3e38], { k: 2 })
   t.is(hits[0].id, 2, JSON.stringify(hits))
   t.false(Number.isNaN(hits[0].distance))
+})
+
+// ---------------------------------------------------------------- filters
+
+const badFilter = { instanceOf: InvalidFilterError, code: 'INVALID_FILTER' } as const
+
+// [label, filter, what the message must point at]
+const BAD_FILTERS: [string, unknown, RegExp][] = [
+  ['string: unterminated string', "category == 'sci", /at position 12\b/],
+  ['string: unterminated double-quoted string after a valid clause', 'a == 1 AND b == "x', /at position 16\b/],
+  ['string: dangling AND', 'year >= 2020 AND', /at position 16\b/],
+  ['string: dangling OR inside parentheses', '(a == 1 OR ) AND b == 2', /at position 11\b/],
+  ['string: unknown character', 'year >= 2020 AND @x', /'@' at position 17\b/],
+  ['string: unknown character in a list', "tags IN ['a' ; 'b']", /';' at position 13\b/],
+  ["string: year >= 'x'", "year >= 'x'", /at position 8\b/],
+  ['string: year < TRUE', 'year < TRUE', /at position 7\b/],
+  ['string: unclosed parenthesis', '(year >= 2020', /at position 13\b/],
+  ['string: missing value', 'year >= AND a == 1', /at position 8\b/],
+  ['string: empty IN list', 'tags IN []', /at position 9\b/],
+  ['object: unknown operator $foo on a field', { year: { $foo: 1 } }, /\$\.year\.\$foo\b/],
+  ['object: unknown top-level operator $foo', { $foo: [1] }, /\$\.\$foo\b/],
+  ["object: { year: { $gte: 'x' } }", { year: { $gte: 'x' } }, /\$\.year\.\$gte\b/],
+  ['object: { year: { $lt: null } }', { year: { $lt: null } }, /\$\.year\.\$lt\b/],
+  ['object: { a: [1, 2] } (array value)', { a: [1, 2] }, /\$\.a\b/],
+  ['object: $and not an array', { $and: { a: 1 } }, /\$\.\$and\b/],
+  ['object: $or with an empty array', { $or: [] }, /\$\.\$or\b/],
+  ['object: $in not an array', { tags: { $in: 'a' } }, /\$\.tags\.\$in\b/],
+  ['object: $exists not a boolean', { tags: { $exists: 1 } }, /\$\.tags\.\$exists\b/],
+  ['object: a deep error', { $or: [{ a: 1 }, { $and: [{ b: { $in: [1, {}] } }] }] }, /\$\.\$or\[1\]\.\$and\[0\]\.b\.\$in\[1\]/],
+  ['object: nested object instead of a dotted path', { author: { name: 'x' } }, /\$\.author\.name\b/],
+  ['a number', 5, /object or a string/],
+  ['an array', [{ a: 1 }], /object or a string/],
+  ['an empty array', [], /object or a string/],
+  ['a boolean', true, /object or a string/],
+]
+
+for (const [label, filter, where] of BAD_FILTERS) {
+  test(`malformed filter (${label}) → INVALID_FILTER naming the position, from search, searchSync and searchBatch`, async (t) => {
+    const { db, c, before } = await fixture()
+    const e1 = await t.throwsAsync(c.search([1, 1, 1], { k: 3, filter: filter as Any }), badFilter)
+    t.regex(e1?.message ?? '', where)
+    const e2 = t.throws(() => c.searchSync([1, 1, 1], { k: 3, filter: filter as Any }), badFilter)
+    t.regex(e2?.message ?? '', where)
+    const e3 = await t.throwsAsync(c.searchBatch([[1, 1, 1]], { k: 3, filter: filter as Any }), badFilter)
+    t.regex(e3?.message ?? '', where)
+    t.true(e1 instanceof KyroDBError)
+    await unchanged(t, db, c, before)
+  })
+}
+
+test('well-formed edge filters are accepted: {}, "", whitespace, keywords in any case, && || !', async (t) => {
+  const { db, c, before } = await fixture()
+  const all = [1, 2, 3]
+  for (const f of [{}, '', '   ', "c == 'x' or NOT EXISTS(c)", "c = 'x' || !(c exists)", 'a >= 1 && a <= 1 OR c IN ["x"]'] as const) {
+    const hits = await c.search([0, 0, 0], { k: 10, filter: f })
+    t.deepEqual(hits.map((h) => h.id).sort(), f === 'a >= 1 && a <= 1 OR c IN ["x"]' ? [1, 3] : all, JSON.stringify(f))
+  }
+  await unchanged(t, db, c, before)
+})
+
+// BUG: filter values are serialised with JSON.stringify, which turns NaN and ±Infinity
+// into null, so `{ rating: NaN }` silently becomes `rating == null` and matches rows whose
+// rating is null (and `$ne: NaN` excludes them). Like a BigInt value (which is rejected
+// with INVALID_FILTER), a value JSON cannot represent must be rejected.
+test('filter values NaN / ±Infinity → INVALID_FILTER, never silently null', async (t) => {
+  const db = await open()
+  const c = await db.createCollection('c', { dimension: 1, metric: 'l2' })
+  await c.upsert([1, 2], [[1], [2]], [{ rating: null }, { rating: 5 }])
+  await t.throwsAsync(c.search([0], { k: 3, filter: { rating: 1n } as Any }), badFilter) // the reference behaviour
+  for (const f of [{ rating: NaN }, { rating: Infinity }, { rating: { $eq: -Infinity } }, { rating: { $in: [NaN] } }, { rating: { $ne: NaN } }, { rating: { $gte: Infinity } }]) {
+    await t.throwsAsync(c.search([0], { k: 3, filter: f }), badFilter, JSON.stringify(f, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)))
+  }
+})
+
+// BUG: string-filter positions are UTF-8 byte offsets, not JavaScript string indices, so
+// after a non-ASCII character the reported position does not point at the problem in the
+// string the caller passed (`filter.slice(position)`).
+test('string filter error positions are JavaScript string indices, also after non-ASCII text', async (t) => {
+  const { c } = await fixture()
+  const filter = "name == 'naïve' AND @"
+  const err = await t.throwsAsync(c.search([1, 1, 1], { k: 1, filter }), badFilter)
+  t.is(filter.indexOf('@'), 20)
+  t.regex(err?.message ?? '', /at position 20\b/)
+})
+
+// ---------------------------------------------------------------- ef and result options
+
+const BAD_SEARCH_OPTIONS: [string, unknown][] = [
+  ['ef < k', { k: 10, ef: 5 }],
+  ['ef = k − 1 at k = 100', { k: 100, ef: 99 }],
+  ['ef = 0', { k: 1, ef: 0 }],
+  ['ef = -1', { k: 1, ef: -1 }],
+  ['ef = 10001', { k: 1, ef: 10001 }],
+  ['ef = 2**32 − 1', { k: 1, ef: 2 ** 32 - 1 }],
+  ['ef = 2**32', { k: 1, ef: 2 ** 32 }],
+  ['ef = 64.5', { k: 1, ef: 64.5 }],
+  ['ef = NaN', { k: 1, ef: NaN }],
+  ["ef = '64'", { k: 1, ef: '64' }],
+  ['ef = null', { k: 1, ef: null }],
+  ["withMetadata: 'yes'", { k: 1, withMetadata: 'yes' }],
+  ['withMetadata: 1', { k: 1, withMetadata: 1 }],
+  ['withMetadata: null', { k: 1, withMetadata: null }],
+  ["withVectors: 'true'", { k: 1, withVectors: 'true' }],
+  ['withVectors: 0', { k: 1, withVectors: 0 }],
+]
+
+for (const [label, options] of BAD_SEARCH_OPTIONS) {
+  test(`search option ${label} → INVALID_ARGUMENT from search, searchSync and searchBatch`, async (t) => {
+    const { db, c, before } = await fixture()
+    await t.throwsAsync(c.search([1, 1, 1], options as Any), invalid)
+    t.throws(() => c.searchSync([1, 1, 1], options as Any), invalid)
+    await t.throwsAsync(c.searchBatch([[1, 1, 1]], options as Any), invalid)
+    await unchanged(t, db, c, before)
+  })
+}
+
+test('ef boundaries are accepted: ef = k, ef = 10000, k above the default ef without ef', async (t) => {
+  const { c } = await fixture()
+  for (const o of [{ k: 10, ef: 10 }, { k: 1, ef: 10000 }, { k: 10000, ef: 10000 }, { k: 100 }, { k: 3, ef: 3, withMetadata: false, withVectors: true }]) {
+    t.is((await c.search([1, 1, 1], o)).length, Math.min(o.k, 3), JSON.stringify(o))
+    t.is(c.searchSync([1, 1, 1], o).length, Math.min(o.k, 3))
+  }
+})
+
+// ---------------------------------------------------------------- index options
+
+const BAD_INDEX_OPTIONS: [string, unknown][] = [
+  ['m = 1', { m: 1 }],
+  ['m = 65', { m: 65 }],
+  ['m = 0', { m: 0 }],
+  ['m = 1.5', { m: 1.5 }],
+  ["m = '16'", { m: '16' }],
+  ['efConstruction = 0', { efConstruction: 0 }],
+  ['efConstruction = 10001', { efConstruction: 10001 }],
+  ['efConstruction = NaN', { efConstruction: NaN }],
+  ['autoBuildRows = 0', { autoBuildRows: 0 }],
+  ['autoBuildRows = -5', { autoBuildRows: -5 }],
+  ['autoBuildRows = 2**32', { autoBuildRows: 2 ** 32 }],
+  ["index = 'fast'", 'fast'],
+  ['index = true', true],
+  ['index = null', null],
+  ['index = 16', 16],
+]
+
+for (const [label, index] of BAD_INDEX_OPTIONS) {
+  test(`createCollection with index option ${label} → INVALID_ARGUMENT, no collection created`, async (t) => {
+    const { db, c, before } = await fixture()
+    await t.throwsAsync(db.createCollection('d', { dimension: 2, metric: 'l2', index } as Any), invalid)
+    t.throws(() => db.collection('d'), notFound)
+    await unchanged(t, db, c, before)
+  })
+}
+
+test('index option boundaries are accepted: m = 2 and 64, efConstruction = 1 and 10000, autoBuildRows = 1, index: false', async (t) => {
+  const db = await open()
+  const options = [{ m: 2 }, { m: 64 }, { efConstruction: 1 }, { efConstruction: 10000 }, { autoBuildRows: 1 }, {}, false] as const
+  for (const [i, index] of options.entries()) {
+    const c = await db.createCollection(`ok${i}`, { dimension: 2, metric: 'l2', index })
+    await c.upsert([1, 2], [[0, 0], [1, 1]])
+    t.deepEqual((await c.search([1, 1], { k: 1 })).map((h) => h.id), [2])
+  }
+  t.is(db.listCollections().length, options.length)
+})
+
+// ---------------------------------------------------------------- buildIndex options
+
+for (const [label, options] of [
+  ['onProgress: 5', { onProgress: 5 }],
+  ["onProgress: 'log'", { onProgress: 'log' }],
+  ['onProgress: {}', { onProgress: {} }],
+  ['onProgress: null', { onProgress: null }],
+] as [string, unknown][]) {
+  test(`buildIndex({ ${label} }) → INVALID_ARGUMENT (async rejection), nothing built`, async (t) => {
+    const { db, c, before } = await fixture()
+    const stats = c.stats()
+    await t.throwsAsync(() => c.buildIndex(options as Any), invalid)
+    t.deepEqual(c.stats(), stats)
+    await unchanged(t, db, c, before)
+  })
+}
+
+// BUG: buildIndex(null) reads `options.onProgress` from null and throws a plain TypeError
+// instead of a KyroDBError (search(q, null) is INVALID_ARGUMENT).
+test('buildIndex(null) → INVALID_ARGUMENT, not a TypeError', async (t) => {
+  const { db, c, before } = await fixture()
+  await t.throwsAsync(() => c.buildIndex(null as Any), invalid)
+  await unchanged(t, db, c, before)
+})
+
+test('a throwing onProgress callback neither crashes the process nor stops the build', async (t) => {
+  const uncaught: unknown[] = []
+  const onUncaught = (err: unknown) => uncaught.push(err)
+  process.on('uncaughtException', onUncaught)
+  try {
+    const db = await open()
+    const c = await db.createCollection('p', { dimension: 4, metric: 'l2', index: { efConstruction: 16, autoBuildRows: 1_000_000 } })
+    const n = 5000
+    const vectors = Array.from({ length: n }, (_, i) => [i, (i * 7919) % 5003, (i * 104729) % 4999, Math.sqrt(i)]) // distinct rows
+    await c.upsert(Array.from({ length: n }, (_, i) => i), vectors)
+    let calls = 0
+    await c.buildIndex({
+      onProgress: () => {
+        calls++
+        throw new Error('progress callback failure')
+      },
+    })
+    // Late progress calls (if any) are delivered on later turns of the event loop.
+    await new Promise((r) => setTimeout(r, 100))
+    t.true(calls >= 1, 'the callback was never called')
+    t.deepEqual(c.stats(), { count: n, hotRows: 0, segments: [{ rows: n, live: n, graph: true }] })
+    for (const id of [0, 1234, 4999]) t.deepEqual((await c.search(vectors[id], { k: 1 })).map((h) => [h.id, h.distance]), [[id, 0]])
+    // A callback throwing a non-Error, on a second build.
+    await c.upsert([n], [[9, 9, 9, 9]])
+    await c.buildIndex({
+      onProgress: () => {
+        throw 'not an error' // eslint-disable-line no-throw-literal
+      },
+    })
+    await new Promise((r) => setTimeout(r, 100))
+    t.deepEqual(c.stats(), { count: n + 1, hotRows: 0, segments: [{ rows: n + 1, live: n + 1, graph: true }] })
+    t.deepEqual(uncaught, [])
+  } finally {
+    process.off('uncaughtException', onUncaught)
+  }
 })

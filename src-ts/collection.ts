@@ -240,23 +240,30 @@ export class Collection {
    * (`index: false`) resolve at once.
    */
   async buildIndex(options: BuildIndexOptions = {}): Promise<void> {
+    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object like { onProgress }')
     const onProgress = options.onProgress
     if (onProgress !== undefined && typeof onProgress !== 'function') {
       throw new InvalidArgumentError('onProgress must be a function')
     }
-    // A throwing progress callback must not turn into an uncaught exception on the
-    // native side: report progress best-effort.
-    const cb =
-      onProgress === undefined
-        ? undefined
-        : ([done, total]: [number, number]) => {
-            try {
-              onProgress(done, total)
-            } catch {
-              // ignored: progress is advisory
-            }
-          }
-    await callAsync(() => this.#native.buildIndex(cb as never))
+    // Native progress reports are queued to this thread and may arrive after the build
+    // settles; only reports before then are passed on, in increasing order, and the
+    // final (total, total) is always delivered before the promise resolves. A throwing
+    // callback is ignored: progress is advisory.
+    let settled = false
+    let last = 0
+    const report = (done: number, total: number) => {
+      if (settled || done <= last) return
+      last = done
+      try {
+        onProgress?.(done, total)
+      } catch {
+        // ignored
+      }
+    }
+    const cb = onProgress === undefined ? undefined : ([done, total]: [number, number]) => report(done, total)
+    const built = await callAsync(() => this.#native.buildIndex(cb as never))
+    if (built > 0) report(built, built)
+    settled = true
   }
 
   /** How the collection's vectors are laid out right now (hot tier, segments). */

@@ -65,8 +65,15 @@ export function serializeFilter(filter: unknown): string | undefined {
     throw new InvalidFilterError(`a filter must be an object or a string, got ${Array.isArray(filter) ? 'an array' : typeof filter}`)
   }
   try {
-    return JSON.stringify(filter)
+    // JSON has no NaN or Infinity (JSON.stringify would silently turn them into null).
+    return JSON.stringify(filter, (_key, value: unknown) => {
+      if (typeof value === 'number' && !Number.isFinite(value)) {
+        throw new InvalidFilterError(`filter values must be finite numbers, got ${value}`)
+      }
+      return value
+    })
   } catch (err) {
+    if (err instanceof InvalidFilterError) throw err
     throw new InvalidFilterError(`filter cannot be serialised: ${(err as Error).message}`, { cause: err })
   }
 }

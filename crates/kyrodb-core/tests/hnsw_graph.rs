@@ -43,10 +43,9 @@ fn graph_recall_with(builder: GraphBuilder, metric: Metric, data: &[f32], dim: u
     let mut total = 0.0;
     let nq = queries.len() / dim;
     for q in queries.chunks_exact(dim) {
-        let found: Vec<u64> = search_graph(&g, &vectors, metric, kernels(), q, 10, ef, Admission::default())
-            .into_iter()
-            .map(|(_, u)| order[u as usize] as u64)
-            .collect();
+        let mut hits = search_graph(&g, &vectors, metric, kernels(), q, 10, ef, Admission::default());
+        hits.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let found: Vec<u64> = hits.into_iter().take(10).map(|(_, u)| order[u as usize] as u64).collect();
         total += recall(&found, &brute_force(metric, data, dim, q, 10));
     }
     let r = total / nq as f64;
@@ -85,7 +84,9 @@ fn deleted_nodes_route_but_never_appear() {
     }
     let mut total = 0.0;
     for q in queries.chunks_exact(dim) {
-        let hits = search_graph(&g, &vectors, Metric::L2, kernels(), q, 10, 64, Admission { deleted: Some(&deleted), allowed: None });
+        let mut hits = search_graph(&g, &vectors, Metric::L2, kernels(), q, 10, 64, Admission { deleted: Some(&deleted), allowed: None });
+        hits.sort_by(|a, b| a.0.total_cmp(&b.0));
+        hits.truncate(10);
         assert_eq!(hits.len(), 10);
         assert!(hits.iter().all(|(_, u)| u % 2 == 1), "a deleted node was returned");
         let live: Vec<f32> = (0..g.n).filter(|u| u % 2 == 1).flat_map(|u| vectors[u * dim..(u + 1) * dim].to_vec()).collect();
@@ -104,4 +105,36 @@ fn hnsw_rs_reference_builder_still_works() {
     let all = clustered(5_100, dim, 20, 21);
     let (data, queries) = all.split_at(5_000 * dim);
     assert!(graph_recall_with(GraphBuilder::HnswRs, Metric::L2, data, dim, queries, 64) >= 0.95);
+}
+
+#[test]
+fn every_vector_can_find_itself() {
+    // A node without incoming edges could never be returned; the builder repairs them,
+    // and at default settings a wide search finds every vector from its own query.
+    let dim = 128;
+    let data = clustered(20_000, dim, 100, 1);
+    let params = BuildParams::default();
+    let (g, order) = build_graph(&data, dim, Metric::L2, params, &mut |_, _| {}, &|| true).expect("build");
+    let vectors = reorder(&data, dim, &order);
+    // Reachable on layer 0 from the entry point.
+    let mut seen = vec![false; g.n];
+    let mut stack = vec![g.entry];
+    seen[g.entry as usize] = true;
+    while let Some(u) = stack.pop() {
+        for &v in g.neighbours0(u) {
+            if !std::mem::replace(&mut seen[v as usize], true) {
+                stack.push(v);
+            }
+        }
+    }
+    assert_eq!(seen.iter().filter(|s| !**s).count(), 0, "nodes unreachable from the entry point");
+    let mut lost = 0;
+    for u in 0..g.n as u32 {
+        let q = &vectors[u as usize * dim..(u as usize + 1) * dim];
+        let hits = search_graph(&g, &vectors, Metric::L2, kernels(), q, 1, 1000, Admission::default());
+        if !hits.iter().any(|&(d, v)| v == u || d == 0.0) {
+            lost += 1;
+        }
+    }
+    assert_eq!(lost, 0, "{lost} vectors are unreachable");
 }

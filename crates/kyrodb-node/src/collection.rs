@@ -160,7 +160,7 @@ impl NativeCollection {
     }
 
     /// Merge everything into one graph segment; `on_progress(done, total)` while it runs.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(ts_return_type = "Promise<number>")]
     pub fn build_index(&self, on_progress: Option<ProgressFn>) -> AsyncTask<BuildTask> {
         AsyncTask::new(BuildTask { collection: self.inner.clone(), on_progress })
     }
@@ -188,22 +188,24 @@ pub struct BuildTask {
 }
 
 impl Task for BuildTask {
-    type Output = ();
-    type JsValue = ();
+    type Output = u32;
+    type JsValue = u32;
 
-    fn compute(&mut self) -> napi::Result<()> {
+    /// Resolves with the number of rows indexed.
+    fn compute(&mut self) -> napi::Result<u32> {
         let cb = self.on_progress.take();
         guard(|| {
-            self.collection.build_index(&mut |done, total| {
+            let built = self.collection.build_index(&mut |done, total| {
                 if let Some(cb) = &cb {
                     cb.call((done as u32, total as u32), ThreadsafeFunctionCallMode::NonBlocking);
                 }
-            })
+            })?;
+            Ok(built as u32)
         })
     }
 
-    fn resolve(&mut self, _env: Env, _: ()) -> napi::Result<()> {
-        Ok(())
+    fn resolve(&mut self, _env: Env, built: u32) -> napi::Result<u32> {
+        Ok(built)
     }
 }
 

@@ -451,11 +451,12 @@ impl Collection {
 
     /// Build the graph index over everything stored: the hot tier and every segment merge
     /// into one segment. Reads and writes continue while it runs. `progress(done, total)`
-    /// reports inserted rows. Exact-only collections return at once.
-    pub fn build_index(&self, progress: &mut dyn FnMut(usize, usize)) -> Result<()> {
+    /// reports inserted rows. Exact-only collections return at once. Returns the number
+    /// of rows the build indexed.
+    pub fn build_index(&self, progress: &mut dyn FnMut(usize, usize)) -> Result<usize> {
         self.check_usable()?;
         if self.config.index.is_none() {
-            return Ok(());
+            return Ok(0);
         }
         self.build(BuildScope::All, progress)
     }
@@ -478,8 +479,8 @@ impl Collection {
         }
     }
 
-    fn build(&self, scope: BuildScope, progress: &mut dyn FnMut(usize, usize)) -> Result<()> {
-        let Some(ix) = self.config.index else { return Ok(()) };
+    fn build(&self, scope: BuildScope, progress: &mut dyn FnMut(usize, usize)) -> Result<usize> {
+        let Some(ix) = self.config.index else { return Ok(0) };
         let _building = self.build_lock.lock();
         self.check_usable()?;
         let dim = self.config.dimension;
@@ -511,8 +512,9 @@ impl Collection {
             (sources, vectors, metas, st.hot.len(), consumed)
         };
         if sources.is_empty() && consumed_segments == 0 && hot_prefix == 0 {
-            return Ok(());
+            return Ok(0);
         }
+        let built = sources.len();
 
         // 2. Build without any lock.
         let rows: Vec<SegmentRow<'_>> = sources
@@ -556,8 +558,10 @@ impl Collection {
                 *r -= hot_prefix as u32;
             }
         }
-        st.segments.push(segment);
-        Ok(())
+        if segment.live() > 0 {
+            st.segments.push(segment);
+        }
+        Ok(built)
     }
 
     /// Bytes of vector and index data held in memory.

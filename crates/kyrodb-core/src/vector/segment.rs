@@ -11,8 +11,21 @@ use super::row::RowMeta;
 use super::topk::{Candidate, TopK};
 use crate::error::Result;
 use crate::simd::kernels;
+use parking_lot::Mutex;
 use roaring::RoaringBitmap;
+use std::collections::HashMap;
 use std::sync::Arc;
+
+/// Evaluated filters kept per segment (segments are immutable apart from deletions,
+/// which are applied separately, so a cached row set never goes stale).
+const FILTER_CACHE_ENTRIES: usize = 32;
+
+/// A filter evaluated over one segment: the matching rows (deleted ones included) as a
+/// roaring bitmap and as a dense bitset for the graph walk.
+struct FilterRows {
+    rows: RoaringBitmap,
+    bits: Vec<u64>,
+}
 
 /// Segments with fewer rows than this are searched exactly (no graph): small graphs lose
 /// recall, and scanning a couple of thousand rows is as fast as walking a graph.
@@ -43,6 +56,7 @@ pub struct Segment {
     index: FieldIndex,
     deleted: Vec<u64>,
     deleted_count: usize,
+    filter_cache: Mutex<HashMap<String, Arc<FilterRows>>>,
 }
 
 impl std::fmt::Debug for Segment {
@@ -85,7 +99,17 @@ impl Segment {
             metadata.push(row.meta.clone());
         }
         let index = FieldIndex::build(metadata.iter().map(|m| m.as_deref().map(|m| &m.flat)));
-        Ok(Segment { dim, vectors, ids, metadata, graph, index, deleted: vec![0; n.div_ceil(64)], deleted_count: 0 })
+        Ok(Segment {
+            dim,
+            vectors,
+            ids,
+            metadata,
+            graph,
+            index,
+            deleted: vec![0; n.div_ceil(64)],
+            deleted_count: 0,
+            filter_cache: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Rows, deleted included.
@@ -145,20 +169,18 @@ impl Segment {
         if live == 0 {
             return Vec::new();
         }
-        let allowed: Option<RoaringBitmap> = filter.map(|f| {
-            let mut b = self.index.evaluate(f);
-            if self.deleted_count > 0 {
+        let allowed = filter.map(|f| self.filter_rows(f));
+        let matching = match &allowed {
+            None => live,
+            Some(a) => {
+                // Matching live rows: the filter's rows minus those deleted since.
+                let mut dead_matches = 0u64;
                 for (w, &word) in self.deleted.iter().enumerate() {
-                    let mut x = word;
-                    while x != 0 {
-                        b.remove((w * 64 + x.trailing_zeros() as usize) as u32);
-                        x &= x - 1;
-                    }
+                    dead_matches += (word & a.bits[w]).count_ones() as u64;
                 }
+                (a.rows.len() - dead_matches) as usize
             }
-            b
-        });
-        let matching = allowed.as_ref().map_or(live, |b| b.len() as usize);
+        };
         if matching == 0 {
             return Vec::new();
         }
@@ -166,18 +188,37 @@ impl Segment {
         if let Some(g) = &self.graph {
             let selective = (matching as f64) < EXACT_FILTER_SELECTIVITY * self.len() as f64;
             if !selective {
-                let allowed_bits = allowed.as_ref().map(|b| to_bitset(b, self.len()));
                 let deleted = (self.deleted_count > 0).then_some(self.deleted.as_slice());
-                let adm = Admission { deleted, allowed: allowed_bits.as_deref() };
+                let adm = Admission { deleted, allowed: allowed.as_ref().map(|a| a.bits.as_slice()) };
                 let found = search_graph(g, &self.vectors, metric, kernels(), query, k, ef, adm);
                 if found.len() >= want {
-                    return found.into_iter().map(|(d, u)| Candidate { distance: d, id: self.ids[u as usize], row: u }).collect();
+                    let mut hits: Vec<Candidate> =
+                        found.into_iter().map(|(d, u)| Candidate { distance: d, id: self.ids[u as usize], row: u }).collect();
+                    hits.sort();
+                    hits.truncate(k);
+                    return hits;
                 }
                 // The beam could not reach enough admitted rows (a filter that isolates
                 // part of the graph): fall through to the exact scan, which cannot miss.
             }
         }
-        self.exact(metric, query, k, allowed.as_ref())
+        self.exact(metric, query, k, allowed.as_ref().map(|a| &a.rows))
+    }
+
+    /// The rows matching `f` (deleted rows included), from the cache when possible.
+    fn filter_rows(&self, f: &Filter) -> Arc<FilterRows> {
+        let key = format!("{f:?}");
+        if let Some(hit) = self.filter_cache.lock().get(&key) {
+            return Arc::clone(hit);
+        }
+        let rows = self.index.evaluate(f);
+        let computed = Arc::new(FilterRows { bits: to_bitset(&rows, self.len()), rows });
+        let mut cache = self.filter_cache.lock();
+        if cache.len() >= FILTER_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key, Arc::clone(&computed));
+        computed
     }
 
     fn exact(&self, metric: Metric, query: &[f32], k: usize, allowed: Option<&RoaringBitmap>) -> Vec<Candidate> {
@@ -190,7 +231,7 @@ impl Segment {
             }
         };
         match allowed {
-            Some(rows) => rows.iter().for_each(&mut offer),
+            Some(rows) => rows.iter().filter(|&r| !self.is_deleted(r)).for_each(&mut offer),
             None => (0..self.len() as u32).filter(|&r| !self.is_deleted(r)).for_each(&mut offer),
         }
         top.into_sorted()

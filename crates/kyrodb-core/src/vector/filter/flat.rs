@@ -59,7 +59,11 @@ impl FlatMeta {
         for (k, v) in obj {
             let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
             match v {
-                serde_json::Value::Object(inner) => self.add_object(&path, inner),
+                serde_json::Value::Object(inner) => {
+                    // The object's own path is present (for $exists) with no scalar values.
+                    self.fields.entry(path.clone()).or_default();
+                    self.add_object(&path, inner)
+                }
                 serde_json::Value::Array(items) => {
                     let scalars: Vec<Scalar> = items.iter().filter_map(Scalar::from_json).collect();
                     self.fields.entry(path).or_default().extend(scalars);

@@ -9,8 +9,9 @@
 //!          | IN list | NOT IN list | EXISTS | NOT EXISTS
 //! list    := '[' value (',' value)* ']'        value := 'str' | "str" | number | TRUE | FALSE | NULL
 //! ```
-//! Keywords are case-insensitive; `&&`, `||` and `!` work too. Errors give the byte
-//! position: `expected a value at position 17, found ')'`.
+//! Keywords are case-insensitive; `&&`, `||` and `!` work too. Errors give the position
+//! in UTF-16 code units — the same index JavaScript's `string[i]` uses:
+//! `expected a value at position 17, found ')'`.
 
 use super::flat::Scalar;
 use super::{invalid_filter, CmpOp, Filter};
@@ -311,10 +312,34 @@ pub fn parse(src: &str) -> Result<Filter, Error> {
     if src.trim().is_empty() {
         return Ok(Filter::All);
     }
+    parse_bytes(src).map_err(|e| match e {
+        Error::InvalidFilter(m) => Error::InvalidFilter(positions_in_utf16(src, &m)),
+        other => other,
+    })
+}
+
+fn parse_bytes(src: &str) -> Result<Filter, Error> {
     let mut p = Parser { toks: lex(src)?, pos: 0 };
     let f = p.expr()?;
     if *p.peek() != Tok::End {
         return p.fail("AND, OR or the end of the filter");
     }
     Ok(f)
+}
+
+/// Rewrite "position N" (a byte offset, as the lexer counts) into UTF-16 code units.
+fn positions_in_utf16(src: &str, msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    while let Some(i) = rest.find("position ") {
+        let (head, tail) = rest.split_at(i + "position ".len());
+        out.push_str(head);
+        let digits = tail.chars().take_while(char::is_ascii_digit).count();
+        let byte: usize = tail[..digits].parse().unwrap_or(0);
+        let units = src.get(..byte.min(src.len())).map_or(byte, |p| p.encode_utf16().count());
+        out.push_str(&units.to_string());
+        rest = &tail[digits..];
+    }
+    out.push_str(rest);
+    out
 }

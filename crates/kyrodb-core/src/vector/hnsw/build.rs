@@ -77,6 +77,73 @@ pub fn build_graph(
         GraphBuilder::Native => build_native::build(vectors, dim, metric, params, progress, keep_going)?,
         GraphBuilder::HnswRs => build_hnsw_rs::build(vectors, dim, metric, params, progress, keep_going)?,
     };
+    let mut graph = graph;
+    ensure_reachable(&mut graph, vectors, metric);
     let order = bfs_order(&graph);
     Ok((permute(&graph, &order), order))
+}
+
+/// Rounds of reachability repair before giving up (each round fixes every unreached node
+/// that has a reached out-neighbour; replaced edges are re-checked by the next round).
+const REPAIR_ROUNDS: usize = 8;
+/// Unreached nodes that may each be repaired with a full scan for a parent.
+const MAX_SCANNED_REPAIRS: usize = 256;
+
+/// Make every node reachable on layer 0 from the entry point. The neighbour-selection
+/// heuristic can leave a node with no incoming edges (its neighbours all pruned it in
+/// favour of closer ones): such a vector could never be returned by a search. For each
+/// unreached node, link it from its closest already-reached out-neighbour, evicting that
+/// neighbour's farthest edge when its list is full.
+fn ensure_reachable(g: &mut FrozenGraph, vectors: &[f32], metric: Metric) {
+    let k = crate::simd::kernels();
+    let dim = g.dim;
+    let vec = |u: u32| &vectors[u as usize * dim..(u as usize + 1) * dim];
+    let stride = g.stride0();
+    for _ in 0..REPAIR_ROUNDS {
+        let mut reached = vec![false; g.n];
+        let mut stack = vec![g.entry];
+        reached[g.entry as usize] = true;
+        while let Some(u) = stack.pop() {
+            for &v in g.neighbours0(u) {
+                if !std::mem::replace(&mut reached[v as usize], true) {
+                    stack.push(v);
+                }
+            }
+        }
+        let unreached: Vec<u32> = (0..g.n as u32).filter(|&u| !reached[u as usize]).collect();
+        if unreached.is_empty() {
+            return;
+        }
+        let mut fixed = 0;
+        let few = unreached.len() <= MAX_SCANNED_REPAIRS;
+        for u in unreached {
+            let closest_reached = |candidates: &mut dyn Iterator<Item = u32>| {
+                candidates
+                    .filter(|&e| reached[e as usize] && e != u)
+                    .map(|e| (metric.distance(k, vec(u), vec(e)), e))
+                    .min_by(|a, b| a.0.total_cmp(&b.0))
+            };
+            // Prefer an out-neighbour; a node with none reached (or no list at all) gets its
+            // closest reached node by a scan, affordable for the handful this concerns.
+            let parent = closest_reached(&mut g.neighbours0(u).iter().copied())
+                .or_else(|| if few { closest_reached(&mut (0..g.n as u32)) } else { None });
+            let Some((_, e)) = parent else { continue };
+            let start = e as usize * stride;
+            let degree = g.adj0[start] as usize;
+            if degree < 2 * g.m {
+                g.adj0[start + 1 + degree] = u;
+                g.adj0[start] += 1;
+            } else {
+                let (slot, _) = (0..degree)
+                    .map(|j| (j, metric.distance(k, vec(e), vec(g.adj0[start + 1 + j]))))
+                    .max_by(|a, b| a.1.total_cmp(&b.1))
+                    .unwrap_or((degree - 1, 0.0));
+                g.adj0[start + 1 + slot] = u;
+            }
+            fixed += 1;
+        }
+        if fixed == 0 {
+            return;
+        }
+    }
 }

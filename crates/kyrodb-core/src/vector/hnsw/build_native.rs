@@ -178,6 +178,9 @@ impl Builder<'_> {
 
     /// Add the edge `e → q` on `level`, pruning `e`'s list with the heuristic when full.
     fn connect(&self, e: u32, q: u32, d_eq: f32, level: u8, buf: &mut Vec<u32>) {
+        if e == q {
+            return;
+        }
         let _guard = self.locks[e as usize].lock();
         self.copy_list(e, level, buf);
         if buf.contains(&q) {
@@ -214,7 +217,12 @@ impl Builder<'_> {
             s.neighbours = buf;
             let mut entry_points = vec![(cur_d, cur)];
             for level in (0..=level_q.min(top)).rev() {
-                let found = self.search_layer(qv, &entry_points, self.ef_construction, level, s);
+                let mut found = self.search_layer(qv, &entry_points, self.ef_construction, level, s);
+                // Concurrent inserts may already link to `q`: never select `q` itself.
+                found.retain(|&(_, u)| u != q);
+                if found.is_empty() {
+                    found.push((cur_d, cur));
+                }
                 let chosen = self.select(&found, self.m);
                 {
                     let _guard = self.locks[q as usize].lock();

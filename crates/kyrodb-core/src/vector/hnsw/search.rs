@@ -7,6 +7,7 @@ use super::scratch::{prefetch, with_scratch, Scored, Scratch};
 use crate::simd::Kernels;
 use crate::vector::metric::Metric;
 use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// Which nodes may appear in results. Every node may still be *traversed*: a deleted or
 /// filtered-out node keeps routing the search to its neighbours.
@@ -32,9 +33,9 @@ impl Admission<'_> {
     }
 }
 
-/// Search `g` for the `k` nearest admitted nodes to `query` (stored form) with beam width
+/// Search `g` for the nearest admitted nodes to `query` (stored form) with beam width
 /// `ef` (raised to `k` if smaller). `vectors` holds node `u`'s vector as row `u`.
-/// Returns `(distance, node)` pairs, closest first.
+/// Returns up to `ef` `(distance, node)` pairs in no particular order.
 #[allow(clippy::too_many_arguments)]
 pub fn search_graph(
     g: &FrozenGraph,
@@ -89,12 +90,32 @@ pub fn search_graph(
             results.push(Scored(cur_d, cur));
         }
         let mut bound = if results.len() >= ef { cur_d } else { f32::INFINITY };
+        let consider = |v: u32, dv: f32, candidates: &mut BinaryHeap<Reverse<Scored>>, results: &mut BinaryHeap<Scored>, bound: &mut f32| {
+            if results.len() < ef || dv < *bound {
+                candidates.push(Reverse(Scored(dv, v)));
+                if admission.admits(v) {
+                    results.push(Scored(dv, v));
+                    if results.len() > ef {
+                        results.pop();
+                    }
+                }
+                if results.len() >= ef {
+                    *bound = results.peek().map_or(f32::INFINITY, |w| w.0);
+                }
+            }
+        };
 
+        // With a filter, walk the admitted subgraph with two-hop expansion (as in ACORN):
+        // a neighbour that is not admitted is not scored; instead its own neighbours are
+        // examined and the admitted ones scored. Distances are then computed almost only
+        // for admitted nodes, so a 10% filter costs about what an unfiltered search does,
+        // instead of scoring ten times as many nodes to fill the beam.
+        let two_hop = admission.allowed.is_some();
         while let Some(Reverse(Scored(d, u))) = candidates.pop() {
             // Stop once the closest unexpanded candidate is farther than the worst kept
-            // result. With a restricted admission and too few results yet, keep walking:
-            // the beam must be allowed to pass through non-admitted regions.
-            if d > bound && (results.len() >= ef || !restricted) {
+            // result. With deletions only (no filter) and too few results yet, keep
+            // walking: the beam must be allowed to pass through deleted regions.
+            if d > bound && (results.len() >= ef || !restricted || two_hop) {
                 break;
             }
             let nbs = g.neighbours0(u);
@@ -105,28 +126,26 @@ pub fn search_graph(
                 if let Some(&next) = nbs.get(j + 1) {
                     prefetch(vectors, dim, next);
                 }
+                if two_hop && !admission.admits(v) {
+                    if visited.test_and_set(v) {
+                        continue;
+                    }
+                    for &w in g.neighbours0(v) {
+                        if admission.admits(w) && !visited.test_and_set(w) {
+                            consider(w, dist(w), candidates, results, &mut bound);
+                        }
+                    }
+                    continue;
+                }
                 if visited.test_and_set(v) {
                     continue;
                 }
-                let dv = dist(v);
-                if results.len() < ef || dv < bound {
-                    candidates.push(Reverse(Scored(dv, v)));
-                    if admission.admits(v) {
-                        results.push(Scored(dv, v));
-                        if results.len() > ef {
-                            results.pop();
-                        }
-                    }
-                    if results.len() >= ef {
-                        bound = results.peek().map_or(f32::INFINITY, |w| w.0);
-                    }
-                }
+                consider(v, dist(v), candidates, results, &mut bound);
             }
         }
 
-        let mut out: Vec<(f32, u32)> = results.drain().map(|Scored(d, u)| (d, u)).collect();
-        out.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        out.truncate(k);
-        out
+        // All (up to ef) results, unordered: the caller ranks them by (distance, id) —
+        // node numbers are not ids, so truncating to k here could break an id tie wrongly.
+        results.drain().map(|Scored(d, u)| (d, u)).collect()
     })
 }
