@@ -79,7 +79,7 @@ pub fn search_graph(
     let ef = ef.max(k);
     let restricted = admission.restricts();
     with_scratch(|scratch| {
-        let Scratch { visited, candidates, results, .. } = scratch;
+        let Scratch { visited, candidates, results, neighbours: pending } = scratch;
         visited.begin(g.n);
         candidates.clear();
         results.clear();
@@ -119,14 +119,24 @@ pub fn search_graph(
                 break;
             }
             let nbs = g.neighbours0(u);
-            if let Some(&first) = nbs.first() {
-                prefetch(vectors, dim, first);
-            }
-            for (j, &v) in nbs.iter().enumerate() {
-                if let Some(&next) = nbs.get(j + 1) {
-                    prefetch(vectors, dim, next);
+            if !two_hop {
+                // Two passes: first mark the unvisited neighbours and prefetch all their
+                // vectors, then score them. The loads of a whole neighbour list are in
+                // flight together instead of one after another.
+                pending.clear();
+                for &v in nbs {
+                    if !visited.test_and_set(v) {
+                        prefetch(vectors, dim, v);
+                        pending.push(v);
+                    }
                 }
-                if two_hop && !admission.admits(v) {
+                for &v in pending.iter() {
+                    consider(v, dist(v), candidates, results, &mut bound);
+                }
+                continue;
+            }
+            for &v in nbs {
+                if !admission.admits(v) {
                     if visited.test_and_set(v) {
                         continue;
                     }
