@@ -341,6 +341,19 @@ async function main() {
     `Reproduce: \`node benches/hnsw.mjs --set ${SET}${SET === 'clustered' ? ` --n ${N}` : ''} --queries ${QUERIES} --rounds ${ROUNDS}\`.`,
   ].join('\n')
   writeSection(path.join(BENCH_DIR, 'RESULTS.md'), `hnsw-${ds.slug}`, body)
+  if (ds.slug === 'glove') {
+    const readme = [
+      `Graph (HNSW) search, GloVe-100, M = 16, efConstruction = 200, one thread, ${machine.cpu} (${kyrodb.engineInfo().simd}), ${new Date().toISOString().slice(0, 10)}:`,
+      '',
+      table(
+        ['system', 'QPS @ recall ≥ 0.90', 'QPS @ ≥ 0.95', 'QPS @ ≥ 0.99', 'build vectors/s'],
+        curves.map((c) => [c.name, cell(bestAt(c.points, 0.9)), cell(bestAt(c.points, 0.95)), cell(bestAt(c.points, 0.99)), fmt(ds.nBase / c.build, 0)]),
+      ),
+      '',
+      `![recall vs QPS on GloVe-100](benches/${svgName})`,
+    ].join('\n')
+    writeSection(path.join(BENCH_DIR, '..', 'README.md'), 'hnsw-glove-readme', readme)
+  }
   console.log('\n' + body)
   fs.rmSync(TMP, { recursive: true, force: true })
 }
