@@ -14,6 +14,7 @@ import path from 'node:path'
 import { createRequire } from 'node:module'
 import { loadGlove, machineInfo } from './datasets/glove.mjs'
 import { ensurePeers, loadPeer } from './peers/load.mjs'
+import { normalizeRows, recallAtK } from './lib/vectors.mjs'
 import { BENCH_DIR, REPO_DIR, fmt, median, percentile, table, writeSection } from './lib/report.mjs'
 
 // Single-thread comparison: faiss (OpenMP) and OpenBLAS must not fan out over both cores.
@@ -32,24 +33,6 @@ const QUERIES = arg('queries', 400) // timed queries per system per round
 const ROUNDS = arg('rounds', 3)
 const JS_QUERIES = arg('js-queries', 20) // the plain JS loop is slow; fewer queries
 const K = 10
-
-function normalizeRows(data, dim) {
-  const out = new Float32Array(data.length)
-  for (let r = 0; r < data.length / dim; r++) {
-    let s = 0
-    for (let j = 0; j < dim; j++) s += data[r * dim + j] ** 2
-    const inv = 1 / Math.sqrt(s)
-    for (let j = 0; j < dim; j++) out[r * dim + j] = data[r * dim + j] * inv
-  }
-  return out
-}
-
-function recallAt10(found, gt, qi) {
-  const want = new Set(gt.subarray(qi * K, qi * K + K))
-  let hit = 0
-  for (const r of found) if (want.has(Number(r))) hit++
-  return hit / K
-}
 
 async function main() {
   const machine = machineInfo()
@@ -143,7 +126,7 @@ async function main() {
         const a = process.hrtime.bigint()
         const found = await sys.search(qi)
         st.lat.push(Number(process.hrtime.bigint() - a) / 1e6)
-        st.recall.push(recallAt10(found, ds.groundTruth, qi))
+        st.recall.push(recallAtK(found, ds.groundTruth, qi))
       }
       const secs = Number(process.hrtime.bigint() - t0) / 1e9
       st.qps.push(n / secs)
@@ -156,7 +139,7 @@ async function main() {
   const batchHits = await col.searchBatch(queries, { k: K })
   const batchSecs = (performance.now() - tb) / 1000
   let batchRecall = 0
-  batchHits.forEach((h, qi) => (batchRecall += recallAt10(h.map((x) => x.id), ds.groundTruth, qi)))
+  batchHits.forEach((h, qi) => (batchRecall += recallAtK(h.map((x) => x.id), ds.groundTruth, qi)))
   batchRecall /= batchHits.length
   await db.close()
 

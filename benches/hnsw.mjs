@@ -18,6 +18,7 @@ import { createRequire } from 'node:module'
 import { loadGlove, machineInfo } from './datasets/glove.mjs'
 import { loadClustered } from './datasets/clustered.mjs'
 import { ensurePeers, loadPeer, setFaissHnswParams } from './peers/load.mjs'
+import { normalizeRows, recallAtK } from './lib/vectors.mjs'
 import { BENCH_DIR, fmt, median, percentile, table, writeSection } from './lib/report.mjs'
 import { recallQpsSvg } from './lib/svg.mjs'
 
@@ -37,24 +38,6 @@ const K = 10
 const M = 16
 const EF_CONSTRUCTION = 200
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'kyrodb-bench-'))
-
-function normalizeRows(data, dim) {
-  const out = new Float32Array(data.length)
-  for (let r = 0; r < data.length / dim; r++) {
-    let s = 0
-    for (let j = 0; j < dim; j++) s += data[r * dim + j] ** 2
-    const inv = 1 / Math.sqrt(s)
-    for (let j = 0; j < dim; j++) out[r * dim + j] = data[r * dim + j] * inv
-  }
-  return out
-}
-
-function recallAt10(found, gt, qi) {
-  const want = new Set(gt.subarray(qi * K, qi * K + K))
-  let hit = 0
-  for (const r of found) if (want.has(Number(r))) hit++
-  return hit / K
-}
 
 const secs = (t0) => (performance.now() - t0) / 1000
 
@@ -181,7 +164,7 @@ async function sweep(system, ds) {
       let rsum = 0
       for (let j = 0; j < QUERIES; j++) {
         const qi = (round * QUERIES + j) % ds.nQueries
-        rsum += recallAt10(await system.search(qi), ds.groundTruth, qi)
+        rsum += recallAtK(await system.search(qi), ds.groundTruth, qi)
       }
       qps.push(QUERIES / (Number(process.hrtime.bigint() - t0) / 1e9))
       recall = rsum / QUERIES
@@ -253,7 +236,7 @@ async function filteredAndDeleted(kyro, ds, ef) {
   {
     let rsum = 0
     const t0 = process.hrtime.bigint()
-    for (let i = 0; i < nq; i++) rsum += recallAt10(col.searchSync(q(i), { k: K, ef, withMetadata: false }).map((h) => h.id), ds.groundTruth, i)
+    for (let i = 0; i < nq; i++) rsum += recallAtK(col.searchSync(q(i), { k: K, ef, withMetadata: false }).map((h) => h.id), ds.groundTruth, i)
     out.unfiltered = { recall: rsum / nq, qps: nq / (Number(process.hrtime.bigint() - t0) / 1e9) }
   }
   // Delete a random 10% and measure recall against the exact answer over what is left.
