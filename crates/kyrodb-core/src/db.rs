@@ -33,8 +33,8 @@ pub struct CollectionInfo {
 /// Check a collection name against `^[A-Za-z0-9_-]{1,64}$`, so a name is always a safe
 /// file name and a safe URL path segment.
 pub fn validate_collection_name(name: &str) -> Result<()> {
-    let ok = (1..=64).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let ok =
+        (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if ok {
         Ok(())
     } else {

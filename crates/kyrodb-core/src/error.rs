@@ -45,9 +45,7 @@ impl Error {
 
     /// A single vector of length `got` where `expected` components are needed.
     pub fn dimension(expected: usize, got: usize) -> Error {
-        Error::DimensionMismatch(format!(
-            "vector has {got} components but the collection's dimension is {expected}"
-        ))
+        Error::DimensionMismatch(format!("vector has {got} components but the collection's dimension is {expected}"))
     }
 
     /// A flat row-major batch of `len` numbers that is not a whole number of `dim`-rows.

@@ -50,7 +50,10 @@ fn exact_search_matches_brute_force_for_every_metric() {
                 // Ids agree except where two distances are within float noise of each other.
                 for (i, (id, d)) in want.iter().enumerate() {
                     assert!((hits.distances[i] as f64 - d).abs() < 1e-4, "{metric:?} dim {dim}: distance {i}");
-                    if i + 1 < want.len() && (want[i + 1].1 - d).abs() > 1e-4 && (i == 0 || (d - want[i - 1].1).abs() > 1e-4) {
+                    if i + 1 < want.len()
+                        && (want[i + 1].1 - d).abs() > 1e-4
+                        && (i == 0 || (d - want[i - 1].1).abs() > 1e-4)
+                    {
                         assert_eq!(hits.ids[i], *id, "{metric:?} dim {dim}: rank {i}");
                     }
                 }
@@ -142,7 +145,10 @@ fn search_arguments_are_checked() {
     assert_eq!(c.search(&[1.0], &SearchParams::top(1)).expect_err("dim").code(), "DIMENSION_MISMATCH");
     assert_eq!(c.search(&[0.0, 0.0], &SearchParams::top(1)).expect_err("zero").code(), "INVALID_ARGUMENT");
     assert_eq!(c.search(&[f32::NAN, 0.0], &SearchParams::top(1)).expect_err("nan").code(), "INVALID_ARGUMENT");
-    assert_eq!(c.search_batch(&[1.0, 0.0, 1.0], &SearchParams::top(1)).expect_err("ragged").code(), "DIMENSION_MISMATCH");
+    assert_eq!(
+        c.search_batch(&[1.0, 0.0, 1.0], &SearchParams::top(1)).expect_err("ragged").code(),
+        "DIMENSION_MISMATCH"
+    );
     assert_eq!(c.search(&[1.0, 0.0], &SearchParams::top(MAX_K)).expect("k = max").ids, vec![1]);
 }
 
@@ -153,7 +159,10 @@ fn database_lifecycle_and_names() {
     for bad in ["", "../x", "a\0b", "has space", "ü", &"x".repeat(65)] {
         assert_eq!(db.create_collection(bad, cfg).expect_err(bad).code(), "INVALID_ARGUMENT");
     }
-    assert_eq!(db.create_collection("ok", CollectionConfig::exact(0, Metric::L2)).expect_err("dim 0").code(), "INVALID_ARGUMENT");
+    assert_eq!(
+        db.create_collection("ok", CollectionConfig::exact(0, Metric::L2)).expect_err("dim 0").code(),
+        "INVALID_ARGUMENT"
+    );
     let b = db.create_collection("b", cfg).expect("b");
     db.create_collection(&"a".repeat(64), cfg).expect("64 chars is fine");
     assert_eq!(db.create_collection("b", cfg).expect_err("dup").code(), "ALREADY_EXISTS");

@@ -67,11 +67,19 @@ fn meta() -> impl Strategy<Value = Option<serde_json::Value>> {
 
 fn leaf() -> impl Strategy<Value = String> {
     let f = prop::sample::select(vec!["a", "b", "c"]);
-    let lit = prop_oneof![(0i64..5).prop_map(|x| x.to_string()), prop::sample::select(vec!["'x'", "'y'", "TRUE", "NULL"]).prop_map(String::from)];
+    let lit = prop_oneof![
+        (0i64..5).prop_map(|x| x.to_string()),
+        prop::sample::select(vec!["'x'", "'y'", "TRUE", "NULL"]).prop_map(String::from)
+    ];
     prop_oneof![
         (f.clone(), prop::sample::select(vec!["==", "!="]), lit.clone()).prop_map(|(f, op, v)| format!("{f} {op} {v}")),
-        (f.clone(), prop::sample::select(vec![">", ">=", "<", "<="]), 0i64..5).prop_map(|(f, op, v)| format!("{f} {op} {v}")),
-        (f.clone(), prop::collection::vec(lit, 1..3), any::<bool>()).prop_map(|(f, vs, neg)| format!("{f} {}IN [{}]", if neg { "NOT " } else { "" }, vs.join(", "))),
+        (f.clone(), prop::sample::select(vec![">", ">=", "<", "<="]), 0i64..5)
+            .prop_map(|(f, op, v)| format!("{f} {op} {v}")),
+        (f.clone(), prop::collection::vec(lit, 1..3), any::<bool>()).prop_map(|(f, vs, neg)| format!(
+            "{f} {}IN [{}]",
+            if neg { "NOT " } else { "" },
+            vs.join(", ")
+        )),
         (f, any::<bool>()).prop_map(|(f, e)| if e { format!("EXISTS({f})") } else { format!("{f} NOT EXISTS") }),
     ]
 }

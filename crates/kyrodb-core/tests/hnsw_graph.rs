@@ -23,7 +23,14 @@ fn graph_recall(metric: Metric, data: &[f32], dim: usize, queries: &[f32], ef: u
     graph_recall_with(GraphBuilder::Native, metric, data, dim, queries, ef)
 }
 
-fn graph_recall_with(builder: GraphBuilder, metric: Metric, data: &[f32], dim: usize, queries: &[f32], ef: usize) -> f64 {
+fn graph_recall_with(
+    builder: GraphBuilder,
+    metric: Metric,
+    data: &[f32],
+    dim: usize,
+    queries: &[f32],
+    ef: usize,
+) -> f64 {
     let t = Instant::now();
     let params = BuildParams { builder, ..BuildParams::default() };
     let (g, order) = build_graph(data, dim, metric, params, &mut |_, _| {}, &|| true).expect("build");
@@ -49,7 +56,11 @@ fn graph_recall_with(builder: GraphBuilder, metric: Metric, data: &[f32], dim: u
         total += recall(&found, &brute_force(metric, data, dim, q, 10));
     }
     let r = total / nq as f64;
-    println!("{builder:?} {metric:?} n={} dim={dim} ef={ef}: recall@10 {r:.4}, build {build:?}, search+oracle {:?}/query", g.n, t.elapsed() / nq as u32);
+    println!(
+        "{builder:?} {metric:?} n={} dim={dim} ef={ef}: recall@10 {r:.4}, build {build:?}, search+oracle {:?}/query",
+        g.n,
+        t.elapsed() / nq as u32
+    );
     r
 }
 
@@ -75,7 +86,8 @@ fn deleted_nodes_route_but_never_appear() {
     let dim = 16;
     let all = clustered(5_100, dim, 20, 5);
     let (data, queries) = all.split_at(5_000 * dim);
-    let (g, order) = build_graph(data, dim, Metric::L2, BuildParams::default(), &mut |_, _| {}, &|| true).expect("build");
+    let (g, order) =
+        build_graph(data, dim, Metric::L2, BuildParams::default(), &mut |_, _| {}, &|| true).expect("build");
     let vectors = reorder(data, dim, &order);
     // Delete every other node.
     let mut deleted = vec![0u64; g.n.div_ceil(64)];
@@ -84,12 +96,22 @@ fn deleted_nodes_route_but_never_appear() {
     }
     let mut total = 0.0;
     for q in queries.chunks_exact(dim) {
-        let mut hits = search_graph(&g, &vectors, Metric::L2, kernels(), q, 10, 64, Admission { deleted: Some(&deleted), allowed: None });
+        let mut hits = search_graph(
+            &g,
+            &vectors,
+            Metric::L2,
+            kernels(),
+            q,
+            10,
+            64,
+            Admission { deleted: Some(&deleted), allowed: None },
+        );
         hits.sort_by(|a, b| a.0.total_cmp(&b.0));
         hits.truncate(10);
         assert_eq!(hits.len(), 10);
         assert!(hits.iter().all(|(_, u)| u % 2 == 1), "a deleted node was returned");
-        let live: Vec<f32> = (0..g.n).filter(|u| u % 2 == 1).flat_map(|u| vectors[u * dim..(u + 1) * dim].to_vec()).collect();
+        let live: Vec<f32> =
+            (0..g.n).filter(|u| u % 2 == 1).flat_map(|u| vectors[u * dim..(u + 1) * dim].to_vec()).collect();
         let truth: Vec<usize> = brute_force(Metric::L2, &live, dim, q, 10).into_iter().map(|i| 2 * i + 1).collect();
         let found: Vec<u64> = hits.iter().map(|(_, u)| *u as u64).collect();
         total += recall(&found, &truth);

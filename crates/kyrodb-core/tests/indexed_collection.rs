@@ -14,7 +14,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 fn config(dim: usize, metric: Metric, auto: usize) -> CollectionConfig {
-    CollectionConfig { dimension: dim, metric, index: Some(IndexConfig { params: BuildParams::default(), auto_build_rows: auto }) }
+    CollectionConfig {
+        dimension: dim,
+        metric,
+        index: Some(IndexConfig { params: BuildParams::default(), auto_build_rows: auto }),
+    }
 }
 
 fn ids(n: usize) -> Vec<u64> {
@@ -26,7 +30,8 @@ fn tiny_collections_have_perfect_recall() {
     let db = Database::open(None).expect("open");
     for (i, n) in [1usize, 2, 10, 99, 500].into_iter().enumerate() {
         let dim = 8;
-        let c = db.create_collection(&format!("t{i}"), config(dim, Metric::L2, DEFAULT_AUTO_BUILD_ROWS)).expect("create");
+        let c =
+            db.create_collection(&format!("t{i}"), config(dim, Metric::L2, DEFAULT_AUTO_BUILD_ROWS)).expect("create");
         let all = clustered(n + 20, dim, 5, i as u64);
         let (data, queries) = all.split_at(n * dim);
         c.upsert(&ids(n), data.to_vec(), None).expect("upsert");
@@ -34,7 +39,8 @@ fn tiny_collections_have_perfect_recall() {
         assert_eq!(c.stats().expect("stats").segments.len(), 1);
         for q in queries.chunks_exact(dim) {
             let found = c.search(q, &SearchParams::top(10)).expect("search").ids;
-            let truth: Vec<u64> = brute_force(Metric::L2, data, dim, q, 10).into_iter().map(|r| r as u64 * 3 + 1).collect();
+            let truth: Vec<u64> =
+                brute_force(Metric::L2, data, dim, q, 10).into_iter().map(|r| r as u64 * 3 + 1).collect();
             assert_eq!(found, truth, "n = {n}");
         }
     }
@@ -70,7 +76,8 @@ fn graph_segment_recall_deletes_and_updates() {
         }
         total / (queries.len() / dim) as f64
     };
-    let mut live: HashMap<u64, Vec<f32>> = idv.iter().zip(data.chunks_exact(dim)).map(|(&i, v)| (i, v.to_vec())).collect();
+    let mut live: HashMap<u64, Vec<f32>> =
+        idv.iter().zip(data.chunks_exact(dim)).map(|(&i, v)| (i, v.to_vec())).collect();
     let r0 = recall_now(&live);
     println!("recall@10 after build: {r0:.4}");
     assert!(r0 >= 0.95);
@@ -197,7 +204,12 @@ fn filtered_search_is_exact_about_membership_and_count() {
     let meta: Vec<Option<String>> = (0..n)
         .map(|i| {
             let cat = ["science", "art", "sport", "news"][i % 4];
-            Some(format!(r#"{{"category":"{cat}","year":{},"rare":{},"tags":["t{}","all"]}}"#, 1990 + i % 35, i % 100 == 0, i % 7))
+            Some(format!(
+                r#"{{"category":"{cat}","year":{},"rare":{},"tags":["t{}","all"]}}"#,
+                1990 + i % 35,
+                i % 100 == 0,
+                i % 7
+            ))
         })
         .collect();
     let idv: Vec<u64> = (0..n as u64).collect();
@@ -205,7 +217,8 @@ fn filtered_search_is_exact_about_membership_and_count() {
     // Half in the segment, half in the hot tier: both paths are exercised.
     c.build_index(&mut |_, _| {}).expect("build");
     let extra: Vec<u64> = (n as u64..n as u64 + 500).collect();
-    let extra_meta: Vec<Option<String>> = extra.iter().map(|i| Some(format!(r#"{{"category":"science","year":{}}}"#, 2000 + i % 30))).collect();
+    let extra_meta: Vec<Option<String>> =
+        extra.iter().map(|i| Some(format!(r#"{{"category":"science","year":{}}}"#, 2000 + i % 30))).collect();
     c.upsert(&extra, clustered(500, dim, 20, 18), Some(extra_meta)).expect("hot rows");
 
     let cases = [
@@ -213,7 +226,10 @@ fn filtered_search_is_exact_about_membership_and_count() {
         (r#"{"rare":true}"#, r#""rare == true""#),
         (r#"{"tags":"t3"}"#, r#""tags == 't3'""#),
         (r#"{"$or":[{"category":"art"},{"year":{"$lt":1992}}]}"#, r#""category == 'art' OR year < 1992""#),
-        (r#"{"category":{"$nin":["art","sport"]},"tags":{"$exists":true}}"#, r#""category NOT IN ['art', 'sport'] AND EXISTS(tags)""#),
+        (
+            r#"{"category":{"$nin":["art","sport"]},"tags":{"$exists":true}}"#,
+            r#""category NOT IN ['art', 'sport'] AND EXISTS(tags)""#,
+        ),
         (r#"{"$not":{"category":"news"}}"#, r#""NOT category == 'news'""#),
     ];
     for (obj, text) in cases {
@@ -231,10 +247,12 @@ fn filtered_search_is_exact_about_membership_and_count() {
                 let flat = kyrodb_core::vector::filter::FlatMeta::from_object(v.as_object().expect("object"));
                 assert!(fo.matches(Some(&flat)), "{obj}: result {v} does not match");
             }
-            let matching = (0..n).filter(|&i| {
-                let v: serde_json::Value = serde_json::from_str(meta[i].as_deref().expect("m")).expect("json");
-                fo.matches(Some(&kyrodb_core::vector::filter::FlatMeta::from_object(v.as_object().expect("o"))))
-            }).count();
+            let matching = (0..n)
+                .filter(|&i| {
+                    let v: serde_json::Value = serde_json::from_str(meta[i].as_deref().expect("m")).expect("json");
+                    fo.matches(Some(&kyrodb_core::vector::filter::FlatMeta::from_object(v.as_object().expect("o"))))
+                })
+                .count();
             assert!(a.ids.len() == 10 || a.ids.len() >= matching.min(10), "{obj}: {} results", a.ids.len());
         }
     }

@@ -33,9 +33,17 @@ fn check_all(a: &[f32], b: &[f32]) -> Result<(), TestCaseError> {
     let n = a.len();
     for k in Kernels::available() {
         let (got, want) = (k.l2sq(a, b), scalar.l2sq(a, b));
-        prop_assert!(close(got, want, bound(n, sum_abs_l2(a, b))), "{} l2sq: {got} vs scalar {want} (n={n})", k.level());
+        prop_assert!(
+            close(got, want, bound(n, sum_abs_l2(a, b))),
+            "{} l2sq: {got} vs scalar {want} (n={n})",
+            k.level()
+        );
         let (got, want) = (k.dot(a, b), scalar.dot(a, b));
-        prop_assert!(close(got, want, bound(n, sum_abs_dot(a, b))), "{} dot: {got} vs scalar {want} (n={n})", k.level());
+        prop_assert!(
+            close(got, want, bound(n, sum_abs_dot(a, b))),
+            "{} dot: {got} vs scalar {want} (n={n})",
+            k.level()
+        );
         // Cosine: relative error of each part ≤ 2nε, so the cosine term moves by at most
         // about 3 · 2nε (plus f32 rounding of the final step).
         let (got, want) = (k.cosine(a, b), scalar.cosine(a, b));
@@ -45,7 +53,10 @@ fn check_all(a: &[f32], b: &[f32]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-fn pair(len: impl Strategy<Value = usize>, value: impl Strategy<Value = f32> + Clone) -> impl Strategy<Value = (Vec<f32>, Vec<f32>)> {
+fn pair(
+    len: impl Strategy<Value = usize>,
+    value: impl Strategy<Value = f32> + Clone,
+) -> impl Strategy<Value = (Vec<f32>, Vec<f32>)> {
     len.prop_flat_map(move |n| (prop::collection::vec(value.clone(), n), prop::collection::vec(value.clone(), n)))
 }
 

@@ -129,8 +129,18 @@ impl NativeCollection {
     }
 
     #[napi(ts_return_type = "Promise<number>")]
-    pub fn upsert(&self, ids: BigUint64Array, vectors: Float32Array, metadata: Option<Vec<Option<String>>>) -> AsyncTask<UpsertTask> {
-        AsyncTask::new(UpsertTask { collection: self.inner.clone(), ids: ids.to_vec(), vectors: vectors.to_vec(), metadata })
+    pub fn upsert(
+        &self,
+        ids: BigUint64Array,
+        vectors: Float32Array,
+        metadata: Option<Vec<Option<String>>>,
+    ) -> AsyncTask<UpsertTask> {
+        AsyncTask::new(UpsertTask {
+            collection: self.inner.clone(),
+            ids: ids.to_vec(),
+            vectors: vectors.to_vec(),
+            metadata,
+        })
     }
 
     #[napi(ts_return_type = "Promise<number>")]

@@ -104,12 +104,7 @@ impl Kernels {
 
     /// The scalar kernel set (always available; the reference for every other level).
     pub fn scalar() -> Kernels {
-        Kernels {
-            level: SimdLevel::Scalar,
-            l2sq: scalar::l2sq,
-            dot: scalar::dot,
-            cosine: scalar::cosine,
-        }
+        Kernels { level: SimdLevel::Scalar, l2sq: scalar::l2sq, dot: scalar::dot, cosine: scalar::cosine }
     }
 
     /// The kernel set for `level`, if this CPU supports it and this build allows it.
@@ -117,26 +112,15 @@ impl Kernels {
         match level {
             SimdLevel::Scalar => Some(Kernels::scalar()),
             #[cfg(all(target_arch = "x86_64", feature = "simd-avx2"))]
-            SimdLevel::Avx2 if avx2::is_supported() => Some(Kernels {
-                level,
-                l2sq: avx2::l2sq,
-                dot: avx2::dot,
-                cosine: avx2::cosine,
-            }),
+            SimdLevel::Avx2 if avx2::is_supported() => {
+                Some(Kernels { level, l2sq: avx2::l2sq, dot: avx2::dot, cosine: avx2::cosine })
+            }
             #[cfg(all(target_arch = "x86_64", feature = "simd-avx512"))]
-            SimdLevel::Avx512 if avx512::is_supported() => Some(Kernels {
-                level,
-                l2sq: avx512::l2sq,
-                dot: avx512::dot,
-                cosine: avx512::cosine,
-            }),
+            SimdLevel::Avx512 if avx512::is_supported() => {
+                Some(Kernels { level, l2sq: avx512::l2sq, dot: avx512::dot, cosine: avx512::cosine })
+            }
             #[cfg(target_arch = "aarch64")]
-            SimdLevel::Neon => Some(Kernels {
-                level,
-                l2sq: neon::l2sq,
-                dot: neon::dot,
-                cosine: neon::cosine,
-            }),
+            SimdLevel::Neon => Some(Kernels { level, l2sq: neon::l2sq, dot: neon::dot, cosine: neon::cosine }),
             _ => None,
         }
     }
@@ -154,14 +138,8 @@ impl Kernels {
         // ruling out a kernel when debugging); an unsupported request falls back.
         let requested = std::env::var("KYRODB_SIMD").ok();
         let preference = [SimdLevel::Avx512, SimdLevel::Avx2, SimdLevel::Neon, SimdLevel::Scalar];
-        let start = requested
-            .as_deref()
-            .and_then(|r| preference.iter().position(|l| l.name() == r))
-            .unwrap_or(0);
-        preference[start..]
-            .iter()
-            .find_map(|&l| Kernels::for_level(l))
-            .unwrap_or_else(Kernels::scalar)
+        let start = requested.as_deref().and_then(|r| preference.iter().position(|l| l.name() == r)).unwrap_or(0);
+        preference[start..].iter().find_map(|&l| Kernels::for_level(l)).unwrap_or_else(Kernels::scalar)
     }
 }
 

@@ -11,12 +11,12 @@
 //!    that lands while a build runs wins: its source row is dead at swap time, so the
 //!    copy in the new segment is deleted on arrival.
 
+use super::filter::Filter;
 use super::hnsw::{BuildParams, DEFAULT_EF_SEARCH, MAX_EF};
 use super::metric::Metric;
 use super::row::{HotTier, RowMeta};
 use super::segment::{Segment, SegmentRow};
 use super::topk::Candidate;
-use super::filter::Filter;
 use crate::error::{Error, Result};
 use parking_lot::{Mutex, RwLock};
 use std::collections::{HashMap, HashSet};
@@ -414,11 +414,7 @@ impl Collection {
         let queries = self.prepare_queries(queries)?;
         let st = self.state.read();
         let hot = st.hot.search_batch(self.config.metric, &queries, params.k, params.filter.as_ref());
-        Ok(queries
-            .par_chunks(dim)
-            .zip(hot)
-            .map(|(q, hot)| self.merge(&st, q, hot, params, ef))
-            .collect())
+        Ok(queries.par_chunks(dim).zip(hot).map(|(q, hot)| self.merge(&st, q, hot, params, ef)).collect())
     }
 
     /// Search every segment and merge with the hot tier's candidates.
@@ -468,7 +464,8 @@ impl Collection {
         }
         let me = Arc::clone(self);
         let spawned = std::thread::Builder::new().name(format!("kyrodb-build-{}", self.name)).spawn(move || {
-            let scope = if me.state.read().segments.len() >= MAX_AUTO_SEGMENTS { BuildScope::All } else { BuildScope::Hot };
+            let scope =
+                if me.state.read().segments.len() >= MAX_AUTO_SEGMENTS { BuildScope::All } else { BuildScope::Hot };
             // A failed background build (database closed meanwhile) leaves the rows in
             // the hot tier, where they are still found; nothing is lost.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| me.build(scope, &mut |_, _| {})));
@@ -523,8 +520,7 @@ impl Collection {
             .zip(metas)
             .map(|((&(id, _), vector), meta)| SegmentRow { id, vector, meta })
             .collect();
-        let mut segment =
-            Segment::build(rows, dim, self.config.metric, ix.params, progress, &|| self.usable())?;
+        let mut segment = Segment::build(rows, dim, self.config.metric, ix.params, progress, &|| self.usable())?;
 
         // 3. Swap (short write lock). Rows whose source died meanwhile arrive deleted.
         let mut st = self.state.write();
@@ -567,6 +563,8 @@ impl Collection {
     /// Bytes of vector and index data held in memory.
     pub fn memory_bytes(&self) -> usize {
         let st = self.state.read();
-        st.hot.memory_bytes() + st.segments.iter().map(Segment::memory_bytes).sum::<usize>() + st.locations.capacity() * 24
+        st.hot.memory_bytes()
+            + st.segments.iter().map(Segment::memory_bytes).sum::<usize>()
+            + st.locations.capacity() * 24
     }
 }

@@ -30,7 +30,15 @@ impl RowSet<'_> {
 
 /// Scan rows `[start, end)` for one query, offering each row to `top`.
 #[inline]
-fn scan_range(metric: Metric, kernels: &Kernels, query: &[f32], rows: RowSet<'_>, start: usize, end: usize, top: &mut TopK) {
+fn scan_range(
+    metric: Metric,
+    kernels: &Kernels,
+    query: &[f32],
+    rows: RowSet<'_>,
+    start: usize,
+    end: usize,
+    top: &mut TopK,
+) {
     let dim = rows.dim;
     for r in start..end {
         let v = &rows.vectors[r * dim..(r + 1) * dim];
@@ -59,7 +67,13 @@ const MIN_ROWS_PER_TASK: usize = 4096;
 
 /// Exact top-`k` of many prepared queries (`queries` holds `n = queries.len() / dim`
 /// of them, row-major), using every rayon worker thread.
-pub fn search_batch(metric: Metric, kernels: &Kernels, queries: &[f32], rows: RowSet<'_>, k: usize) -> Vec<Vec<Candidate>> {
+pub fn search_batch(
+    metric: Metric,
+    kernels: &Kernels,
+    queries: &[f32],
+    rows: RowSet<'_>,
+    k: usize,
+) -> Vec<Vec<Candidate>> {
     let dim = rows.dim;
     let nq = queries.len() / dim;
     let threads = rayon::current_num_threads().max(1);
@@ -88,10 +102,8 @@ pub fn search_batch(metric: Metric, kernels: &Kernels, queries: &[f32], rows: Ro
     } else {
         // Few queries over many rows: split the rows, then merge the partial selections.
         let chunk = rows.len().div_ceil(threads).max(MIN_ROWS_PER_TASK);
-        let ranges: Vec<(usize, usize)> = (0..rows.len())
-            .step_by(chunk)
-            .map(|s| (s, (s + chunk).min(rows.len())))
-            .collect();
+        let ranges: Vec<(usize, usize)> =
+            (0..rows.len()).step_by(chunk).map(|s| (s, (s + chunk).min(rows.len()))).collect();
         let partials: Vec<Vec<TopK>> = ranges
             .into_par_iter()
             .map(|(s, e)| {

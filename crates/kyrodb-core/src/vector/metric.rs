@@ -30,9 +30,7 @@ impl Metric {
             "l2" => Ok(Metric::L2),
             "cosine" => Ok(Metric::Cosine),
             "ip" => Ok(Metric::InnerProduct),
-            other => Err(Error::invalid(format!(
-                "unknown metric {other:?}; expected 'l2', 'cosine' or 'ip'"
-            ))),
+            other => Err(Error::invalid(format!("unknown metric {other:?}; expected 'l2', 'cosine' or 'ip'"))),
         }
     }
 

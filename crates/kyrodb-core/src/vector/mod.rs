@@ -21,6 +21,7 @@ pub mod segment;
 pub mod topk;
 
 pub use collection::{
-    Collection, CollectionConfig, CollectionStats, IndexConfig, SearchHits, SearchParams, MAX_BATCH, MAX_DIMENSION, MAX_K,
+    Collection, CollectionConfig, CollectionStats, IndexConfig, SearchHits, SearchParams, MAX_BATCH, MAX_DIMENSION,
+    MAX_K,
 };
 pub use metric::Metric;

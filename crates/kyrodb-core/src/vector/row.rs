@@ -158,7 +158,13 @@ impl HotTier {
 
     /// Exact search for many queries at once (tiled over every core when the tier has no
     /// dead rows and there is no filter; otherwise one query per task).
-    pub fn search_batch(&self, metric: Metric, queries: &[f32], k: usize, filter: Option<&Filter>) -> Vec<Vec<Candidate>> {
+    pub fn search_batch(
+        &self,
+        metric: Metric,
+        queries: &[f32],
+        k: usize,
+        filter: Option<&Filter>,
+    ) -> Vec<Vec<Candidate>> {
         use rayon::prelude::*;
         if self.dead_count == 0 && filter.is_none() {
             return exact::search_batch(metric, kernels(), queries, self.row_set(), k);

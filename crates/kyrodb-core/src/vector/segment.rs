@@ -164,7 +164,14 @@ impl Segment {
 
     /// Search this segment: the best `k` live rows (matching `filter`) as candidates whose
     /// `row` is the segment row. Returns `min(k, matching live rows)` results.
-    pub fn search(&self, metric: Metric, query: &[f32], k: usize, ef: usize, filter: Option<&Filter>) -> Vec<Candidate> {
+    pub fn search(
+        &self,
+        metric: Metric,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        filter: Option<&Filter>,
+    ) -> Vec<Candidate> {
         let live = self.live();
         if live == 0 {
             return Vec::new();
@@ -192,8 +199,10 @@ impl Segment {
                 let adm = Admission { deleted, allowed: allowed.as_ref().map(|a| a.bits.as_slice()) };
                 let found = search_graph(g, &self.vectors, metric, kernels(), query, k, ef, adm);
                 if found.len() >= want {
-                    let mut hits: Vec<Candidate> =
-                        found.into_iter().map(|(d, u)| Candidate { distance: d, id: self.ids[u as usize], row: u }).collect();
+                    let mut hits: Vec<Candidate> = found
+                        .into_iter()
+                        .map(|(d, u)| Candidate { distance: d, id: self.ids[u as usize], row: u })
+                        .collect();
                     hits.sort();
                     hits.truncate(k);
                     return hits;

@@ -109,7 +109,11 @@ impl FieldIndex {
                         CmpOp::Lte => p.numbers.partition_point(|(x, _)| x <= b),
                         _ => p.numbers.len(),
                     };
-                    debug_assert!(p.numbers[lo..hi.max(lo)].iter().all(|(x, _)| in_range(&Scalar::Num(*x), *op, value)));
+                    debug_assert!(p.numbers[lo..hi.max(lo)].iter().all(|(x, _)| in_range(
+                        &Scalar::Num(*x),
+                        *op,
+                        value
+                    )));
                     p.numbers[lo..hi.max(lo)].iter().map(|&(_, r)| r).collect()
                 }
             },

@@ -40,7 +40,10 @@ fn parse_doc(obj: &Map<String, Value>, at: &str) -> Result<Filter, Error> {
         match key.as_str() {
             "$and" | "$or" => {
                 let Value::Array(items) = v else {
-                    return Err(invalid_filter(format!("at {here}: {key} takes an array of filter objects, got {}", kind(v))));
+                    return Err(invalid_filter(format!(
+                        "at {here}: {key} takes an array of filter objects, got {}",
+                        kind(v)
+                    )));
                 };
                 if items.is_empty() {
                     return Err(invalid_filter(format!("at {here}: {key} needs at least one filter")));
@@ -50,14 +53,19 @@ fn parse_doc(obj: &Map<String, Value>, at: &str) -> Result<Filter, Error> {
                     .enumerate()
                     .map(|(i, item)| match item {
                         Value::Object(o) => parse_doc(o, &format!("{here}[{i}]")),
-                        other => Err(invalid_filter(format!("at {here}[{i}]: expected a filter object, got {}", kind(other)))),
+                        other => Err(invalid_filter(format!(
+                            "at {here}[{i}]: expected a filter object, got {}",
+                            kind(other)
+                        ))),
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 parts.push(if key == "$and" { Filter::And(subs) } else { Filter::Or(subs) });
             }
             "$not" => match v {
                 Value::Object(o) => parts.push(Filter::Not(Box::new(parse_doc(o, &here)?))),
-                other => return Err(invalid_filter(format!("at {here}: $not takes a filter object, got {}", kind(other)))),
+                other => {
+                    return Err(invalid_filter(format!("at {here}: $not takes a filter object, got {}", kind(other))))
+                }
             },
             k if k.starts_with('$') => {
                 return Err(invalid_filter(format!(
@@ -72,7 +80,8 @@ fn parse_doc(obj: &Map<String, Value>, at: &str) -> Result<Filter, Error> {
 }
 
 fn scalar(v: &Value, at: &str) -> Result<Scalar, Error> {
-    Scalar::from_json(v).ok_or_else(|| invalid_filter(format!("at {at}: expected a string, number, boolean or null, got {}", kind(v))))
+    Scalar::from_json(v)
+        .ok_or_else(|| invalid_filter(format!("at {at}: expected a string, number, boolean or null, got {}", kind(v))))
 }
 
 fn parse_condition(field: &str, v: &Value, at: &str) -> Result<Filter, Error> {
@@ -90,11 +99,15 @@ fn parse_condition(field: &str, v: &Value, at: &str) -> Result<Filter, Error> {
         let here = format!("{at}.{op}");
         let cmp = |op: CmpOp, value: Scalar| Filter::Cmp { field: field.to_string(), op, value };
         let number = |arg: &Value| match arg {
-            Value::Number(n) => n.as_f64().map(Scalar::Num).ok_or_else(|| invalid_filter(format!("at {here}: number out of range"))),
+            Value::Number(n) => {
+                n.as_f64().map(Scalar::Num).ok_or_else(|| invalid_filter(format!("at {here}: number out of range")))
+            }
             other => Err(invalid_filter(format!("at {here}: {op} compares numbers, got {}", kind(other)))),
         };
         let list = |arg: &Value| match arg {
-            Value::Array(items) => items.iter().enumerate().map(|(i, x)| scalar(x, &format!("{here}[{i}]"))).collect::<Result<Vec<_>, _>>(),
+            Value::Array(items) => {
+                items.iter().enumerate().map(|(i, x)| scalar(x, &format!("{here}[{i}]"))).collect::<Result<Vec<_>, _>>()
+            }
             other => Err(invalid_filter(format!("at {here}: {op} takes an array, got {}", kind(other)))),
         };
         parts.push(match op.as_str() {
@@ -108,18 +121,20 @@ fn parse_condition(field: &str, v: &Value, at: &str) -> Result<Filter, Error> {
             "$nin" => Filter::In { field: field.to_string(), values: list(arg)?, negate: true },
             "$exists" => match arg {
                 Value::Bool(b) => Filter::Exists { field: field.to_string(), exists: *b },
-                other => return Err(invalid_filter(format!("at {here}: $exists takes true or false, got {}", kind(other)))),
+                other => {
+                    return Err(invalid_filter(format!("at {here}: $exists takes true or false, got {}", kind(other))))
+                }
             },
             "$not" => Filter::Not(Box::new(parse_condition(field, arg, &here)?)),
             other if other.starts_with('$') => {
                 return Err(invalid_filter(format!(
-                    "at {here}: unknown operator {other}; expected one of $eq $ne $gt $gte $lt $lte $in $nin $exists $not"
-                )))
+                "at {here}: unknown operator {other}; expected one of $eq $ne $gt $gte $lt $lte $in $nin $exists $not"
+            )))
             }
             other => {
                 return Err(invalid_filter(format!(
-                    "at {here}: '{other}' is not an operator; for nested fields use a dotted path like \"{field}.{other}\""
-                )))
+                "at {here}: '{other}' is not an operator; for nested fields use a dotted path like \"{field}.{other}\""
+            )))
             }
         });
     }

@@ -94,12 +94,18 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, Error> {
                 let mut j = i + 1;
                 loop {
                     match b.get(j) {
-                        None => return Err(invalid_filter(format!("unterminated string starting at position {start}"))),
+                        None => {
+                            return Err(invalid_filter(format!("unterminated string starting at position {start}")))
+                        }
                         Some(&q) if q == quote => break,
                         Some(b'\\') => {
                             match b.get(j + 1) {
                                 Some(&e @ (b'\\' | b'\'' | b'"')) => s.push(e as char),
-                                _ => return Err(invalid_filter(format!("bad escape at position {j}: use \\\\, \\' or \\\""))),
+                                _ => {
+                                    return Err(invalid_filter(format!(
+                                        "bad escape at position {j}: use \\\\, \\' or \\\""
+                                    )))
+                                }
                             }
                             j += 2;
                         }
@@ -122,9 +128,8 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, Error> {
                     j += 1;
                 }
                 let text = &src[i..j];
-                let n: f64 = text
-                    .parse()
-                    .map_err(|_| invalid_filter(format!("bad number '{text}' at position {start}")))?;
+                let n: f64 =
+                    text.parse().map_err(|_| invalid_filter(format!("bad number '{text}' at position {start}")))?;
                 if !n.is_finite() {
                     return Err(invalid_filter(format!("number '{text}' at position {start} is out of range")));
                 }

@@ -31,7 +31,11 @@ pub struct BuildParams {
 
 impl Default for BuildParams {
     fn default() -> Self {
-        BuildParams { m: super::DEFAULT_M, ef_construction: super::DEFAULT_EF_CONSTRUCTION, builder: GraphBuilder::Native }
+        BuildParams {
+            m: super::DEFAULT_M,
+            ef_construction: super::DEFAULT_EF_CONSTRUCTION,
+            builder: GraphBuilder::Native,
+        }
     }
 }
 
@@ -68,7 +72,10 @@ pub fn build_graph(
     params.validate()?;
     let n = vectors.len() / dim.max(1);
     if n == 0 || dim == 0 || vectors.len() % dim != 0 {
-        return Err(Error::Internal(format!("build_graph needs whole rows, got {} floats for dim {dim}", vectors.len())));
+        return Err(Error::Internal(format!(
+            "build_graph needs whole rows, got {} floats for dim {dim}",
+            vectors.len()
+        )));
     }
     if n > u32::MAX as usize - 1 {
         return Err(Error::invalid("a segment holds at most 2^32 − 2 vectors"));
@@ -125,8 +132,13 @@ fn ensure_reachable(g: &mut FrozenGraph, vectors: &[f32], metric: Metric) {
             };
             // Prefer an out-neighbour; a node with none reached (or no list at all) gets its
             // closest reached node by a scan, affordable for the handful this concerns.
-            let parent = closest_reached(&mut g.neighbours0(u).iter().copied())
-                .or_else(|| if few { closest_reached(&mut (0..g.n as u32)) } else { None });
+            let parent = closest_reached(&mut g.neighbours0(u).iter().copied()).or_else(|| {
+                if few {
+                    closest_reached(&mut (0..g.n as u32))
+                } else {
+                    None
+                }
+            });
             let Some((_, e)) = parent else { continue };
             let start = e as usize * stride;
             let degree = g.adj0[start] as usize;

@@ -68,7 +68,14 @@ pub(super) fn build(
 }
 
 /// Lay out per-node neighbour lists (`lists[u][layer]`, input order) as a [`FrozenGraph`].
-fn from_lists(dim: usize, m: usize, max_level: u8, entry_row: u32, levels_by_row: &[u8], lists: &[Vec<Vec<u32>>]) -> FrozenGraph {
+fn from_lists(
+    dim: usize,
+    m: usize,
+    max_level: u8,
+    entry_row: u32,
+    levels_by_row: &[u8],
+    lists: &[Vec<Vec<u32>>],
+) -> FrozenGraph {
     let n = lists.len();
     let order: Vec<u32> = (0..n as u32).collect();
     let new_of_row = order.clone();
@@ -104,15 +111,5 @@ fn from_lists(dim: usize, m: usize, max_level: u8, entry_row: u32, levels_by_row
             }
         }
     }
-    FrozenGraph {
-        n,
-        dim,
-        m,
-        entry: new_of_row[entry_row as usize],
-        max_level,
-        levels,
-        adj0,
-        upper_slot,
-        upper_adj,
-    }
+    FrozenGraph { n, dim, m, entry: new_of_row[entry_row as usize], max_level, levels, adj0, upper_slot, upper_adj }
 }

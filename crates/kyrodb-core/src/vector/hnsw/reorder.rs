@@ -31,7 +31,6 @@ pub fn bfs_order(g: &FrozenGraph) -> Vec<u32> {
     order
 }
 
-
 /// `g` with node `order[u]` renamed `u` (`order` must be a permutation of `0..n`).
 pub fn permute(g: &FrozenGraph, order: &[u32]) -> FrozenGraph {
     let n = g.n;
@@ -66,5 +65,15 @@ pub fn permute(g: &FrozenGraph, order: &[u32]) -> FrozenGraph {
             }
         }
     }
-    FrozenGraph { n, dim: g.dim, m: g.m, entry: new_of[g.entry as usize], max_level: g.max_level, levels, adj0, upper_slot, upper_adj }
+    FrozenGraph {
+        n,
+        dim: g.dim,
+        m: g.m,
+        entry: new_of[g.entry as usize],
+        max_level: g.max_level,
+        levels,
+        adj0,
+        upper_slot,
+        upper_adj,
+    }
 }

@@ -96,4 +96,3 @@ pub(super) fn prefetch(vectors: &[f32], dim: usize, u: u32) {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (vectors, dim, u);
 }
-

@@ -90,7 +90,11 @@ pub fn search_graph(
             results.push(Scored(cur_d, cur));
         }
         let mut bound = if results.len() >= ef { cur_d } else { f32::INFINITY };
-        let consider = |v: u32, dv: f32, candidates: &mut BinaryHeap<Reverse<Scored>>, results: &mut BinaryHeap<Scored>, bound: &mut f32| {
+        let consider = |v: u32,
+                        dv: f32,
+                        candidates: &mut BinaryHeap<Reverse<Scored>>,
+                        results: &mut BinaryHeap<Scored>,
+                        bound: &mut f32| {
             if results.len() < ef || dv < *bound {
                 candidates.push(Reverse(Scored(dv, v)));
                 if admission.admits(v) {
