@@ -1,10 +1,13 @@
-//! The database handle: owns the collections and the closed flag every handle checks.
-//!
-//! Storage is in memory for now; the directory given to [`Database::open`] is created so
-//! that durable storage can live there (write-ahead log, segments) without changing the API.
+//! The database handle: owns the collections, the durable storage (when opened on a
+//! directory) and the closed flag every handle checks. Opening a directory is recovery:
+//! lock, read the manifest, map the segments, replay the WAL tail.
 
 use crate::error::{Error, Result};
-use crate::vector::{Collection, CollectionConfig};
+use crate::storage::manifest::{CollectionEntry, IndexEntry};
+use crate::storage::{self, deletes, segment_file, OpenOptions, Storage};
+use crate::vector::hnsw::BuildParams;
+use crate::vector::segment::{Segment, SegmentFiles};
+use crate::vector::{Collection, CollectionConfig, IndexConfig, Metric};
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,6 +20,8 @@ pub struct Database {
     path: Option<PathBuf>,
     closed: Arc<AtomicBool>,
     collections: RwLock<BTreeMap<String, Arc<Collection>>>,
+    storage: Option<Arc<Storage>>,
+    recovery_report: Vec<String>,
 }
 
 /// Summary of one collection, as listed by [`Database::list_collections`].
@@ -44,18 +49,143 @@ pub fn validate_collection_name(name: &str) -> Result<()> {
     }
 }
 
+fn config_of(entry: &CollectionEntry) -> Result<CollectionConfig> {
+    let metric = Metric::parse(&entry.metric).map_err(|e| Error::Corruption(format!("MANIFEST: {e}")))?;
+    let index = entry.index.as_ref().map(|ix| IndexConfig {
+        params: BuildParams { m: ix.m, ef_construction: ix.ef_construction, ..BuildParams::default() },
+        auto_build_rows: ix.auto_build_rows,
+    });
+    let config = CollectionConfig { dimension: entry.dimension, metric, index };
+    config.validate().map_err(|e| Error::Corruption(format!("MANIFEST: collection '{}': {e}", entry.name)))?;
+    Ok(config)
+}
+
 impl Database {
-    /// Open a database; `path` (created if missing) is where durable data will live,
-    /// `None` keeps everything in memory.
+    /// Open a database in memory (`None`) or at a directory (created if missing) with the
+    /// default options: `full` durability, no salvage.
     pub fn open(path: Option<&Path>) -> Result<Database> {
-        if let Some(p) = path {
-            std::fs::create_dir_all(p).map_err(|e| Error::Io(format!("cannot create {}: {e}", p.display())))?;
+        Database::open_with(path, OpenOptions::default())
+    }
+
+    /// Open a database with explicit options. A directory is recovered: segments mapped,
+    /// the WAL tail replayed, a torn last frame cut off; other damage fails with
+    /// `CORRUPTION` unless `options.salvage`.
+    pub fn open_with(path: Option<&Path>, options: OpenOptions) -> Result<Database> {
+        let closed = Arc::new(AtomicBool::new(false));
+        let Some(dir) = path else {
+            return Ok(Database {
+                path: None,
+                closed,
+                collections: RwLock::new(BTreeMap::new()),
+                storage: None,
+                recovery_report: Vec::new(),
+            });
+        };
+        let opened = storage::open_dir(dir)?;
+        let manifest = opened.manifest.clone();
+        let mut report = Vec::new();
+
+        // Collections and their segments, as the manifest says. They get their storage
+        // handle after replay (replay itself writes nothing).
+        let mut staged: Vec<(CollectionEntry, CollectionConfig, Arc<Collection>)> = Vec::new();
+        for entry in &manifest.collections {
+            let config = config_of(entry)?;
+            let c = Arc::new(Collection::with_storage(
+                entry.name.clone(),
+                config,
+                closed.clone(),
+                None,
+                entry.id,
+                entry.flushed_seq,
+            ));
+            let mut segments = Vec::with_capacity(entry.segments.len());
+            for se in &entry.segments {
+                let seg_dir = storage::seg_dir(dir);
+                let loaded = segment_file::open(
+                    &seg_dir.join(segment_file::file_name(se.file)),
+                    config.dimension,
+                    config.metric,
+                )
+                .and_then(|f| {
+                    if f.rows as u64 != se.rows {
+                        return Err(Error::Corruption(format!(
+                            "segment file {} has {} rows, the manifest says {} at offset 16",
+                            se.file, f.rows, se.rows
+                        )));
+                    }
+                    let deleted = match se.deletes {
+                        Some(d) => Some(deletes::read(&seg_dir.join(deletes::file_name(d)), se.file, f.rows)?),
+                        None => None,
+                    };
+                    let persisted_deleted =
+                        deleted.as_ref().map_or(0, |w| w.iter().map(|x| x.count_ones() as usize).sum());
+                    Segment::from_file(
+                        f,
+                        deleted,
+                        SegmentFiles { file: se.file, deletes: se.deletes, persisted_deleted },
+                    )
+                });
+                match loaded {
+                    Ok(seg) => segments.push(seg),
+                    Err(Error::Corruption(what)) if options.salvage => {
+                        report.push(format!(
+                            "salvage: dropped segment {} of collection '{}': {what}",
+                            se.file, entry.name
+                        ));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            c.restore_segments(segments)?;
+            staged.push((entry.clone(), config, c));
         }
-        Ok(Database {
-            path: path.map(Path::to_path_buf),
-            closed: Arc::new(AtomicBool::new(false)),
-            collections: RwLock::new(BTreeMap::new()),
-        })
+
+        // Replay the WAL tail into the hot tiers.
+        let by_id: std::collections::HashMap<u64, (u64, Arc<Collection>)> =
+            staged.iter().map(|(e, _, c)| (e.id, (e.flushed_seq, Arc::clone(c)))).collect();
+        let replayed = storage::replay_wal(dir, manifest.database_id, options.salvage, &mut |frame| {
+            let id = storage::records::collection_of(frame.payload).map_err(|e| {
+                Error::Corruption(format!("WAL frame {}: {} at offset {}", frame.seq, e.what, frame.offset))
+            })?;
+            match by_id.get(&id) {
+                Some((flushed, c)) if frame.seq > *flushed => c.replay(frame.kind, frame.payload, frame.seq),
+                // Already in the segments, or a collection dropped since.
+                _ => Ok(()),
+            }
+        })?;
+        report.extend(replayed.report.iter().cloned());
+        let storage = Storage::start(opened, replayed, options.durability)?;
+
+        let mut collections = BTreeMap::new();
+        for (entry, config, restored) in staged {
+            let c = Arc::new(Collection::with_storage(
+                entry.name.clone(),
+                config,
+                closed.clone(),
+                Some(Arc::clone(&storage)),
+                entry.id,
+                entry.flushed_seq,
+            ));
+            c.adopt(&restored, &storage);
+            collections.insert(entry.name.clone(), c);
+        }
+        let db = Database {
+            path: Some(dir.to_path_buf()),
+            closed,
+            collections: RwLock::new(collections),
+            storage: Some(storage),
+            recovery_report: report,
+        };
+        for c in db.collections.read().values() {
+            c.resume_background_work();
+        }
+        Ok(db)
+    }
+
+    /// What recovery cut or dropped when the database was opened (a torn WAL tail, or with
+    /// salvage, damaged files); empty after a clean shutdown.
+    pub fn recovery_report(&self) -> &[String] {
+        &self.recovery_report
     }
 
     /// The directory given at open, if any.
@@ -80,7 +210,43 @@ impl Database {
         if map.contains_key(name) {
             return Err(Error::AlreadyExists(format!("collection '{name}' already exists")));
         }
-        let c = Arc::new(Collection::new(name.to_string(), config, self.closed.clone()));
+        let c = match &self.storage {
+            None => Arc::new(Collection::new(name.to_string(), config, self.closed.clone())),
+            Some(storage) => {
+                storage.committer.check_writable()?;
+                let mut created = None;
+                storage.update_manifest(|m| {
+                    let id = m.next_collection;
+                    m.next_collection += 1;
+                    // Frames before this point cannot belong to the new collection.
+                    let flushed_seq = storage.committer.next_seq().saturating_sub(1);
+                    m.collections.push(CollectionEntry {
+                        id,
+                        name: name.to_string(),
+                        dimension: config.dimension,
+                        metric: config.metric.name().to_string(),
+                        index: config.index.map(|ix| IndexEntry {
+                            m: ix.params.m,
+                            ef_construction: ix.params.ef_construction,
+                            auto_build_rows: ix.auto_build_rows,
+                        }),
+                        flushed_seq,
+                        segments: Vec::new(),
+                    });
+                    created = Some((id, flushed_seq));
+                    Ok(())
+                })?;
+                let (id, flushed_seq) = created.ok_or_else(|| Error::Internal("manifest update lost".into()))?;
+                Arc::new(Collection::with_storage(
+                    name.to_string(),
+                    config,
+                    self.closed.clone(),
+                    Some(Arc::clone(storage)),
+                    id,
+                    flushed_seq,
+                ))
+            }
+        };
         map.insert(name.to_string(), c.clone());
         Ok(c)
     }
@@ -110,24 +276,111 @@ impl Database {
     pub fn drop_collection(&self, name: &str) -> Result<()> {
         self.check_open()?;
         validate_collection_name(name)?;
-        match self.collections.write().remove(name) {
-            Some(c) => {
-                c.mark_dropped();
+        let mut map = self.collections.write();
+        let Some(c) = map.get(name).cloned() else {
+            return Err(Error::NotFound(format!("no collection named '{name}'")));
+        };
+        if let Some(storage) = &self.storage {
+            storage.committer.check_writable()?;
+            let _quiet = c.quiesce();
+            c.mark_dropped();
+            let id = c.id();
+            if let Err(e) = storage.update_manifest(|m| {
+                m.collections.retain(|x| x.id != id);
                 Ok(())
+            }) {
+                c.unmark_dropped();
+                return Err(e);
             }
-            None => Err(Error::NotFound(format!("no collection named '{name}'"))),
+            storage.set_floor(id, None);
+        } else {
+            c.mark_dropped();
         }
+        map.remove(name);
+        Ok(())
+    }
+
+    /// Make every collection's writes durable in segment files (hot tiers become
+    /// segments, deletions become bitmaps) and drop the WAL files that are no longer
+    /// needed; reopening afterwards replays nothing. A no-op in memory.
+    pub fn flush(&self, progress: &mut dyn FnMut(usize, usize)) -> Result<()> {
+        self.check_open()?;
+        let Some(storage) = &self.storage else { return Ok(()) };
+        for c in self.collections.read().values().cloned().collect::<Vec<_>>() {
+            c.flush(progress)?;
+        }
+        storage.trim_wal(true)
+    }
+
+    /// Merge each collection into one segment without deleted rows, then flush.
+    pub fn compact(&self, progress: &mut dyn FnMut(usize, usize)) -> Result<()> {
+        self.check_open()?;
+        for c in self.collections.read().values().cloned().collect::<Vec<_>>() {
+            c.compact(progress)?;
+        }
+        self.flush(&mut |_, _| {})
+    }
+
+    /// Flush, then write a consistent copy of the database into `dest` (a new or empty
+    /// directory) that opens as a database of its own. Segment files are immutable, so
+    /// they are hard-linked where the file system allows and copied otherwise.
+    pub fn snapshot(&self, dest: &Path, progress: &mut dyn FnMut(usize, usize)) -> Result<()> {
+        self.check_open()?;
+        let Some(storage) = &self.storage else {
+            return Err(Error::invalid("snapshot needs a database opened on a directory"));
+        };
+        if dest.exists() && std::fs::read_dir(dest).map(|mut d| d.next().is_some()).unwrap_or(true) {
+            return Err(Error::invalid(format!(
+                "snapshot destination {} must be a new or empty directory",
+                dest.display()
+            )));
+        }
+        self.flush(progress)?;
+        storage.snapshot_to(dest)
     }
 
     /// Close the database; every later call on it or its collections fails with `CLOSED`.
     /// Closing twice is allowed.
-    pub fn close(&self) {
+    pub fn close(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let collections: Vec<Arc<Collection>> = std::mem::take(&mut *self.collections.write()).into_values().collect();
+        // Running builds see the closed flag and stop; wait for them before the lock goes.
+        for c in &collections {
+            drop(c.quiesce());
+        }
+        match &self.storage {
+            Some(s) => s.close(),
+            None => Ok(()),
+        }
+    }
+
+    /// Simulate a crash (tests only): stop at once, without syncing or flushing anything,
+    /// and release the directory lock so that the directory can be reopened in-process.
+    /// What the WAL holds on disk is exactly what a killed process would leave.
+    #[doc(hidden)]
+    pub fn crash_for_tests(&self) {
         self.closed.store(true, Ordering::Release);
-        self.collections.write().clear();
+        let collections: Vec<Arc<Collection>> = std::mem::take(&mut *self.collections.write()).into_values().collect();
+        for c in &collections {
+            drop(c.quiesce());
+        }
+        if let Some(s) = &self.storage {
+            s.abandon();
+        }
     }
 
     /// Whether [`Database::close`] was called.
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        // A handle dropped without close (a garbage-collected JS object) still syncs and
+        // releases the directory lock.
+        let _ = self.close();
     }
 }

@@ -24,6 +24,12 @@ pub enum Error {
     Closed,
     /// An operating-system I/O error.
     Io(String),
+    /// Stored data failed a check (the message names the file and offset).
+    Corruption(String),
+    /// Another handle (this process or another) has the database directory open.
+    Locked(String),
+    /// A write could not be made durable earlier; the database refuses writes until reopened.
+    ReadOnly(String),
     /// A bug: an internal invariant failed or a panic was caught at the boundary.
     Internal(String),
 }
@@ -39,6 +45,9 @@ impl Error {
             Error::AlreadyExists(_) => "ALREADY_EXISTS",
             Error::Closed => "CLOSED",
             Error::Io(_) => "IO",
+            Error::Corruption(_) => "CORRUPTION",
+            Error::Locked(_) => "LOCKED",
+            Error::ReadOnly(_) => "READ_ONLY",
             Error::Internal(_) => "INTERNAL",
         }
     }
@@ -71,6 +80,9 @@ impl fmt::Display for Error {
             Error::AlreadyExists(m) => f.write_str(m),
             Error::Closed => f.write_str("the database is closed; open it again to use it"),
             Error::Io(m) => write!(f, "I/O error: {m}"),
+            Error::Corruption(m) => write!(f, "data corruption: {m}"),
+            Error::Locked(m) => f.write_str(m),
+            Error::ReadOnly(m) => write!(f, "the database is read-only until it is reopened: {m}"),
             Error::Internal(m) => write!(f, "internal error (a bug in KyroDB, please report it): {m}"),
         }
     }

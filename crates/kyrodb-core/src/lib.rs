@@ -5,6 +5,7 @@
 //! Map of the crate:
 //! - [`simd`]: distance kernels, one version per instruction set, chosen at runtime;
 //! - [`vector`]: collections — rows, ids, metadata, exact top-k search;
+//! - [`storage`]: write-ahead log, segment files, manifest, directory lock, recovery;
 //! - [`db`]: the [`Database`] handle that owns collections;
 //! - [`error`]: the one error type, each variant with a stable `code()`.
 #![deny(missing_docs)]
@@ -13,8 +14,10 @@
 pub mod db;
 pub mod error;
 pub mod simd;
+pub mod storage;
 pub mod vector;
 
 pub use db::Database;
 pub use error::{Error, Result};
+pub use storage::{Durability, OpenOptions};
 pub use vector::{Collection, CollectionConfig, IndexConfig, Metric, SearchHits, SearchParams};

@@ -172,8 +172,8 @@ fn database_lifecycle_and_names() {
     assert_eq!(db.collection("b").expect_err("gone").code(), "NOT_FOUND");
     assert_eq!(db.drop_collection("b").expect_err("gone").code(), "NOT_FOUND");
     let c = db.collection(&"a".repeat(64)).expect("lookup");
-    db.close();
-    db.close();
+    db.close().unwrap();
+    db.close().unwrap();
     assert_eq!(c.count().expect_err("closed"), Error::Closed);
     assert_eq!(db.collection("x").expect_err("closed"), Error::Closed);
     assert_eq!(db.create_collection("x", cfg).expect_err("closed"), Error::Closed);

@@ -15,9 +15,12 @@ use super::filter::Filter;
 use super::hnsw::{BuildParams, DEFAULT_EF_SEARCH, MAX_EF};
 use super::metric::Metric;
 use super::row::{HotTier, RowMeta};
-use super::segment::{Segment, SegmentRow};
+use super::segment::{Segment, SegmentFiles, SegmentRow};
 use super::topk::Candidate;
 use crate::error::{Error, Result};
+use crate::storage::manifest::SegmentEntry;
+use crate::storage::wal::FrameKind;
+use crate::storage::{deletes, records, segment_file, Storage};
 use parking_lot::{Mutex, RwLock};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +38,9 @@ pub const MAX_BATCH: usize = 1_000_000;
 pub const DEFAULT_AUTO_BUILD_ROWS: usize = 10_000;
 /// With more segments than this, the next automatic build merges them all.
 const MAX_AUTO_SEGMENTS: usize = 8;
+/// Live hot rows that make a durable exact-only collection flush its hot tier into a
+/// segment (exact scans of this many rows take well under a millisecond).
+pub const EXACT_FLUSH_ROWS: usize = 65_536;
 
 /// Graph index settings of a collection.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -159,6 +165,10 @@ struct State {
     hot: HotTier,
     segments: Vec<Segment>,
     locations: HashMap<u64, Loc>,
+    /// Sequence number of the last WAL frame applied (durable collections).
+    applied_seq: u64,
+    /// Every frame up to here is in the segment files and deletion bitmaps.
+    flushed_seq: u64,
 }
 
 impl State {
@@ -197,6 +207,10 @@ enum BuildScope {
 pub struct Collection {
     name: String,
     config: CollectionConfig,
+    /// Id in the manifest and in WAL frames (0 in memory).
+    id: u64,
+    /// Durable storage; `None` for an in-memory database.
+    storage: Option<Arc<Storage>>,
     state: RwLock<State>,
     /// Held for the whole of a build, so builds never overlap.
     build_lock: Mutex<()>,
@@ -225,19 +239,60 @@ pub struct CollectionStats {
 
 impl Collection {
     pub(crate) fn new(name: String, config: CollectionConfig, db_closed: Arc<AtomicBool>) -> Collection {
+        Collection::with_storage(name, config, db_closed, None, 0, 0)
+    }
+
+    /// A collection stored in `storage` as id `id`, empty apart from what WAL replay adds.
+    pub(crate) fn with_storage(
+        name: String,
+        config: CollectionConfig,
+        db_closed: Arc<AtomicBool>,
+        storage: Option<Arc<Storage>>,
+        id: u64,
+        flushed_seq: u64,
+    ) -> Collection {
         Collection {
             name,
             config,
+            id,
+            storage,
             state: RwLock::new(State {
                 hot: HotTier::new(config.dimension),
                 segments: Vec::new(),
                 locations: HashMap::new(),
+                applied_seq: flushed_seq,
+                flushed_seq,
             }),
             build_lock: Mutex::new(()),
             background_build: AtomicBool::new(false),
             dropped: AtomicBool::new(false),
             db_closed,
         }
+    }
+
+    /// Install the segments read at open (before WAL replay). Every id may be live in at
+    /// most one of them.
+    pub(crate) fn restore_segments(&self, segments: Vec<Segment>) -> Result<()> {
+        let mut st = self.state.write();
+        for (s, seg) in segments.iter().enumerate() {
+            for r in 0..seg.len() as u32 {
+                if !seg.is_deleted(r) && st.locations.insert(seg.id(r), Loc::Seg(s as u32, r)).is_some() {
+                    return Err(Error::Corruption(format!(
+                        "collection '{}': id {} is live in two segments (segment file {:?})",
+                        self.name,
+                        seg.id(r),
+                        seg.files.map(|f| f.file)
+                    )));
+                }
+            }
+        }
+        st.segments = segments;
+        Ok(())
+    }
+
+    /// The collection's id in the manifest and the WAL.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// The collection's name.
@@ -252,6 +307,10 @@ impl Collection {
 
     pub(crate) fn mark_dropped(&self) {
         self.dropped.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn unmark_dropped(&self) {
+        self.dropped.store(false, Ordering::Release);
     }
 
     fn check_usable(&self) -> Result<()> {
@@ -331,30 +390,49 @@ impl Collection {
             self.config.metric.prepare(v, &|| format!("vector {i} (id {})", ids[i]))?;
         }
 
-        let hot_live = {
-            let mut st = self.state.write();
-            if st.hot.len() + n > u32::MAX as usize {
-                return Err(Error::invalid("the hot tier holds at most 2^32 − 1 rows; call buildIndex()"));
+        if self.state.read().hot.len() + n > u32::MAX as usize {
+            return Err(Error::invalid("the hot tier holds at most 2^32 − 1 rows; call buildIndex()"));
+        }
+        let ids = ids.to_vec();
+        match &self.storage {
+            None => {
+                self.apply_upsert(&ids, &vectors, metadata, 0);
             }
-            for ((id, v), meta) in ids.iter().zip(vectors.chunks_exact(dim)).zip(metadata) {
-                if let Some(old) = st.locations.get(id).copied() {
-                    st.kill(old);
-                }
-                let r = st.hot.push(*id, v, meta);
-                st.locations.insert(*id, Loc::Hot(r));
+            Some(storage) => {
+                let metas: Vec<Option<&str>> = metadata.iter().map(|m| m.as_ref().map(|m| &*m.json)).collect();
+                let payload = records::encode_upsert(self.id, dim, &ids, &vectors, &metas);
+                let me = Arc::clone(self);
+                storage.committer.commit(
+                    FrameKind::Upsert,
+                    payload,
+                    Box::new(move |seq| {
+                        me.apply_upsert(&ids, &vectors, metadata, seq);
+                        n
+                    }),
+                )?;
             }
-            st.hot.live()
-        };
+        }
+        let hot_live = self.state.read().hot.live();
         self.maybe_build_in_background(hot_live);
         Ok(n)
     }
 
-    /// Remove vectors by id; ids that are absent are ignored. Returns how many were removed.
-    pub fn delete(&self, ids: &[u64]) -> Result<usize> {
-        self.check_usable()?;
-        if ids.len() > MAX_BATCH {
-            return Err(Error::invalid(format!("a batch holds at most {MAX_BATCH} ids, got {}", ids.len())));
+    /// Apply a validated upsert (logged as frame `seq` when durable).
+    fn apply_upsert(&self, ids: &[u64], vectors: &[f32], metadata: Vec<Option<Arc<RowMeta>>>, seq: u64) {
+        let dim = self.config.dimension;
+        let mut st = self.state.write();
+        for ((id, v), meta) in ids.iter().zip(vectors.chunks_exact(dim)).zip(metadata) {
+            if let Some(old) = st.locations.get(id).copied() {
+                st.kill(old);
+            }
+            let r = st.hot.push(*id, v, meta);
+            st.locations.insert(*id, Loc::Hot(r));
         }
+        self.note_applied(&mut st, seq);
+    }
+
+    /// Apply a delete; returns how many ids were live.
+    fn apply_delete(&self, ids: &[u64], seq: u64) -> usize {
         let mut st = self.state.write();
         let mut removed = 0;
         for id in ids {
@@ -363,7 +441,85 @@ impl Collection {
                 removed += 1;
             }
         }
-        Ok(removed)
+        self.note_applied(&mut st, seq);
+        removed
+    }
+
+    fn note_applied(&self, st: &mut State, seq: u64) {
+        if let Some(storage) = &self.storage {
+            if st.applied_seq <= st.flushed_seq {
+                // First write since the last checkpoint: the WAL must keep it.
+                storage.set_floor(self.id, Some(st.flushed_seq + 1));
+            }
+        }
+        st.applied_seq = st.applied_seq.max(seq);
+    }
+
+    /// Take over the state `restored` was recovered into (segments and replayed WAL),
+    /// now that storage is running.
+    pub(crate) fn adopt(&self, restored: &Collection, storage: &Storage) {
+        let mut mine = self.state.write();
+        std::mem::swap(&mut *mine, &mut *restored.state.write());
+        let floor = (mine.applied_seq > mine.flushed_seq).then_some(mine.flushed_seq + 1);
+        storage.set_floor(self.id, floor);
+    }
+
+    /// After open: start the background build a large replayed hot tier calls for.
+    pub(crate) fn resume_background_work(self: &Arc<Self>) {
+        let hot_live = self.state.read().hot.live();
+        self.maybe_build_in_background(hot_live);
+    }
+
+    /// Re-apply a WAL frame at open (frames at or below the flushed sequence are skipped
+    /// by the caller).
+    pub(crate) fn replay(&self, kind: FrameKind, payload: &[u8], seq: u64) -> Result<()> {
+        let bad = |e: crate::storage::codec::ReadError| {
+            Error::Corruption(format!("WAL frame {seq}: {} at payload offset {}", e.what, e.offset))
+        };
+        match kind {
+            FrameKind::Upsert => {
+                let rec = records::decode_upsert(payload).map_err(bad)?;
+                if rec.dim != self.config.dimension {
+                    return Err(Error::Corruption(format!(
+                        "WAL frame {seq}: dimension {} for collection '{}' of dimension {}",
+                        rec.dim, self.name, self.config.dimension
+                    )));
+                }
+                let metadata = rec
+                    .metadata
+                    .into_iter()
+                    .zip(&rec.ids)
+                    .map(|(m, &id)| m.map(|json| RowMeta::parse(json, id).map(Arc::new)).transpose())
+                    .collect::<Result<Vec<_>>>()
+                    .map_err(|e| Error::Corruption(format!("WAL frame {seq}: {e}")))?;
+                self.apply_upsert(&rec.ids, &rec.vectors, metadata, seq);
+            }
+            FrameKind::Delete => {
+                let rec = records::decode_delete(payload).map_err(bad)?;
+                self.apply_delete(&rec.ids, seq);
+            }
+        }
+        Ok(())
+    }
+
+    /// Remove vectors by id; ids that are absent are ignored. Returns how many were removed.
+    pub fn delete(self: &Arc<Self>, ids: &[u64]) -> Result<usize> {
+        self.check_usable()?;
+        if ids.len() > MAX_BATCH {
+            return Err(Error::invalid(format!("a batch holds at most {MAX_BATCH} ids, got {}", ids.len())));
+        }
+        let Some(storage) = &self.storage else { return Ok(self.apply_delete(ids, 0)) };
+        // Every acknowledged write is already applied, so ids absent now need no log entry.
+        let present: Vec<u64> = {
+            let st = self.state.read();
+            ids.iter().copied().filter(|id| st.locations.contains_key(id)).collect()
+        };
+        if present.is_empty() {
+            return Ok(0);
+        }
+        let payload = records::encode_delete(self.id, &present);
+        let me = Arc::clone(self);
+        storage.committer.commit(FrameKind::Delete, payload, Box::new(move |seq| me.apply_delete(&present, seq)))
     }
 
     /// The stored vector and metadata of `id`, or `None`.
@@ -446,28 +602,66 @@ impl Collection {
     }
 
     /// Build the graph index over everything stored: the hot tier and every segment merge
-    /// into one segment. Reads and writes continue while it runs. `progress(done, total)`
-    /// reports inserted rows. Exact-only collections return at once. Returns the number
-    /// of rows the build indexed.
+    /// into one segment (deleted rows are purged). Reads and writes continue while it runs.
+    /// `progress(done, total)` reports inserted rows. Exact-only in-memory collections
+    /// return at once. Returns the number of rows the build indexed.
     pub fn build_index(&self, progress: &mut dyn FnMut(usize, usize)) -> Result<usize> {
         self.check_usable()?;
-        if self.config.index.is_none() {
+        if self.config.index.is_none() && self.storage.is_none() {
             return Ok(0);
         }
         self.build(BuildScope::All, progress)
     }
 
+    /// Make everything written so far durable in segment files (the hot tier becomes a
+    /// new segment, deletions are written as bitmaps) so that reopening replays nothing of
+    /// it. A no-op in memory. Returns the rows moved out of the hot tier.
+    pub fn flush(&self, progress: &mut dyn FnMut(usize, usize)) -> Result<usize> {
+        self.check_usable()?;
+        if self.storage.is_none() {
+            return Ok(0);
+        }
+        self.build(BuildScope::Hot, progress)
+    }
+
+    /// Merge every segment and the hot tier into one segment, dropping deleted rows.
+    pub fn compact(&self, progress: &mut dyn FnMut(usize, usize)) -> Result<usize> {
+        self.check_usable()?;
+        if self.storage.is_none() && self.config.index.is_none() {
+            return Ok(0);
+        }
+        self.build(BuildScope::All, progress)
+    }
+
+    /// Wait for a running build to finish and keep new ones from starting (close).
+    pub(crate) fn quiesce(&self) -> parking_lot::MutexGuard<'_, ()> {
+        self.build_lock.lock()
+    }
+
+    fn auto_flush_rows(&self) -> Option<usize> {
+        match (self.config.index, &self.storage) {
+            (Some(ix), _) => Some(ix.auto_build_rows),
+            (None, Some(_)) => Some(EXACT_FLUSH_ROWS),
+            (None, None) => None,
+        }
+    }
+
     fn maybe_build_in_background(self: &Arc<Self>, hot_live: usize) {
-        let Some(ix) = self.config.index else { return };
-        if hot_live < ix.auto_build_rows || self.background_build.swap(true, Ordering::AcqRel) {
+        let Some(threshold) = self.auto_flush_rows() else { return };
+        if hot_live < threshold || self.background_build.swap(true, Ordering::AcqRel) {
             return;
         }
+        self.spawn_background_build();
+    }
+
+    /// Start a background build now (used after recovery when the hot tier is large).
+    pub(crate) fn spawn_background_build(self: &Arc<Self>) {
         let me = Arc::clone(self);
         let spawned = std::thread::Builder::new().name(format!("kyrodb-build-{}", self.name)).spawn(move || {
             let scope =
                 if me.state.read().segments.len() >= MAX_AUTO_SEGMENTS { BuildScope::All } else { BuildScope::Hot };
-            // A failed background build (database closed meanwhile) leaves the rows in
-            // the hot tier, where they are still found; nothing is lost.
+            // A failed background build (database closed meanwhile, disk full) leaves the
+            // rows in the hot tier and the WAL, where they are still found; nothing is lost.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| me.build(scope, &mut |_, _| {})));
             me.background_build.store(false, Ordering::Release);
         });
@@ -477,14 +671,14 @@ impl Collection {
     }
 
     fn build(&self, scope: BuildScope, progress: &mut dyn FnMut(usize, usize)) -> Result<usize> {
-        let Some(ix) = self.config.index else { return Ok(0) };
         let _building = self.build_lock.lock();
         self.check_usable()?;
         let dim = self.config.dimension;
 
         // 1. Snapshot the live source rows (short read lock). Hot rows never move while
         //    the build lock is held, and segments are only added or removed by builds.
-        let (sources, vectors, metas, hot_prefix, consumed_segments) = {
+        //    `snapshot_seq`: every WAL frame up to it is reflected in the snapshot.
+        let (sources, vectors, metas, hot_prefix, consumed_segments, snapshot_seq) = {
             let st = self.state.read();
             let mut sources = Vec::new();
             let mut vectors = Vec::new();
@@ -506,34 +700,58 @@ impl Collection {
                     metas.push(st.hot.meta(r).cloned());
                 }
             }
-            (sources, vectors, metas, st.hot.len(), consumed)
+            (sources, vectors, metas, st.hot.len(), consumed, st.applied_seq)
         };
-        if sources.is_empty() && consumed_segments == 0 && hot_prefix == 0 {
-            return Ok(0);
-        }
         let built = sources.len();
+        if consumed_segments > 0 || hot_prefix > 0 {
+            // 2. Build (and store) without any lock.
+            let rows: Vec<SegmentRow<'_>> = sources
+                .iter()
+                .zip(vectors.chunks_exact(dim))
+                .zip(metas)
+                .map(|((&(id, _), vector), meta)| SegmentRow { id, vector, meta })
+                .collect();
+            let params = self.config.index.map(|ix| ix.params);
+            let mut segment = Segment::build(rows, dim, self.config.metric, params, progress, &|| self.usable())?;
+            drop(vectors);
+            if let (Some(storage), false) = (&self.storage, segment.is_empty()) {
+                segment = self.store_segment(storage, &segment)?;
+            }
+            // 3. Swap (short write lock).
+            self.swap(segment, &sources, hot_prefix, consumed_segments);
+        } else {
+            progress(0, 0);
+        }
+        if let Some(storage) = &self.storage {
+            let swapped = consumed_segments > 0 || hot_prefix > 0;
+            self.checkpoint(storage, snapshot_seq, swapped)?;
+        }
+        Ok(built)
+    }
 
-        // 2. Build without any lock.
-        let rows: Vec<SegmentRow<'_>> = sources
-            .iter()
-            .zip(vectors.chunks_exact(dim))
-            .zip(metas)
-            .map(|((&(id, _), vector), meta)| SegmentRow { id, vector, meta })
-            .collect();
-        let mut segment = Segment::build(rows, dim, self.config.metric, ix.params, progress, &|| self.usable())?;
+    /// Write `segment` to a new segment file and return it opened from that file.
+    fn store_segment(&self, storage: &Storage, segment: &Segment) -> Result<Segment> {
+        let file = storage.allocate_file();
+        segment_file::write(storage.seg_dir(), file, &segment.parts(self.config.metric))?;
+        let path = storage.seg_dir().join(segment_file::file_name(file));
+        let opened = segment_file::open(&path, self.config.dimension, self.config.metric)
+            .and_then(|f| Segment::from_file(f, None, SegmentFiles { file, deletes: None, persisted_deleted: 0 }));
+        if opened.is_err() {
+            let _ = std::fs::remove_file(&path);
+        }
+        opened
+    }
 
-        // 3. Swap (short write lock). Rows whose source died meanwhile arrive deleted.
+    /// Install a built segment in place of the hot prefix and consumed segments it was
+    /// built from. Rows whose source died during the build arrive deleted.
+    fn swap(&self, mut segment: Segment, sources: &[(u64, Loc)], hot_prefix: usize, consumed_segments: usize) {
         let mut st = self.state.write();
-        let mut src_of_row: HashMap<u64, Loc> = HashMap::with_capacity(sources.len());
-        sources.iter().for_each(|&(id, loc)| {
-            src_of_row.insert(id, loc);
-        });
+        let src_of_row: HashMap<u64, Loc> = sources.iter().copied().collect();
         let new_index = (st.segments.len() - consumed_segments) as u32;
         let mut moved = Vec::with_capacity(segment.len());
         for r in 0..segment.len() as u32 {
             let id = segment.id(r);
-            let src = src_of_row[&id];
-            let still_live = st.locations.get(&id) == Some(&src);
+            let still_live = src_of_row.get(&id).is_some_and(|src| st.locations.get(&id) == Some(src));
             if still_live {
                 moved.push((id, Loc::Seg(new_index, r)));
             } else {
@@ -556,8 +774,73 @@ impl Collection {
         }
         if segment.live() > 0 {
             st.segments.push(segment);
+        } else if let (Some(storage), Some(f)) = (&self.storage, segment.files) {
+            let _ = std::fs::remove_file(storage.seg_dir().join(segment_file::file_name(f.file)));
         }
-        Ok(built)
+    }
+
+    /// Record in the manifest that every frame up to `snapshot_seq` is in the segment
+    /// files: write the deletion bitmaps that changed, then the manifest, then drop the
+    /// WAL files nobody needs. Frames after `snapshot_seq` are replayed at open; replaying
+    /// a delete or an upsert the segments already reflect changes nothing, so the bitmaps
+    /// may safely be newer than `snapshot_seq`.
+    fn checkpoint(&self, storage: &Storage, snapshot_seq: u64, swapped: bool) -> Result<()> {
+        // Capture the segment list and changed bitmaps (short read lock).
+        let captured: Vec<(SegmentFiles, u64, Option<(Vec<u64>, usize)>)> = {
+            let st = self.state.read();
+            if !swapped
+                && st.flushed_seq >= snapshot_seq
+                && st.segments.iter().all(|s| s.files.is_some_and(|f| f.persisted_deleted == s.deletions().1))
+            {
+                return Ok(());
+            }
+            st.segments
+                .iter()
+                .filter_map(|s| {
+                    let f = s.files?;
+                    let (words, count) = s.deletions();
+                    let changed = count != f.persisted_deleted;
+                    Some((f, s.len() as u64, changed.then(|| (words.to_vec(), count))))
+                })
+                .collect()
+        };
+        let mut entries = Vec::with_capacity(captured.len());
+        let mut updated = Vec::new();
+        for (f, rows, changed) in captured {
+            let deletes = match changed {
+                Some((words, count)) => {
+                    let file = storage.allocate_file();
+                    deletes::write(storage.seg_dir(), file, f.file, rows as usize, &words)?;
+                    updated.push((f.file, file, count));
+                    Some(file)
+                }
+                None => f.deletes,
+            };
+            entries.push(SegmentEntry { file: f.file, rows, deletes });
+        }
+        storage.update_manifest(|m| {
+            let c = m
+                .collection_mut(self.id)
+                .ok_or_else(|| Error::NotFound(format!("collection '{}' is no longer in the manifest", self.name)))?;
+            c.flushed_seq = c.flushed_seq.max(snapshot_seq);
+            c.segments = entries;
+            Ok(())
+        })?;
+        {
+            let mut st = self.state.write();
+            for seg in st.segments.iter_mut() {
+                if let Some(f) = seg.files.as_mut() {
+                    if let Some(&(_, file, count)) = updated.iter().find(|u| u.0 == f.file) {
+                        f.deletes = Some(file);
+                        f.persisted_deleted = count;
+                    }
+                }
+            }
+            st.flushed_seq = st.flushed_seq.max(snapshot_seq);
+            let floor = (st.applied_seq > st.flushed_seq).then_some(st.flushed_seq + 1);
+            storage.set_floor(self.id, floor);
+        }
+        storage.trim_wal(false)
     }
 
     /// Bytes of vector and index data held in memory.

@@ -3,14 +3,17 @@
 //! bitset — the only part that changes after the segment is built.
 
 use super::aligned::AlignedF32;
+use super::exact::{self, RowSet};
 use super::filter::index::FieldIndex;
 use super::filter::Filter;
 use super::hnsw::{build_graph, search_graph, Admission, BuildParams, FrozenGraph};
 use super::metric::Metric;
 use super::row::RowMeta;
 use super::topk::{Candidate, TopK};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::simd::kernels;
+use crate::storage::segment_file::{SegmentFile, SegmentParts};
+use crate::storage::slab::Slab;
 use parking_lot::Mutex;
 use roaring::RoaringBitmap;
 use std::collections::HashMap;
@@ -46,11 +49,42 @@ pub struct SegmentRow<'a> {
     pub meta: Option<Arc<RowMeta>>,
 }
 
+/// A segment's vector block: built in memory (64-byte aligned) or mapped from its file
+/// (sections start on 64-byte boundaries of a page-aligned mapping).
+enum VectorBlock {
+    Owned(AlignedF32),
+    Mapped(Slab<f32>),
+}
+
+impl std::ops::Deref for VectorBlock {
+    type Target = [f32];
+    #[inline(always)]
+    fn deref(&self) -> &[f32] {
+        match self {
+            VectorBlock::Owned(a) => a,
+            VectorBlock::Mapped(s) => s,
+        }
+    }
+}
+
+/// Where a segment is stored, for segments of a durable collection.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct SegmentFiles {
+    /// Segment file number.
+    pub file: u64,
+    /// Current deletion bitmap file, if one was written.
+    pub deletes: Option<u64>,
+    /// Deleted rows recorded in that bitmap file.
+    pub persisted_deleted: usize,
+}
+
 /// An immutable segment of a collection.
 pub struct Segment {
     dim: usize,
-    vectors: AlignedF32,
-    ids: Vec<u64>,
+    vectors: VectorBlock,
+    ids: Slab<u64>,
+    /// Set once the segment is stored in a file.
+    pub files: Option<SegmentFiles>,
     metadata: Vec<Option<Arc<RowMeta>>>,
     graph: Option<FrozenGraph>,
     index: FieldIndex,
@@ -70,25 +104,27 @@ fn bit(bits: &[u64], r: usize) -> bool {
 }
 
 impl Segment {
-    /// Build a segment from rows (graph built when there are at least [`GRAPH_MIN_ROWS`]).
+    /// Build a segment from rows; with `params`, a graph is built when there are at least
+    /// [`GRAPH_MIN_ROWS`] rows (without, the segment is always searched exactly).
     pub fn build(
         rows: Vec<SegmentRow<'_>>,
         dim: usize,
         metric: Metric,
-        params: BuildParams,
+        params: Option<BuildParams>,
         progress: &mut dyn FnMut(usize, usize),
         keep_going: &dyn Fn() -> bool,
     ) -> Result<Segment> {
         let n = rows.len();
-        let (graph, order): (Option<FrozenGraph>, Vec<u32>) = if n >= GRAPH_MIN_ROWS {
-            let mut flat = Vec::with_capacity(n * dim);
-            rows.iter().for_each(|r| flat.extend_from_slice(r.vector));
-            let (g, order) = build_graph(&flat, dim, metric, params, progress, keep_going)?;
-            (Some(g), order)
-        } else {
-            progress(n, n);
-            (None, (0..n as u32).collect())
-        };
+        let (graph, order): (Option<FrozenGraph>, Vec<u32>) =
+            if let Some(params) = params.filter(|_| n >= GRAPH_MIN_ROWS) {
+                let mut flat = Vec::with_capacity(n * dim);
+                rows.iter().for_each(|r| flat.extend_from_slice(r.vector));
+                let (g, order) = build_graph(&flat, dim, metric, params, progress, keep_going)?;
+                (Some(g), order)
+            } else {
+                progress(n, n);
+                (None, (0..n as u32).collect())
+            };
         let mut vectors = AlignedF32::zeroed(n * dim);
         let mut ids = Vec::with_capacity(n);
         let mut metadata = Vec::with_capacity(n);
@@ -101,8 +137,9 @@ impl Segment {
         let index = FieldIndex::build(metadata.iter().map(|m| m.as_deref().map(|m| &m.flat)));
         Ok(Segment {
             dim,
-            vectors,
-            ids,
+            vectors: VectorBlock::Owned(vectors),
+            ids: ids.into(),
+            files: None,
             metadata,
             graph,
             index,
@@ -110,6 +147,53 @@ impl Segment {
             deleted_count: 0,
             filter_cache: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// A segment read from its file, with the deletion bitmap `deleted` (one bit per row),
+    /// as file `files`.
+    pub fn from_file(f: SegmentFile, deleted: Option<Vec<u64>>, files: SegmentFiles) -> Result<Segment> {
+        let n = f.rows;
+        let mut metadata = Vec::with_capacity(n);
+        for (r, m) in f.metadata.into_iter().enumerate() {
+            metadata.push(match m {
+                None => None,
+                Some(json) => Some(Arc::new(RowMeta::parse(json, f.ids[r]).map_err(|e| {
+                    Error::Corruption(format!("segment file {}: metadata of row {r}: {e}", files.file))
+                })?)),
+            });
+        }
+        let deleted = deleted.unwrap_or_else(|| vec![0; n.div_ceil(64)]);
+        let deleted_count = deleted.iter().map(|w| w.count_ones() as usize).sum();
+        let index = FieldIndex::build(metadata.iter().map(|m| m.as_deref().map(|m| &m.flat)));
+        Ok(Segment {
+            dim: f.dim,
+            vectors: VectorBlock::Mapped(f.vectors),
+            ids: f.ids,
+            files: Some(files),
+            metadata,
+            graph: f.graph,
+            index,
+            deleted,
+            deleted_count,
+            filter_cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The segment's contents, for writing it to a file.
+    pub fn parts(&self, metric: Metric) -> SegmentParts<'_> {
+        SegmentParts {
+            dim: self.dim,
+            metric,
+            vectors: &self.vectors,
+            ids: &self.ids,
+            metadata: self.metadata.iter().map(|m| m.as_ref().map(|m| &*m.json)).collect(),
+            graph: self.graph.as_ref(),
+        }
+    }
+
+    /// The deletion bitset (bit `r` set = row `r` deleted) and the number of deleted rows.
+    pub fn deletions(&self) -> (&[u64], usize) {
+        (&self.deleted, self.deleted_count)
     }
 
     /// Rows, deleted included.
@@ -232,6 +316,11 @@ impl Segment {
 
     fn exact(&self, metric: Metric, query: &[f32], k: usize, allowed: Option<&RoaringBitmap>) -> Vec<Candidate> {
         let k_ = kernels();
+        if allowed.is_none() && self.deleted_count == 0 {
+            // The common case gets the tight memory-bound scan.
+            let rows = RowSet { vectors: &self.vectors, ids: &self.ids, dim: self.dim };
+            return exact::search_one(metric, k_, query, rows, k);
+        }
         let mut top = TopK::new(k);
         let mut offer = |r: u32| {
             let d = metric.distance(k_, query, self.vector(r));
@@ -246,8 +335,11 @@ impl Segment {
         top.into_sorted()
     }
 
-    /// Bytes held in memory.
+    /// Bytes held in memory (mapped arrays not counted: the page cache holds them).
     pub fn memory_bytes(&self) -> usize {
+        if self.ids.is_mapped() {
+            return self.deleted.len() * 8;
+        }
         self.vectors.len() * 4 + self.ids.len() * 8 + self.graph.as_ref().map_or(0, FrozenGraph::memory_bytes)
     }
 }

@@ -69,3 +69,4 @@ pub fn recall(found: &[u64], truth: &[usize]) -> f64 {
     let hit = truth.iter().filter(|t| found.contains(&(**t as u64))).count();
     hit as f64 / truth.len() as f64
 }
+pub mod durable;

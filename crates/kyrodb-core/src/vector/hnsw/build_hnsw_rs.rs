@@ -111,5 +111,15 @@ fn from_lists(
             }
         }
     }
-    FrozenGraph { n, dim, m, entry: new_of_row[entry_row as usize], max_level, levels, adj0, upper_slot, upper_adj }
+    FrozenGraph {
+        n,
+        dim,
+        m,
+        entry: new_of_row[entry_row as usize],
+        max_level,
+        levels: levels.into(),
+        adj0: adj0.into(),
+        upper_slot: upper_slot.into(),
+        upper_adj: upper_adj.into(),
+    }
 }

@@ -302,9 +302,9 @@ pub(super) fn build(
         m,
         entry,
         max_level,
-        levels: b.levels,
-        adj0: b.adj0.into_iter().map(AtomicU32::into_inner).collect(),
-        upper_slot: b.upper_slot,
-        upper_adj: b.upper_adj.into_iter().map(AtomicU32::into_inner).collect(),
+        levels: b.levels.into(),
+        adj0: b.adj0.into_iter().map(AtomicU32::into_inner).collect::<Vec<_>>().into(),
+        upper_slot: b.upper_slot.into(),
+        upper_adj: b.upper_adj.into_iter().map(AtomicU32::into_inner).collect::<Vec<_>>().into(),
     })
 }

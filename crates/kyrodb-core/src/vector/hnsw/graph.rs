@@ -12,6 +12,8 @@
 //! The vectors are not part of the graph: node `u` is row `u` of the segment's vector
 //! block, which the builder's caller lays out in the graph's node order.
 
+use crate::storage::slab::Slab;
+
 /// A built HNSW graph in the layout the search kernel reads.
 #[derive(Debug)]
 pub struct FrozenGraph {
@@ -26,13 +28,13 @@ pub struct FrozenGraph {
     /// Top layer of the graph.
     pub max_level: u8,
     /// Top layer of each node.
-    pub levels: Vec<u8>,
+    pub levels: Slab<u8>,
     /// Layer-0 adjacency, fixed stride `2M + 1`.
-    pub adj0: Vec<u32>,
+    pub adj0: Slab<u32>,
     /// Per node: start of its upper-layer lists in `upper_adj`, or `u32::MAX`.
-    pub upper_slot: Vec<u32>,
+    pub upper_slot: Slab<u32>,
     /// Upper-layer adjacency, `levels[u]` lists of stride `M + 1` per upper node.
-    pub upper_adj: Vec<u32>,
+    pub upper_adj: Slab<u32>,
 }
 
 impl FrozenGraph {

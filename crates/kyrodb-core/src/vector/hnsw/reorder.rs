@@ -71,9 +71,9 @@ pub fn permute(g: &FrozenGraph, order: &[u32]) -> FrozenGraph {
         m: g.m,
         entry: new_of[g.entry as usize],
         max_level: g.max_level,
-        levels,
-        adj0,
-        upper_slot,
-        upper_adj,
+        levels: levels.into(),
+        adj0: adj0.into(),
+        upper_slot: upper_slot.into(),
+        upper_adj: upper_adj.into(),
     }
 }

@@ -1,0 +1,123 @@
+//! Little-endian encoding helpers shared by every file format. The reader checks every
+//! length against what is left before reading or allocating, so no input — however
+//! damaged — can make it read out of bounds or allocate more than the input's size.
+
+/// Appends little-endian values to a byte buffer.
+#[derive(Default)]
+pub struct Writer {
+    /// The bytes written so far.
+    pub buf: Vec<u8>,
+}
+
+impl Writer {
+    /// An empty writer with room for `cap` bytes.
+    pub fn with_capacity(cap: usize) -> Writer {
+        Writer { buf: Vec::with_capacity(cap) }
+    }
+    /// Append a `u8`.
+    pub fn u8(&mut self, v: u8) {
+        self.buf.push(v);
+    }
+    /// Append a `u32`.
+    pub fn u32(&mut self, v: u32) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+    /// Append a `u64`.
+    pub fn u64(&mut self, v: u64) {
+        self.buf.extend_from_slice(&v.to_le_bytes());
+    }
+    /// Append raw bytes.
+    pub fn bytes(&mut self, b: &[u8]) {
+        self.buf.extend_from_slice(b);
+    }
+    /// Append `u64`s.
+    pub fn u64s(&mut self, v: &[u64]) {
+        for x in v {
+            self.u64(*x);
+        }
+    }
+    /// Append `f32`s.
+    pub fn f32s(&mut self, v: &[f32]) {
+        self.buf.reserve(v.len() * 4);
+        for x in v {
+            self.buf.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+}
+
+/// Why a read failed: what was being read and where.
+#[derive(Debug)]
+pub struct ReadError {
+    /// Offset into the input.
+    pub offset: usize,
+    /// What was expected there.
+    pub what: String,
+}
+
+/// Reads little-endian values from a byte slice, with bounds checks.
+pub struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// Read from the start of `buf`.
+    pub fn new(buf: &'a [u8]) -> Reader<'a> {
+        Reader { buf, pos: 0 }
+    }
+
+    /// Current offset.
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// Bytes left.
+    pub fn remaining(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    fn fail<T>(&self, what: &str) -> Result<T, ReadError> {
+        Err(ReadError { offset: self.pos, what: what.to_string() })
+    }
+
+    /// The next `n` bytes.
+    pub fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], ReadError> {
+        if n > self.remaining() {
+            return self.fail(&format!("{what}: needs {n} bytes, {} left", self.remaining()));
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    /// A `u8`.
+    pub fn u8(&mut self, what: &str) -> Result<u8, ReadError> {
+        Ok(self.take(1, what)?[0])
+    }
+
+    /// A `u32`.
+    pub fn u32(&mut self, what: &str) -> Result<u32, ReadError> {
+        let b = self.take(4, what)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// A `u64`.
+    pub fn u64(&mut self, what: &str) -> Result<u64, ReadError> {
+        let b = self.take(8, what)?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b);
+        Ok(u64::from_le_bytes(a))
+    }
+
+    /// `n` `u64`s (the count is checked against the bytes left before allocating).
+    pub fn u64s(&mut self, n: usize, what: &str) -> Result<Vec<u64>, ReadError> {
+        let b = self.take(n.checked_mul(8).unwrap_or(usize::MAX), what)?;
+        Ok(b.chunks_exact(8).map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])).collect())
+    }
+
+    /// `n` `f32`s (checked like [`Reader::u64s`]).
+    pub fn f32s(&mut self, n: usize, what: &str) -> Result<Vec<f32>, ReadError> {
+        let b = self.take(n.checked_mul(4).unwrap_or(usize::MAX), what)?;
+        Ok(b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    }
+}

@@ -1,0 +1,230 @@
+//! Group commit: concurrent writers queue their frames; the first in line becomes the
+//! leader, writes every queued frame with one `write`, makes them durable with one
+//! `fdatasync` (in `full` mode), applies them to memory in sequence order, and wakes the
+//! others. Memory therefore never shows a write the WAL does not hold, and the order of
+//! the WAL is the order of memory (what recovery relies on).
+
+use super::wal::{self, FrameKind, WalWriter};
+use crate::error::{Error, Result};
+use parking_lot::{Condvar, Mutex};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// When an acknowledged write is on stable storage.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// Acknowledged means fsynced (default).
+    Full,
+    /// fsync at most every `interval`: a crash of the machine (not of the process) can lose
+    /// the writes acknowledged during the last `interval`.
+    Normal {
+        /// Longest time between fsyncs.
+        interval: Duration,
+    },
+    /// Never fsync (tests and benchmarks): writes survive a killed process, not power loss.
+    None,
+}
+
+/// What a queued write does once its frame is in the WAL: apply to memory, given the
+/// frame's sequence number; returns the caller's result.
+pub type Apply = Box<dyn FnOnce(u64) -> usize + Send>;
+
+struct Slot {
+    request: Mutex<Option<(FrameKind, Vec<u8>, Apply)>>,
+    result: Mutex<Option<Result<usize>>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    pending: VecDeque<Arc<Slot>>,
+    leader: bool,
+}
+
+/// Most frame bytes one leader writes in one go.
+const GROUP_BYTES: usize = 64 << 20;
+
+/// The commit pipeline of one database.
+pub struct Committer {
+    queue: Mutex<Queue>,
+    wake: Condvar,
+    wal: Mutex<Option<WalWriter>>,
+    durability: Durability,
+    last_sync: Mutex<Instant>,
+    read_only: Mutex<Option<String>>,
+}
+
+impl Committer {
+    /// A committer appending to `wal`.
+    pub fn new(wal: WalWriter, durability: Durability) -> Committer {
+        Committer {
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+            wal: Mutex::new(Some(wal)),
+            durability,
+            last_sync: Mutex::new(Instant::now()),
+            read_only: Mutex::new(None),
+        }
+    }
+
+    /// The durability mode.
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    /// `Err(READ_ONLY)` once a write could not be made durable.
+    pub fn check_writable(&self) -> Result<()> {
+        match &*self.read_only.lock() {
+            Some(why) => Err(Error::ReadOnly(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    fn poison(&self, why: String) {
+        let mut r = self.read_only.lock();
+        if r.is_none() {
+            *r = Some(why);
+        }
+    }
+
+    /// Log one frame and, once it is durable (per the mode), run `apply` with its sequence
+    /// number. Returns `apply`'s result; on error nothing was applied.
+    pub fn commit(&self, kind: FrameKind, payload: Vec<u8>, apply: Apply) -> Result<usize> {
+        self.check_writable()?;
+        if wal::frame_len(payload.len()) > wal::MAX_FRAME {
+            return Err(Error::invalid(format!(
+                "this batch needs {} bytes in the log, over the {} byte limit of one batch; split it",
+                wal::frame_len(payload.len()),
+                wal::MAX_FRAME
+            )));
+        }
+        let slot = Arc::new(Slot { request: Mutex::new(Some((kind, payload, apply))), result: Mutex::new(None) });
+        let mut q = self.queue.lock();
+        q.pending.push_back(Arc::clone(&slot));
+        loop {
+            if let Some(r) = slot.result.lock().take() {
+                return r;
+            }
+            if !q.leader {
+                q.leader = true;
+                let mut group = Vec::new();
+                let mut bytes = 0;
+                while let Some(s) = q.pending.front() {
+                    let len = s.request.lock().as_ref().map_or(0, |r| r.1.len());
+                    if !group.is_empty() && bytes + len > GROUP_BYTES {
+                        break;
+                    }
+                    bytes += len;
+                    group.extend(q.pending.pop_front());
+                }
+                drop(q);
+                // The leader flag must be cleared however the group ends.
+                struct Release<'a>(&'a Committer);
+                impl Drop for Release<'_> {
+                    fn drop(&mut self) {
+                        self.0.queue.lock().leader = false;
+                        self.0.wake.notify_all();
+                    }
+                }
+                let release = Release(self);
+                self.run_group(group);
+                drop(release);
+                q = self.queue.lock();
+                continue;
+            }
+            self.wake.wait(&mut q);
+        }
+    }
+
+    fn run_group(&self, group: Vec<Arc<Slot>>) {
+        let requests: Vec<(FrameKind, Vec<u8>, Apply)> = group.iter().filter_map(|s| s.request.lock().take()).collect();
+        let fail_all = |e: Error| {
+            for s in &group {
+                *s.result.lock() = Some(Err(e.clone()));
+            }
+        };
+        let first_seq = {
+            let mut guard = self.wal.lock();
+            let Some(w) = guard.as_mut() else { return fail_all(Error::Closed) };
+            if let Err(e) = self.check_writable() {
+                return fail_all(e);
+            }
+            let first_seq = w.next_seq();
+            let mut buf = Vec::with_capacity(requests.iter().map(|r| wal::frame_len(r.1.len())).sum());
+            for (i, (kind, payload, _)) in requests.iter().enumerate() {
+                wal::encode_frame(&mut buf, *kind, first_seq + i as u64, payload);
+            }
+            if let Err(e) = w.append(&buf, requests.len() as u64) {
+                if e.fatal {
+                    self.poison(e.error.to_string());
+                }
+                return fail_all(e.error);
+            }
+            let must_sync = match self.durability {
+                Durability::Full => true,
+                Durability::Normal { interval } => self.last_sync.lock().elapsed() >= interval,
+                Durability::None => false,
+            };
+            if must_sync {
+                if let Err(e) = w.sync() {
+                    // fsync failures are never retried (the kernel may have dropped the
+                    // dirty pages): stop accepting writes until the database is reopened.
+                    self.poison(e.to_string());
+                    return fail_all(e);
+                }
+                *self.last_sync.lock() = Instant::now();
+            }
+            if let Err(e) = w.rotate_if_needed(false) {
+                self.poison(format!("cannot start a new WAL file: {e}"));
+            }
+            first_seq
+        };
+        for (i, ((_, _, apply), slot)) in requests.into_iter().zip(&group).enumerate() {
+            let seq = first_seq + i as u64;
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| apply(seq)))
+                .map_err(|_| Error::Internal("a panic while applying a logged write".into()));
+            *slot.result.lock() = Some(r);
+        }
+    }
+
+    /// fsync the WAL if it has unsynced bytes (the `normal` mode's timer calls this).
+    pub fn sync_if_dirty(&self) -> Result<()> {
+        let mut guard = self.wal.lock();
+        let Some(w) = guard.as_mut() else { return Ok(()) };
+        if !w.dirty() {
+            return Ok(());
+        }
+        if let Err(e) = w.sync() {
+            self.poison(e.to_string());
+            return Err(e);
+        }
+        *self.last_sync.lock() = Instant::now();
+        Ok(())
+    }
+
+    /// Run `f` on the WAL writer (checkpoints: rotate, remove covered files).
+    pub fn with_wal<T>(&self, f: impl FnOnce(&mut WalWriter) -> Result<T>) -> Result<T> {
+        let mut guard = self.wal.lock();
+        match guard.as_mut() {
+            Some(w) => f(w),
+            None => Err(Error::Closed),
+        }
+    }
+
+    /// Sequence number the next frame will get.
+    pub fn next_seq(&self) -> u64 {
+        self.wal.lock().as_ref().map_or(0, WalWriter::next_seq)
+    }
+
+    /// Stop without syncing (crash simulation).
+    pub fn abandon(&self) {
+        *self.wal.lock() = None;
+    }
+
+    /// Sync what is unsynced and stop: later commits fail with `CLOSED`.
+    pub fn close(&self) -> Result<()> {
+        let r = self.sync_if_dirty();
+        *self.wal.lock() = None;
+        r
+    }
+}

@@ -1,0 +1,72 @@
+//! Deletion bitmap files (`seg/<n>.kdel`): which rows of one segment are deleted. Segments
+//! are never rewritten; each checkpoint that changes a segment's deletions writes a new
+//! bitmap file and the manifest switches to it atomically.
+//!
+//! ```text
+//!  0  magic "KYRODEL1"  8
+//!  8  format version u32 (1)
+//! 12  crc32c u32 of bytes 16..end
+//! 16  segment file number u64
+//! 24  rows u64
+//! 32  deleted rows u64 (popcount of the words)
+//! 40  ⌈rows / 64⌉ × u64 words, bit r of word r / 64 set = row r deleted
+//! ```
+
+use super::fs;
+use crate::error::{Error, Result};
+use std::path::Path;
+
+const MAGIC: &[u8; 8] = b"KYRODEL1";
+const VERSION: u32 = 1;
+
+/// Name of deletion file number `file`.
+pub fn file_name(file: u64) -> String {
+    format!("{file:016}.kdel")
+}
+
+/// Write the deletion bitmap `words` of segment `segment` (with `rows` rows) as file `file`.
+pub fn write(dir: &Path, file: u64, segment: u64, rows: usize, words: &[u64]) -> Result<()> {
+    let mut b = Vec::with_capacity(40 + words.len() * 8);
+    b.extend_from_slice(MAGIC);
+    b.extend_from_slice(&VERSION.to_le_bytes());
+    b.extend_from_slice(&[0; 4]);
+    b.extend_from_slice(&segment.to_le_bytes());
+    b.extend_from_slice(&(rows as u64).to_le_bytes());
+    let count: u64 = words.iter().map(|w| w.count_ones() as u64).sum();
+    b.extend_from_slice(&count.to_le_bytes());
+    for w in words {
+        b.extend_from_slice(&w.to_le_bytes());
+    }
+    let crc = crc32c::crc32c(&b[16..]);
+    b[12..16].copy_from_slice(&crc.to_le_bytes());
+    fs::write_file_atomic(dir, &file_name(file), &b)
+        .map_err(|e| Error::Io(format!("cannot write deletion bitmap {}: {e}", file_name(file))))
+}
+
+/// Read and check deletion file `path` for segment `segment` of `rows` rows.
+pub fn read(path: &Path, segment: u64, rows: usize) -> Result<Vec<u64>> {
+    let b = std::fs::read(path).map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))?;
+    let bad = |offset: usize, what: &str| Error::Corruption(format!("{}: {what} at offset {offset}", path.display()));
+    let words = rows.div_ceil(64);
+    if b.len() != 40 + words * 8 || &b[0..8] != MAGIC {
+        return Err(bad(0, "not a deletion bitmap of the expected size"));
+    }
+    let u64_at = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or([0; 8]));
+    if crc32c::crc32c(&b[16..]) != u32::from_le_bytes([b[12], b[13], b[14], b[15]]) {
+        return Err(bad(12, "checksum mismatch"));
+    }
+    if u32::from_le_bytes([b[8], b[9], b[10], b[11]]) != VERSION {
+        return Err(bad(8, "unsupported version"));
+    }
+    if u64_at(16) != segment || u64_at(24) != rows as u64 {
+        return Err(bad(16, "bitmap belongs to another segment"));
+    }
+    let out: Vec<u64> = (0..words).map(|w| u64_at(40 + w * 8)).collect();
+    if rows % 64 != 0 && words > 0 && out[words - 1] >> (rows % 64) != 0 {
+        return Err(bad(40 + (words - 1) * 8, "bits set past the last row"));
+    }
+    if out.iter().map(|w| w.count_ones() as u64).sum::<u64>() != u64_at(32) {
+        return Err(bad(32, "deleted count does not match the bitmap"));
+    }
+    Ok(out)
+}

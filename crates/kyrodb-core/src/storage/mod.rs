@@ -1,0 +1,463 @@
+//! Durable storage: the write-ahead log, segment and deletion files, the manifest, the
+//! directory lock, and recovery. The vector layer decides *what* to write; this module
+//! owns *how* bytes reach the disk and come back.
+//!
+//! Directory layout:
+//!
+//! ```text
+//! <dir>/LOCK                    exclusive lock, held while open
+//! <dir>/MANIFEST                live collections, segments, and the WAL position they cover
+//! <dir>/wal/<first seq>.wal     write-ahead log files
+//! <dir>/seg/<n>.kseg            immutable segment files (mmap'd)
+//! <dir>/seg/<n>.kdel            deletion bitmaps of segments
+//! ```
+//!
+//! - [`fs`]: the file operations allowed (each behind a failpoint) and atomic publication;
+//! - [`failpoints`]: fault injection for tests;
+//! - [`lock`]: the directory lock;
+//! - [`codec`], [`records`]: bounds-checked little-endian encoding, WAL payloads;
+//! - [`wal`]: WAL files and frames: append, sync, rotate, scan;
+//! - [`commit`]: group commit and durability modes;
+//! - [`manifest`], [`segment_file`], [`deletes`]: the other file formats;
+//! - [`slab`]: arrays that are either owned or mapped from a segment file.
+
+pub mod codec;
+pub mod commit;
+pub mod deletes;
+pub mod failpoints;
+pub mod fs;
+pub mod lock;
+pub mod manifest;
+pub mod records;
+pub mod segment_file;
+pub mod slab;
+pub mod wal;
+
+pub use commit::Durability;
+
+use crate::error::{Error, Result};
+use commit::Committer;
+use lock::DirLock;
+use manifest::Manifest;
+use parking_lot::{Condvar, Mutex};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How to open a database directory.
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    /// Durability mode of writes.
+    pub durability: Durability,
+    /// On damage, recover what is intact instead of failing with `CORRUPTION` (what was
+    /// dropped is listed in [`crate::Database::recovery_report`]).
+    pub salvage: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions { durability: Durability::Full, salvage: false }
+    }
+}
+
+/// Default fsync interval of the `normal` durability mode.
+pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The durable side of an open database.
+pub struct Storage {
+    dir: PathBuf,
+    seg_dir: PathBuf,
+    lock: Mutex<Option<DirLock>>,
+    /// The WAL and its group commit.
+    pub committer: Committer,
+    manifest: Mutex<Manifest>,
+    /// Per collection id: the lowest WAL sequence number it still needs at recovery
+    /// (`flushed_seq + 1` while it has unflushed writes). WAL files wholly below the
+    /// minimum are deleted.
+    floors: Mutex<HashMap<u64, u64>>,
+    ticker: Mutex<Option<Ticker>>,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage").field("dir", &self.dir).finish()
+    }
+}
+
+struct Ticker {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// The directory opened, locked and cleaned, its manifest read: what recovery starts from.
+pub struct Opened {
+    /// Database directory.
+    pub dir: PathBuf,
+    /// The held lock.
+    pub lock: DirLock,
+    /// The manifest (a new one for a new database).
+    pub manifest: Manifest,
+}
+
+fn io_err(what: &str, p: &Path, e: std::io::Error) -> Error {
+    Error::Io(format!("{what} {}: {e}", p.display()))
+}
+
+fn new_database_id() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+/// Directory of WAL files.
+pub fn wal_dir(dir: &Path) -> PathBuf {
+    dir.join("wal")
+}
+
+/// Directory of segment and deletion files.
+pub fn seg_dir(dir: &Path) -> PathBuf {
+    dir.join("seg")
+}
+
+/// Step 1 of opening: create the layout, take the lock, read (or create) the manifest, and
+/// remove files the manifest does not name (debris of crashes before a manifest switch).
+pub fn open_dir(dir: &Path) -> Result<Opened> {
+    std::fs::create_dir_all(dir).map_err(|e| io_err("cannot create", dir, e))?;
+    let lock = DirLock::acquire(dir)?;
+    for d in [wal_dir(dir), seg_dir(dir)] {
+        std::fs::create_dir_all(&d).map_err(|e| io_err("cannot create", &d, e))?;
+    }
+    let manifest = match Manifest::read(dir)? {
+        Some(m) => m,
+        None => {
+            if !wal::list(&wal_dir(dir))?.is_empty() {
+                return Err(Error::Corruption(format!(
+                    "{}: the directory has WAL files but no MANIFEST at offset 0",
+                    dir.display()
+                )));
+            }
+            let m = Manifest::new(new_database_id());
+            m.write(dir)?;
+            m
+        }
+    };
+    let live = manifest.live_files();
+    for d in [dir.to_path_buf(), seg_dir(dir), wal_dir(dir)] {
+        for entry in std::fs::read_dir(&d).map_err(|e| io_err("cannot list", &d, e))? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().to_string();
+            let orphan_segment = d == seg_dir(dir)
+                && name.split('.').next().and_then(|n| n.parse::<u64>().ok()).is_some_and(|n| !live.contains(&n));
+            if name.ends_with(fs::TMP_SUFFIX) || orphan_segment {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+    Ok(Opened { dir: dir.to_path_buf(), lock, manifest })
+}
+
+/// What WAL replay found.
+pub struct Replayed {
+    /// WAL files kept, oldest first.
+    pub files: Vec<(u64, PathBuf)>,
+    /// Length of the last file after any truncation.
+    pub last_len: u64,
+    /// Sequence number after the last good frame.
+    pub next_seq: u64,
+    /// What salvage dropped, or what a torn tail cut (empty when the log was clean).
+    pub report: Vec<String>,
+}
+
+/// Step 2: replay every WAL frame in order through `apply`. A torn tail of the last file
+/// is cut off; other damage is `CORRUPTION` unless `salvage`, which cuts the log at the
+/// damage and says so in the report.
+pub fn replay_wal(
+    dir: &Path,
+    db_id: u64,
+    salvage: bool,
+    apply: &mut dyn FnMut(wal::Frame<'_>) -> Result<()>,
+) -> Result<Replayed> {
+    let wdir = wal_dir(dir);
+    let mut files = wal::list(&wdir)?;
+    let mut report = Vec::new();
+    // A crash while creating a WAL file can leave it without a complete header.
+    while let Some((first, path)) = files.last().cloned() {
+        let bytes = std::fs::read(&path).map_err(|e| io_err("cannot read", &path, e))?;
+        if wal::check_header(&path, &bytes, db_id, first)?.is_some() {
+            break;
+        }
+        std::fs::remove_file(&path).map_err(|e| io_err("cannot remove", &path, e))?;
+        report.push(format!("removed {} (created but never written)", path.display()));
+        files.pop();
+    }
+    let mut next_seq = files.first().map_or(0, |f| f.0);
+    let mut last_len = 0;
+    let mut i = 0;
+    while i < files.len() {
+        let (first, path) = files[i].clone();
+        let last = i + 1 == files.len();
+        let bytes = std::fs::read(&path).map_err(|e| io_err("cannot read", &path, e))?;
+        let mut scanned = wal::check_header(&path, &bytes, db_id, first).and_then(|h| {
+            if h.is_none() {
+                return Err(Error::Corruption(format!("{}: missing WAL file header at offset 0", path.display())));
+            }
+            if i > 0 && first != next_seq {
+                return Err(Error::Corruption(format!(
+                    "{}: WAL file starts at sequence {first} but the previous file ends before {next_seq} at offset 24",
+                    path.display()
+                )));
+            }
+            wal::scan_file(&path, &bytes, first, last, apply)
+        });
+        if let (Err(Error::Corruption(what)), true) = (&scanned, salvage) {
+            // Cut the log at the damage: keep the good prefix of this file (its frames were
+            // applied by the failed scan), drop the rest and every later file.
+            let what = what.clone();
+            let header_ok = matches!(wal::check_header(&path, &bytes, db_id, first), Ok(Some(())));
+            let dropped: Vec<PathBuf> = files.drain(i + 1..).map(|f| f.1).collect();
+            for p in &dropped {
+                let _ = std::fs::remove_file(p);
+            }
+            if !header_ok {
+                let _ = std::fs::remove_file(&path);
+                files.truncate(i);
+                report.push(format!(
+                    "salvage: {what}; removed {} and {} later WAL file(s)",
+                    path.display(),
+                    dropped.len()
+                ));
+                break;
+            }
+            let (at, after) = good_prefix(&path, &bytes, first);
+            report.push(format!(
+                "salvage: {what}; kept {at} bytes of {}, dropped {} bytes and {} later WAL file(s)",
+                path.display(),
+                bytes.len() as u64 - at,
+                dropped.len()
+            ));
+            scanned = Ok(wal::FileScan { end: wal::FileEnd::Torn { at }, next_seq: after });
+        }
+        let scan = scanned?;
+        next_seq = scan.next_seq;
+        last_len = bytes.len() as u64;
+        if let wal::FileEnd::Torn { at } = scan.end {
+            let f = std::fs::OpenOptions::new().write(true).open(&path).map_err(|e| io_err("cannot open", &path, e))?;
+            f.set_len(at).map_err(|e| io_err("cannot truncate", &path, e))?;
+            fs::sync_data(&f).map_err(|e| io_err("cannot sync", &path, e))?;
+            if !salvage {
+                report.push(format!(
+                    "cut a torn last frame: {} bytes at offset {at} of {}",
+                    bytes.len() as u64 - at,
+                    path.display()
+                ));
+            }
+            last_len = at;
+        }
+        i += 1;
+    }
+    if files.is_empty() {
+        next_seq = 0;
+        last_len = 0;
+    }
+    Ok(Replayed { files, last_len, next_seq, report })
+}
+
+/// Length of the good prefix of a damaged WAL file and the sequence number after it.
+fn good_prefix(path: &Path, bytes: &[u8], first: u64) -> (u64, u64) {
+    let mut good = (wal::FILE_HEADER as u64, first);
+    let _ = wal::scan_file(path, bytes, first, false, &mut |f| {
+        good = (f.offset + wal::frame_len(f.payload.len()) as u64, f.seq + 1);
+        Ok(())
+    });
+    good
+}
+
+impl Storage {
+    /// Step 3: start writing. `replayed` is the result of [`replay_wal`].
+    pub fn start(opened: Opened, replayed: Replayed, durability: Durability) -> Result<Arc<Storage>> {
+        let Opened { dir, lock, manifest } = opened;
+        let next_seq = replayed.next_seq.max(manifest.next_seq).max(1);
+        let writer =
+            wal::WalWriter::open(&wal_dir(&dir), manifest.database_id, replayed.files, replayed.last_len, next_seq)?;
+        let storage = Arc::new(Storage {
+            seg_dir: seg_dir(&dir),
+            dir,
+            lock: Mutex::new(Some(lock)),
+            committer: Committer::new(writer, durability),
+            manifest: Mutex::new(manifest),
+            floors: Mutex::new(HashMap::new()),
+            ticker: Mutex::new(None),
+        });
+        if let Durability::Normal { interval } = durability {
+            let stop = Arc::new((Mutex::new(false), Condvar::new()));
+            let weak = Arc::downgrade(&storage);
+            let stop2 = Arc::clone(&stop);
+            let thread = std::thread::Builder::new()
+                .name("kyrodb-wal-sync".into())
+                .spawn(move || loop {
+                    {
+                        let mut stopped = stop2.0.lock();
+                        if !*stopped {
+                            stop2.1.wait_for(&mut stopped, interval);
+                        }
+                        if *stopped {
+                            return;
+                        }
+                    }
+                    let Some(s) = weak.upgrade() else { return };
+                    // A failure turns the database read-only (reported to the next writer).
+                    let _ = s.committer.sync_if_dirty();
+                })
+                .map_err(|e| Error::Io(format!("cannot start the WAL sync thread: {e}")))?;
+            *storage.ticker.lock() = Some(Ticker { stop, thread });
+        }
+        Ok(storage)
+    }
+
+    /// The database directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Directory of segment files.
+    pub fn seg_dir(&self) -> &Path {
+        &self.seg_dir
+    }
+
+    /// A copy of the current manifest.
+    pub fn manifest(&self) -> Manifest {
+        self.manifest.lock().clone()
+    }
+
+    /// Reserve a new file number (persisted with the next manifest write; an unused one
+    /// only leaves a gap).
+    pub fn allocate_file(&self) -> u64 {
+        let mut m = self.manifest.lock();
+        let n = m.next_file;
+        m.next_file += 1;
+        n
+    }
+
+    /// Change the manifest with `f` and write it (atomically). On failure the in-memory
+    /// manifest is left as it was. Files the old manifest named and the new one does not
+    /// are deleted afterwards.
+    pub fn update_manifest(&self, f: impl FnOnce(&mut Manifest) -> Result<()>) -> Result<()> {
+        if self.lock.lock().is_none() {
+            return Err(Error::Closed);
+        }
+        let mut m = self.manifest.lock();
+        let mut next = m.clone();
+        f(&mut next)?;
+        next.next_seq = next.next_seq.max(self.committer.next_seq());
+        next.write(&self.dir)?;
+        let before = m.live_files();
+        let after = next.live_files();
+        *m = next;
+        drop(m);
+        for gone in before.difference(&after) {
+            let _ = std::fs::remove_file(self.seg_dir.join(segment_file::file_name(*gone)));
+            let _ = std::fs::remove_file(self.seg_dir.join(deletes::file_name(*gone)));
+        }
+        Ok(())
+    }
+
+    /// Record the lowest WAL sequence number collection `id` needs (`None`: none).
+    pub fn set_floor(&self, id: u64, floor: Option<u64>) {
+        let mut f = self.floors.lock();
+        match floor {
+            Some(s) => f.insert(id, s),
+            None => f.remove(&id),
+        };
+    }
+
+    /// Delete WAL files no collection needs any more; `rotate` first closes the current
+    /// file so that it can go too.
+    pub fn trim_wal(&self, rotate: bool) -> Result<()> {
+        self.committer.with_wal(|w| {
+            if rotate {
+                w.rotate_if_needed(true)?;
+            }
+            let bound = self.floors.lock().values().copied().min().unwrap_or(u64::MAX).min(w.next_seq());
+            w.remove_covered(bound);
+            Ok(())
+        })
+    }
+
+    /// Bytes in the WAL.
+    pub fn wal_bytes(&self) -> u64 {
+        self.committer.with_wal(|w| Ok(w.total_bytes())).unwrap_or(0)
+    }
+
+    /// Copy the live files into `dest` as a database of its own: segment and deletion
+    /// files (hard links where possible; they are immutable), then the manifest last.
+    /// Call right after a flush, so that the segments hold everything.
+    pub fn snapshot_to(&self, dest: &Path) -> Result<()> {
+        let m = self.manifest.lock();
+        let dseg = seg_dir(dest);
+        for d in [dest.to_path_buf(), wal_dir(dest), dseg.clone()] {
+            std::fs::create_dir_all(&d).map_err(|e| io_err("cannot create", &d, e))?;
+        }
+        for c in &m.collections {
+            for s in &c.segments {
+                let mut names = vec![segment_file::file_name(s.file)];
+                names.extend(s.deletes.map(deletes::file_name));
+                for name in names {
+                    let (from, to) = (self.seg_dir.join(&name), dseg.join(&name));
+                    if std::fs::hard_link(&from, &to).is_err() {
+                        std::fs::copy(&from, &to).map_err(|e| io_err("cannot copy", &from, e))?;
+                        let f = std::fs::File::open(&to).map_err(|e| io_err("cannot open", &to, e))?;
+                        fs::sync_data(&f).map_err(|e| io_err("cannot sync", &to, e))?;
+                    }
+                }
+            }
+        }
+        fs::sync_dir(&dseg).map_err(|e| io_err("cannot sync", &dseg, e))?;
+        // The WAL files are copied (never linked: the live one keeps growing). Writes that
+        // landed after the manifest's flushed positions are replayed by the copy; a frame
+        // being appended during the copy is a torn tail there, cut at its open.
+        let (src_wal, dst_wal) = (wal_dir(&self.dir), wal_dir(dest));
+        for (_, path) in wal::list(&src_wal)? {
+            let to = dst_wal.join(path.file_name().unwrap_or_default());
+            match std::fs::copy(&path, &to) {
+                Ok(_) => {
+                    let f = std::fs::File::open(&to).map_err(|e| io_err("cannot open", &to, e))?;
+                    fs::sync_data(&f).map_err(|e| io_err("cannot sync", &to, e))?;
+                }
+                // Removed meanwhile as covered by the manifest: not needed.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err("cannot copy", &path, e)),
+            }
+        }
+        fs::sync_dir(&dst_wal).map_err(|e| io_err("cannot sync", &dst_wal, e))?;
+        m.write(dest)
+    }
+
+    /// Stop without syncing and release the lock (crash simulation in tests).
+    pub fn abandon(&self) {
+        if let Some(t) = self.ticker.lock().take() {
+            *t.stop.0.lock() = true;
+            t.stop.1.notify_all();
+            let _ = t.thread.join();
+        }
+        self.committer.abandon();
+        let _m = self.manifest.lock();
+        *self.lock.lock() = None;
+    }
+
+    /// Sync, stop writing, release the lock. Idempotent.
+    pub fn close(&self) -> Result<()> {
+        if let Some(t) = self.ticker.lock().take() {
+            *t.stop.0.lock() = true;
+            t.stop.1.notify_all();
+            let _ = t.thread.join();
+        }
+        let r = self.committer.close();
+        // The manifest mutex orders this after any manifest write in flight.
+        let _m = self.manifest.lock();
+        *self.lock.lock() = None;
+        r
+    }
+}

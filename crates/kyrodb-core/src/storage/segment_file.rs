@@ -1,0 +1,320 @@
+//! Segment files (`seg/<n>.kseg`): one immutable segment — vectors in graph order, ids,
+//! metadata and the frozen HNSW graph — laid out so that opening is a `mmap` plus checks,
+//! and searching reads the mapped arrays in place.
+//!
+//! ```text
+//! header (256 bytes)
+//!   0  magic "KYROSEG1"          8
+//!   8  format version u32        (1)
+//!  12  flags u32                 bit 0: has a graph
+//!  16  rows u64
+//!  24  dimension u32
+//!  28  metric u8                 0 cosine, 1 l2, 2 ip; 3 bytes reserved
+//!  32  graph M u32, entry u32, max level u8, 3 bytes reserved   (zero without a graph)
+//!  44  section count u32         (8)
+//!  48  8 × section { offset u64, length u64 (bytes), crc32c u32, reserved u32 }
+//! 240  crc32c u32 of bytes 0..240; zero padding to 256
+//! sections, each starting on a 64-byte boundary, in this order:
+//!   0 vectors      rows × dimension f32
+//!   1 ids          rows × u64
+//!   2 meta offsets (rows + 1) × u64 into section 3; equal neighbours = no metadata
+//!   3 meta bytes   JSON objects, concatenated
+//!   4 levels       rows × u8          (graph only)
+//!   5 layer 0      rows × (2M + 1) × u32: degree, then neighbours
+//!   6 upper slots  rows × u32 (u32::MAX for layer-0-only nodes)
+//!   7 upper lists  u32: per upper node, `level` lists of M + 1 (degree, neighbours)
+//! ```
+//!
+//! Opening checks the header checksum, every section's bounds, length and checksum, and the
+//! graph's structure (degrees, neighbour ids, slots, levels), so a damaged file is
+//! reported as `CORRUPTION` and can never send the search kernel out of bounds.
+
+use super::fs::AtomicFile;
+use super::slab::Slab;
+use crate::error::{Error, Result};
+use crate::vector::hnsw::FrozenGraph;
+use crate::vector::Metric;
+use memmap2::Mmap;
+use std::path::Path;
+use std::sync::Arc;
+
+const MAGIC: &[u8; 8] = b"KYROSEG1";
+const VERSION: u32 = 1;
+const HEADER: usize = 256;
+const SECTIONS: usize = 8;
+const ALIGN: u64 = 64;
+
+/// Name of segment file number `file`.
+pub fn file_name(file: u64) -> String {
+    format!("{file:016}.kseg")
+}
+
+/// Everything a segment file stores, borrowed from an in-memory segment.
+pub struct SegmentParts<'a> {
+    /// Components per vector.
+    pub dim: usize,
+    /// Metric.
+    pub metric: Metric,
+    /// Row-major vectors, in row order.
+    pub vectors: &'a [f32],
+    /// External id per row.
+    pub ids: &'a [u64],
+    /// Metadata JSON per row.
+    pub metadata: Vec<Option<&'a str>>,
+    /// The graph, if the segment has one.
+    pub graph: Option<&'a FrozenGraph>,
+}
+
+/// A segment file opened and checked.
+pub struct SegmentFile {
+    /// Components per vector.
+    pub dim: usize,
+    /// Rows.
+    pub rows: usize,
+    /// Vectors, mapped.
+    pub vectors: Slab<f32>,
+    /// Ids, mapped.
+    pub ids: Slab<u64>,
+    /// Metadata JSON per row.
+    pub metadata: Vec<Option<String>>,
+    /// Graph over mapped arrays.
+    pub graph: Option<FrozenGraph>,
+}
+
+fn metric_code(m: Metric) -> u8 {
+    match m {
+        Metric::Cosine => 0,
+        Metric::L2 => 1,
+        Metric::InnerProduct => 2,
+    }
+}
+
+fn as_bytes<T: super::slab::Pod>(v: &[T]) -> &[u8] {
+    // SAFETY: T is Pod (no padding, no invalid bit patterns), and u8 has alignment 1.
+    unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) }
+}
+
+/// Write a segment as `dir/<file>.kseg` (temporary name, fsync, rename, directory fsync).
+pub fn write(dir: &Path, file: u64, parts: &SegmentParts<'_>) -> Result<()> {
+    let io = |e: std::io::Error| Error::Io(format!("cannot write segment {}: {e}", file_name(file)));
+    let rows = parts.ids.len();
+    let mut meta_offsets = Vec::with_capacity(rows + 1);
+    let mut meta_bytes = Vec::new();
+    meta_offsets.push(0u64);
+    for m in &parts.metadata {
+        if let Some(json) = m {
+            meta_bytes.extend_from_slice(json.as_bytes());
+        }
+        meta_offsets.push(meta_bytes.len() as u64);
+    }
+    let empty_u8: &[u8] = &[];
+    let empty_u32: &[u32] = &[];
+    let (levels, adj0, slots, upper): (&[u8], &[u32], &[u32], &[u32]) = match parts.graph {
+        Some(g) => (&g.levels, &g.adj0, &g.upper_slot, &g.upper_adj),
+        None => (empty_u8, empty_u32, empty_u32, empty_u32),
+    };
+    // Little-endian hosts only (x86-64, aarch64): the arrays are written as they sit in
+    // memory and mapped back the same way.
+    let sections: [&[u8]; SECTIONS] = [
+        as_bytes(parts.vectors),
+        as_bytes(parts.ids),
+        as_bytes(&meta_offsets),
+        &meta_bytes,
+        levels,
+        as_bytes(adj0),
+        as_bytes(slots),
+        as_bytes(upper),
+    ];
+    let mut header = vec![0u8; HEADER];
+    header[0..8].copy_from_slice(MAGIC);
+    header[8..12].copy_from_slice(&VERSION.to_le_bytes());
+    header[12..16].copy_from_slice(&(parts.graph.is_some() as u32).to_le_bytes());
+    header[16..24].copy_from_slice(&(rows as u64).to_le_bytes());
+    header[24..28].copy_from_slice(&(parts.dim as u32).to_le_bytes());
+    header[28] = metric_code(parts.metric);
+    if let Some(g) = parts.graph {
+        header[32..36].copy_from_slice(&(g.m as u32).to_le_bytes());
+        header[36..40].copy_from_slice(&g.entry.to_le_bytes());
+        header[40] = g.max_level;
+    }
+    header[44..48].copy_from_slice(&(SECTIONS as u32).to_le_bytes());
+    let mut offset = HEADER as u64;
+    for (i, s) in sections.iter().enumerate() {
+        offset = offset.div_ceil(ALIGN) * ALIGN;
+        let at = 48 + i * 24;
+        header[at..at + 8].copy_from_slice(&offset.to_le_bytes());
+        header[at + 8..at + 16].copy_from_slice(&(s.len() as u64).to_le_bytes());
+        header[at + 16..at + 20].copy_from_slice(&crc32c::crc32c(s).to_le_bytes());
+        offset += s.len() as u64;
+    }
+    let crc = crc32c::crc32c(&header[0..240]);
+    header[240..244].copy_from_slice(&crc.to_le_bytes());
+
+    let mut f = AtomicFile::create(dir, &file_name(file)).map_err(io)?;
+    f.write(&header).map_err(io)?;
+    for s in sections {
+        f.pad_to(ALIGN).map_err(io)?;
+        // Large sections go out in 8 MiB pieces (bounded syscall sizes).
+        for chunk in s.chunks(8 << 20) {
+            f.write(chunk).map_err(io)?;
+        }
+    }
+    f.commit().map_err(io)
+}
+
+fn rd_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn rd_u64(b: &[u8], at: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(a)
+}
+
+/// Open and check `path`, which must hold a segment of `dim` and `metric`.
+pub fn open(path: &Path, dim: usize, metric: Metric) -> Result<SegmentFile> {
+    let bad = |offset: u64, what: &str| Error::Corruption(format!("{}: {what} at offset {offset}", path.display()));
+    let file =
+        std::fs::File::open(path).map_err(|e| Error::Io(format!("cannot open segment {}: {e}", path.display())))?;
+    // SAFETY: segment files are immutable once published (never written after the rename),
+    // and only this process holds the database lock, so the mapping does not change under us.
+    let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::Io(format!("cannot map {}: {e}", path.display())))?;
+    let map = Arc::new(map);
+    let b: &[u8] = &map;
+    if b.len() < HEADER || &b[0..8] != MAGIC {
+        return Err(bad(0, "not a KyroDB segment (bad magic or too short)"));
+    }
+    if crc32c::crc32c(&b[0..240]) != rd_u32(b, 240) {
+        return Err(bad(240, "header checksum mismatch"));
+    }
+    if rd_u32(b, 8) != VERSION {
+        return Err(bad(8, &format!("unsupported segment format version {}", rd_u32(b, 8))));
+    }
+    let has_graph = rd_u32(b, 12) & 1 == 1;
+    let rows = rd_u64(b, 16);
+    let fdim = rd_u32(b, 24) as usize;
+    if fdim != dim || b[28] != metric_code(metric) {
+        return Err(bad(
+            24,
+            &format!("segment has dimension {fdim} / metric code {}, the collection {dim} / {metric:?}", b[28]),
+        ));
+    }
+    if rows > u32::MAX as u64 || rd_u32(b, 44) as usize != SECTIONS {
+        return Err(bad(16, "impossible row or section count"));
+    }
+    let rows = rows as usize;
+    let mut sec = [(0usize, 0usize); SECTIONS];
+    for (i, s) in sec.iter_mut().enumerate() {
+        let at = 48 + i * 24;
+        let (off, len) = (rd_u64(b, at), rd_u64(b, at + 8));
+        let end = off.checked_add(len).filter(|&e| e <= b.len() as u64 && off % ALIGN == 0 && off >= HEADER as u64);
+        if end.is_none() {
+            return Err(bad(at as u64, &format!("section {i} lies outside the file")));
+        }
+        let (off, len) = (off as usize, len as usize);
+        if crc32c::crc32c(&b[off..off + len]) != rd_u32(b, at + 16) {
+            return Err(bad(off as u64, &format!("section {i} checksum mismatch")));
+        }
+        *s = (off, len);
+    }
+    let expect = |i: usize, want: usize| -> Result<()> {
+        if sec[i].1 != want {
+            return Err(bad(48 + i as u64 * 24, &format!("section {i} is {} bytes, expected {want}", sec[i].1)));
+        }
+        Ok(())
+    };
+    expect(0, rows * dim * 4)?;
+    expect(1, rows * 8)?;
+    expect(2, (rows + 1) * 8)?;
+    let slab_err = |i: usize| bad(sec[i].0 as u64, &format!("section {i} misaligned"));
+    let vectors = Slab::<f32>::mapped(&map, sec[0].0, rows * dim).ok_or_else(|| slab_err(0))?;
+    let ids = Slab::<u64>::mapped(&map, sec[1].0, rows).ok_or_else(|| slab_err(1))?;
+    let offsets = Slab::<u64>::mapped(&map, sec[2].0, rows + 1).ok_or_else(|| slab_err(2))?;
+    let meta_bytes = &b[sec[3].0..sec[3].0 + sec[3].1];
+    let mut metadata = Vec::with_capacity(rows);
+    for r in 0..rows {
+        let (s, e) = (offsets[r] as usize, offsets[r + 1] as usize);
+        if s > e || e > meta_bytes.len() {
+            return Err(bad(sec[2].0 as u64 + r as u64 * 8, "metadata offsets out of order"));
+        }
+        metadata.push(if s == e {
+            None
+        } else {
+            Some(
+                std::str::from_utf8(&meta_bytes[s..e])
+                    .map_err(|_| bad((sec[3].0 + s) as u64, "metadata is not UTF-8"))?
+                    .to_string(),
+            )
+        });
+    }
+    let graph = if has_graph {
+        let m = rd_u32(b, 32) as usize;
+        let entry = rd_u32(b, 36);
+        let max_level = b[40];
+        if !(2..=crate::vector::hnsw::MAX_M).contains(&m) || entry as usize >= rows.max(1) {
+            return Err(bad(32, "impossible graph parameters"));
+        }
+        expect(4, rows)?;
+        expect(5, rows * (2 * m + 1) * 4)?;
+        expect(6, rows * 4)?;
+        if sec[7].1 % 4 != 0 {
+            return Err(bad(48 + 7 * 24, "upper layer section is not whole u32s"));
+        }
+        let g = FrozenGraph {
+            n: rows,
+            dim,
+            m,
+            entry,
+            max_level,
+            levels: Slab::mapped(&map, sec[4].0, rows).ok_or_else(|| slab_err(4))?,
+            adj0: Slab::mapped(&map, sec[5].0, rows * (2 * m + 1)).ok_or_else(|| slab_err(5))?,
+            upper_slot: Slab::mapped(&map, sec[6].0, rows).ok_or_else(|| slab_err(6))?,
+            upper_adj: Slab::mapped(&map, sec[7].0, sec[7].1 / 4).ok_or_else(|| slab_err(7))?,
+        };
+        check_graph(&g).map_err(|what| bad(sec[5].0 as u64, &what))?;
+        Some(g)
+    } else {
+        None
+    };
+    Ok(SegmentFile { dim, rows, vectors, ids, metadata, graph })
+}
+
+/// Structural checks that make every read of the search kernel in bounds.
+fn check_graph(g: &FrozenGraph) -> std::result::Result<(), String> {
+    let n = g.n as u32;
+    if g.levels[g.entry as usize] != g.max_level {
+        return Err("entry node is not on the top layer".into());
+    }
+    let stride0 = g.stride0();
+    for u in 0..g.n {
+        let d = g.adj0[u * stride0] as usize;
+        if d > 2 * g.m {
+            return Err(format!("node {u} has degree {d} on layer 0"));
+        }
+        if g.adj0[u * stride0 + 1..u * stride0 + 1 + d].iter().any(|&v| v >= n) {
+            return Err(format!("node {u} has a neighbour outside the graph"));
+        }
+        let level = g.levels[u];
+        if level > g.max_level {
+            return Err(format!("node {u} is above the top layer"));
+        }
+        let slot = g.upper_slot[u];
+        if level == 0 {
+            continue;
+        }
+        let stride = g.m + 1;
+        let start = slot as usize;
+        if slot == u32::MAX || start + level as usize * stride > g.upper_adj.len() {
+            return Err(format!("node {u} has no room for its upper layers"));
+        }
+        for l in 0..level as usize {
+            let s = start + l * stride;
+            let d = g.upper_adj[s] as usize;
+            if d > g.m || g.upper_adj[s + 1..s + 1 + d].iter().any(|&v| v >= n || g.levels[v as usize] < l as u8 + 1) {
+                return Err(format!("node {u} has a bad list on layer {}", l + 1));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,395 @@
+//! The write-ahead log: numbered files in `wal/`, each a checked header followed by frames.
+//! One frame holds one whole batch, so a batch is applied all or nothing.
+//!
+//! Format (little-endian; `docs/ARCHITECTURE.md` §"On-disk formats" is the reference):
+//!
+//! ```text
+//! file header (40 bytes)
+//!   0  magic "KYRODBWL"       8
+//!   8  format version u32     (1)
+//!  12  reserved u32           (0)
+//!  16  database id u64
+//!  24  first sequence u64     sequence number of the file's first frame
+//!  32  reserved u32           (0)
+//!  36  crc32c u32             of bytes 0..36
+//! frame
+//!   0  length u32             whole frame, header and trailer included
+//!   4  kind u8, reserved [u8; 3]
+//!   8  sequence u64           previous frame's + 1
+//!  16  payload                length − 20 bytes
+//!   …  crc32c u32             of the frame's bytes before it
+//! ```
+
+use super::fs;
+use crate::error::{Error, Result};
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+/// File magic.
+pub const MAGIC: &[u8; 8] = b"KYRODBWL";
+/// Format version written and accepted.
+pub const VERSION: u32 = 1;
+/// File header bytes.
+pub const FILE_HEADER: usize = 40;
+/// Frame header bytes (length, kind, reserved, sequence).
+pub const FRAME_HEADER: usize = 16;
+/// Frame trailer bytes (CRC).
+pub const FRAME_TRAILER: usize = 4;
+/// Largest frame; bigger batches are refused before anything is written.
+pub const MAX_FRAME: usize = 1 << 30;
+/// A WAL file is closed and a new one started once it passes this size.
+pub const ROTATE_BYTES: u64 = 64 << 20;
+
+/// What a frame holds.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum FrameKind {
+    /// Vectors upserted into a collection.
+    Upsert = 1,
+    /// Ids deleted from a collection.
+    Delete = 2,
+}
+
+impl FrameKind {
+    fn from_u8(b: u8) -> Option<FrameKind> {
+        match b {
+            1 => Some(FrameKind::Upsert),
+            2 => Some(FrameKind::Delete),
+            _ => None,
+        }
+    }
+}
+
+/// Name of the WAL file whose first frame has sequence `first_seq`.
+pub fn file_name(first_seq: u64) -> String {
+    format!("{first_seq:020}.wal")
+}
+
+fn parse_file_name(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".wal")?;
+    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().ok()).flatten()
+}
+
+/// The WAL files in `dir`, oldest first, as (first sequence from the name, path).
+pub fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::Io(format!("cannot list {}: {e}", dir.display())))? {
+        let entry = entry?;
+        if let Some(first) = entry.file_name().to_str().and_then(parse_file_name) {
+            out.push((first, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn header_bytes(db_id: u64, first_seq: u64) -> [u8; FILE_HEADER] {
+    let mut h = [0u8; FILE_HEADER];
+    h[0..8].copy_from_slice(MAGIC);
+    h[8..12].copy_from_slice(&VERSION.to_le_bytes());
+    h[16..24].copy_from_slice(&db_id.to_le_bytes());
+    h[24..32].copy_from_slice(&first_seq.to_le_bytes());
+    let crc = crc32c::crc32c(&h[0..36]);
+    h[36..40].copy_from_slice(&crc.to_le_bytes());
+    h
+}
+
+/// Append one encoded frame to `buf`.
+pub fn encode_frame(buf: &mut Vec<u8>, kind: FrameKind, seq: u64, payload: &[u8]) {
+    let start = buf.len();
+    let len = (FRAME_HEADER + payload.len() + FRAME_TRAILER) as u32;
+    buf.extend_from_slice(&len.to_le_bytes());
+    buf.extend_from_slice(&[kind as u8, 0, 0, 0]);
+    buf.extend_from_slice(&seq.to_le_bytes());
+    buf.extend_from_slice(payload);
+    let crc = crc32c::crc32c(&buf[start..]);
+    buf.extend_from_slice(&crc.to_le_bytes());
+}
+
+/// Bytes a frame with `payload_len` payload bytes takes.
+pub fn frame_len(payload_len: usize) -> usize {
+    FRAME_HEADER + payload_len + FRAME_TRAILER
+}
+
+/// The appending end of the log. Only the group-commit leader touches it.
+pub struct WalWriter {
+    dir: PathBuf,
+    db_id: u64,
+    file: File,
+    /// Bytes in the current file.
+    len: u64,
+    /// Bytes of the current file known to be on stable storage.
+    synced: u64,
+    /// Sequence number the next frame gets.
+    next_seq: u64,
+    /// (first sequence, path) of every file, current last.
+    files: Vec<(u64, PathBuf)>,
+}
+
+impl WalWriter {
+    /// Continue the log: append to the last file of `files` (which recovery has already
+    /// checked and truncated to its last good frame, `len` bytes), or start a new file when
+    /// there is none or it is full.
+    pub fn open(dir: &Path, db_id: u64, mut files: Vec<(u64, PathBuf)>, len: u64, next_seq: u64) -> Result<WalWriter> {
+        if let Some((_, path)) = files.last() {
+            if len < ROTATE_BYTES {
+                let file = OpenOptions::new()
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| Error::Io(format!("cannot open {}: {e}", path.display())))?;
+                return Ok(WalWriter { dir: dir.to_path_buf(), db_id, file, len, synced: len, next_seq, files });
+            }
+        }
+        let (file, path) = create_file(dir, db_id, next_seq)?;
+        files.push((next_seq, path));
+        Ok(WalWriter {
+            dir: dir.to_path_buf(),
+            db_id,
+            file,
+            len: FILE_HEADER as u64,
+            synced: FILE_HEADER as u64,
+            next_seq,
+            files,
+        })
+    }
+
+    /// Sequence number the next frame gets.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Whether bytes were written since the last sync.
+    pub fn dirty(&self) -> bool {
+        self.synced < self.len
+    }
+
+    /// Append already-encoded frames (one `write`). `frames` hold `count` frames numbered
+    /// from [`WalWriter::next_seq`]. On a failed write the file is cut back to its previous
+    /// length; if even that fails the error says so and the caller must stop writing.
+    pub fn append(&mut self, frames: &[u8], count: u64) -> std::result::Result<(), AppendError> {
+        if let Err(e) = fs::write_all(&mut self.file, frames) {
+            let restored = self.file.set_len(self.len).is_ok();
+            return Err(AppendError { error: Error::Io(format!("WAL write failed: {e}")), fatal: !restored });
+        }
+        self.len += frames.len() as u64;
+        self.next_seq += count;
+        Ok(())
+    }
+
+    /// fdatasync the current file.
+    pub fn sync(&mut self) -> Result<()> {
+        fs::sync_data(&self.file).map_err(|e| Error::Io(format!("WAL fsync failed: {e}")))?;
+        self.synced = self.len;
+        Ok(())
+    }
+
+    /// Start a new file when the current one is full (or `force` and it holds frames).
+    /// The current file is synced first.
+    pub fn rotate_if_needed(&mut self, force: bool) -> Result<()> {
+        let has_frames = self.len > FILE_HEADER as u64;
+        if !(self.len >= ROTATE_BYTES || (force && has_frames)) {
+            return Ok(());
+        }
+        self.sync()?;
+        let (file, path) = create_file(&self.dir, self.db_id, self.next_seq)?;
+        self.files.push((self.next_seq, path));
+        self.file = file;
+        self.len = FILE_HEADER as u64;
+        self.synced = self.len;
+        Ok(())
+    }
+
+    /// Delete every file all of whose frames have sequence numbers below `bound` (never the
+    /// current file). Returns how many were removed.
+    pub fn remove_covered(&mut self, bound: u64) -> usize {
+        let mut removed = 0;
+        while self.files.len() > 1 && self.files[1].0 <= bound {
+            let (_, path) = self.files.remove(0);
+            if std::fs::remove_file(&path).is_err() {
+                // Still covered; it is retried at the next checkpoint or removed at open.
+                self.files.insert(0, (0, path));
+                break;
+            }
+            removed += 1;
+        }
+        removed
+    }
+
+    /// Total bytes across the log's files.
+    pub fn total_bytes(&self) -> u64 {
+        let mut total = self.len;
+        for (_, p) in &self.files[..self.files.len().saturating_sub(1)] {
+            total += std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        }
+        total
+    }
+}
+
+/// A failed append; `fatal` when the file could not be restored to its previous length.
+pub struct AppendError {
+    /// What went wrong.
+    pub error: Error,
+    /// The log's tail is in an unknown state: no more writes until reopened.
+    pub fatal: bool,
+}
+
+fn create_file(dir: &Path, db_id: u64, first_seq: u64) -> Result<(File, PathBuf)> {
+    let path = dir.join(file_name(first_seq));
+    let io = |e: std::io::Error| Error::Io(format!("cannot create WAL file {}: {e}", path.display()));
+    let mut f = OpenOptions::new().create(true).truncate(true).write(true).open(&path).map_err(io)?;
+    fs::write_all(&mut f, &header_bytes(db_id, first_seq)).map_err(io)?;
+    fs::sync_data(&f).map_err(io)?;
+    fs::sync_dir(dir).map_err(io)?;
+    drop(f);
+    let f = OpenOptions::new().append(true).open(&path).map_err(io)?;
+    Ok((f, path))
+}
+
+/// One frame read back.
+pub struct Frame<'a> {
+    /// Sequence number.
+    pub seq: u64,
+    /// Kind.
+    pub kind: FrameKind,
+    /// Payload bytes.
+    pub payload: &'a [u8],
+    /// Offset of the frame in its file.
+    pub offset: u64,
+}
+
+/// How the scan of one file ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum FileEnd {
+    /// Every byte belonged to a good frame.
+    Clean,
+    /// The last frame was torn (an interrupted append): the file should be cut to `at`.
+    Torn {
+        /// Length of the good prefix.
+        at: u64,
+    },
+}
+
+/// Result of [`scan_file`].
+pub struct FileScan {
+    /// How the file ended.
+    pub end: FileEnd,
+    /// Sequence number after the file's last good frame.
+    pub next_seq: u64,
+}
+
+fn corruption(path: &Path, offset: u64, what: &str) -> Error {
+    Error::Corruption(format!("{}: {what} at offset {offset}", path.display()))
+}
+
+/// Check a WAL file's header: it must name this database and the expected first sequence.
+/// A file with nothing but a partial header (and zeros) is reported as `Ok(None)` (a crash
+/// while creating it); anything else wrong is corruption.
+pub fn check_header(path: &Path, bytes: &[u8], db_id: u64, first_seq: u64) -> Result<Option<()>> {
+    // The header is written and synced before any frame: a file whose non-zero bytes all
+    // lie inside the header region holds no frames — a crash while creating it.
+    let non_zero_end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    let h = &bytes[..bytes.len().min(FILE_HEADER)];
+    let valid = h.len() == FILE_HEADER
+        && &h[0..8] == MAGIC
+        && crc32c::crc32c(&h[0..36]) == u32::from_le_bytes([h[36], h[37], h[38], h[39]]);
+    if !valid && non_zero_end <= FILE_HEADER {
+        return Ok(None);
+    }
+    if !valid {
+        return Err(corruption(path, 0, "damaged WAL file header (bad magic or checksum)"));
+    }
+    let version = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
+    if version != VERSION {
+        return Err(corruption(path, 8, &format!("unsupported WAL format version {version}")));
+    }
+    let id = u64::from_le_bytes(h[16..24].try_into().unwrap_or([0; 8]));
+    if id != db_id {
+        return Err(corruption(path, 16, "WAL file belongs to another database"));
+    }
+    let first = u64::from_le_bytes(h[24..32].try_into().unwrap_or([0; 8]));
+    if first != first_seq {
+        return Err(corruption(path, 24, &format!("WAL file header says sequence {first}, its name {first_seq}")));
+    }
+    Ok(Some(()))
+}
+
+/// Whether a frame with a valid checksum and a sequence number ≥ `seq` starts anywhere at
+/// or after `from` (used to tell a torn tail from a damaged frame in the middle).
+fn good_frame_follows(bytes: &[u8], from: usize, seq: u64) -> bool {
+    let mut p = from;
+    while p + FRAME_HEADER + FRAME_TRAILER <= bytes.len() {
+        let h = &bytes[p..];
+        let declared = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
+        let frame_seq = u64::from_le_bytes(h[8..16].try_into().unwrap_or([0; 8]));
+        if (FRAME_HEADER + FRAME_TRAILER..=h.len()).contains(&declared)
+            && FrameKind::from_u8(h[4]).is_some()
+            && frame_seq >= seq
+            && frame_seq - seq <= (bytes.len() / (FRAME_HEADER + FRAME_TRAILER)) as u64
+        {
+            let t = &h[declared - FRAME_TRAILER..declared];
+            if crc32c::crc32c(&h[..declared - FRAME_TRAILER]) == u32::from_le_bytes([t[0], t[1], t[2], t[3]]) {
+                return true;
+            }
+        }
+        p += 1;
+    }
+    false
+}
+
+/// Read the frames of one WAL file (header already checked), calling `apply` on each in
+/// order. `last` says whether this is the newest file: only there may the final frame be
+/// torn. A frame that fails its checks is a torn tail when it is incomplete — it runs past
+/// the end of the file, or breaks off into zero bytes that last to the end (a tail the
+/// file system extended but never wrote) — and no good frame follows it; any other bad
+/// frame is corruption.
+pub fn scan_file(
+    path: &Path,
+    bytes: &[u8],
+    first_seq: u64,
+    last: bool,
+    apply: &mut dyn FnMut(Frame<'_>) -> Result<()>,
+) -> Result<FileScan> {
+    let mut pos = FILE_HEADER;
+    let mut seq = first_seq;
+    // Start of the run of zero bytes that ends the file (bytes.len() if none).
+    let zero_tail = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1).max(FILE_HEADER);
+    while pos < bytes.len() {
+        let rest = &bytes[pos..];
+        let declared =
+            if rest.len() >= 4 { u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize } else { 0 };
+        let sane = (FRAME_HEADER + FRAME_TRAILER..=MAX_FRAME).contains(&declared);
+        let frame_end = if sane { pos + declared } else { pos + FRAME_HEADER };
+        let problem: Option<String> = if rest.len() < FRAME_HEADER {
+            Some("incomplete frame header".into())
+        } else if !sane {
+            Some(format!("impossible frame length {declared}"))
+        } else if declared > rest.len() {
+            Some(format!("frame of {declared} bytes runs past the end of the file"))
+        } else {
+            let body = &rest[..declared - FRAME_TRAILER];
+            let t = &rest[declared - FRAME_TRAILER..declared];
+            let crc = u32::from_le_bytes([t[0], t[1], t[2], t[3]]);
+            let frame_seq = u64::from_le_bytes(rest[8..16].try_into().unwrap_or([0; 8]));
+            if crc32c::crc32c(body) != crc {
+                Some("frame checksum mismatch".into())
+            } else if FrameKind::from_u8(rest[4]).is_none() {
+                return Err(corruption(path, pos as u64, &format!("unknown frame kind {}", rest[4])));
+            } else if frame_seq != seq {
+                return Err(corruption(path, pos as u64, &format!("frame sequence {frame_seq}, expected {seq}")));
+            } else {
+                None
+            }
+        };
+        if let Some(what) = problem {
+            if last && zero_tail < frame_end && !good_frame_follows(bytes, pos + 1, seq) {
+                return Ok(FileScan { end: FileEnd::Torn { at: pos as u64 }, next_seq: seq });
+            }
+            return Err(corruption(path, pos as u64, &what));
+        }
+        let kind = FrameKind::from_u8(rest[4]).ok_or_else(|| corruption(path, pos as u64, "unknown frame kind"))?;
+        apply(Frame { seq, kind, payload: &rest[FRAME_HEADER..declared - FRAME_TRAILER], offset: pos as u64 })?;
+        seq += 1;
+        pos += declared;
+    }
+    Ok(FileScan { end: FileEnd::Clean, next_seq: seq })
+}

@@ -1,0 +1,305 @@
+//! Durability: reopen round trips, the directory lock, torn WAL tails and corruption of
+//! every kind of file (see docs/ARCHITECTURE.md, "Durability").
+
+mod common;
+
+use common::durable::*;
+use kyrodb_core::{Database, Durability, OpenOptions};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::path::Path;
+
+const IDS: u64 = 1500;
+
+fn open(dir: &Path) -> kyrodb_core::Result<Database> {
+    Database::open(Some(dir))
+}
+
+/// Write `batches` random batches, flushing and compacting now and then.
+fn populate(db: &Database, rng: &mut StdRng, model: &mut Model, batches: usize) {
+    let c = db.collection("v").unwrap();
+    for i in 0..batches {
+        let b = random_batch(rng, IDS);
+        apply_to_db(&c, &b).unwrap();
+        apply_to_model(model, &b);
+        if i % 97 == 96 {
+            c.flush(&mut |_, _| {}).unwrap();
+        }
+        if i % 251 == 250 {
+            c.compact(&mut |_, _| {}).unwrap();
+        }
+    }
+}
+
+fn files_in(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for sub in ["", "wal", "seg"] {
+        for e in std::fs::read_dir(dir.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() && p.file_name().unwrap() != "LOCK" {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn reopen_returns_exactly_what_was_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = StdRng::seed_from_u64(1);
+    let mut model = Model::new();
+    for round in 0..4 {
+        let db = open(dir.path()).unwrap();
+        if round == 0 {
+            db.create_collection("v", config()).unwrap();
+        }
+        matches(&db, "v", &model, IDS).unwrap_or_else(|e| panic!("round {round} after reopen: {e}"));
+        populate(&db, &mut rng, &mut model, 300);
+        matches(&db, "v", &model, IDS).unwrap();
+        if round == 2 {
+            // Like a killed process: nothing synced or flushed on the way out.
+            db.crash_for_tests();
+            continue;
+        }
+        db.close().unwrap();
+    }
+}
+
+#[test]
+fn reopen_after_flush_replays_nothing_and_trims_the_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = StdRng::seed_from_u64(2);
+    let mut model = Model::new();
+    let db = open(dir.path()).unwrap();
+    db.create_collection("v", config()).unwrap();
+    populate(&db, &mut rng, &mut model, 200);
+    db.flush(&mut |_, _| {}).unwrap();
+    let wal_files = std::fs::read_dir(dir.path().join("wal")).unwrap().count();
+    assert_eq!(wal_files, 1, "only the fresh WAL file remains after a flush");
+    db.close().unwrap();
+    let db = open(dir.path()).unwrap();
+    assert!(db.recovery_report().is_empty(), "{:?}", db.recovery_report());
+    matches(&db, "v", &model, IDS).unwrap();
+    let st = db.collection("v").unwrap().stats().unwrap();
+    assert_eq!(st.hot_rows, 0, "everything is in segments");
+}
+
+#[test]
+fn dropped_collections_stay_dropped_and_names_can_be_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path()).unwrap();
+    let c = db.create_collection("v", config()).unwrap();
+    c.upsert(&[1, 2], vec![0.5; 2 * DIM], None).unwrap();
+    db.drop_collection("v").unwrap();
+    let c = db.create_collection("v", config()).unwrap();
+    c.upsert(&[3], vec![0.25; DIM], None).unwrap();
+    db.close().unwrap();
+    let db = open(dir.path()).unwrap();
+    let c = db.collection("v").unwrap();
+    assert_eq!(c.count().unwrap(), 1);
+    assert!(c.get(1).unwrap().is_none());
+    assert_eq!(c.get(3).unwrap().unwrap().vector, vec![0.25; DIM]);
+}
+
+#[test]
+fn a_second_open_is_locked_until_the_first_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path()).unwrap();
+    let t = std::time::Instant::now();
+    let err = open(dir.path()).unwrap_err();
+    assert_eq!(err.code(), "LOCKED");
+    assert!(t.elapsed().as_millis() < 100);
+    db.close().unwrap();
+    open(dir.path()).unwrap();
+}
+
+#[test]
+fn durability_modes_all_survive_a_clean_close() {
+    for durability in
+        [Durability::Full, Durability::Normal { interval: std::time::Duration::from_millis(5) }, Durability::None]
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open_with(Some(dir.path()), OpenOptions { durability, salvage: false }).unwrap();
+        let c = db.create_collection("v", config()).unwrap();
+        let mut rng = StdRng::seed_from_u64(3);
+        let mut model = Model::new();
+        for _ in 0..50 {
+            let b = random_batch(&mut rng, IDS);
+            apply_to_db(&c, &b).unwrap();
+            apply_to_model(&mut model, &b);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        db.close().unwrap();
+        let db = open(dir.path()).unwrap();
+        matches(&db, "v", &model, IDS).unwrap_or_else(|e| panic!("{durability:?}: {e}"));
+    }
+}
+
+/// A database with data in every kind of file: segments with deletion bitmaps, and a
+/// WAL with frames after the last checkpoint. Returns the model of its contents.
+fn rich_database(dir: &Path) -> Model {
+    let mut rng = StdRng::seed_from_u64(4);
+    let mut model = Model::new();
+    let db = open(dir).unwrap();
+    db.create_collection("v", config()).unwrap();
+    populate(&db, &mut rng, &mut model, 120);
+    db.flush(&mut |_, _| {}).unwrap();
+    let c = db.collection("v").unwrap();
+    let del = apply_to_db(&c, &Batch::Delete((0..60).collect())).unwrap();
+    assert!(del > 0);
+    apply_to_model(&mut model, &Batch::Delete((0..60).collect()));
+    c.flush(&mut |_, _| {}).unwrap();
+    for _ in 0..20 {
+        let b = random_batch(&mut rng, IDS);
+        apply_to_db(&c, &b).unwrap();
+        apply_to_model(&mut model, &b);
+    }
+    db.close().unwrap();
+    model
+}
+
+#[test]
+fn truncating_the_last_wal_frame_anywhere_recovers_before_or_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = rich_database(dir.path());
+    let wal = files_in(dir.path()).into_iter().filter(|p| p.extension().is_some_and(|e| e == "wal")).last().unwrap();
+    let bytes = std::fs::read(&wal).unwrap();
+    // Find the start of the last frame by walking the frame lengths.
+    let mut pos = 40;
+    let mut last = pos;
+    while pos < bytes.len() {
+        last = pos;
+        pos += u32::from_le_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
+    }
+    assert_eq!(pos, bytes.len());
+    let backup = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), backup.path());
+    let mut before = None;
+    for cut in last..bytes.len() {
+        restore(backup.path(), dir.path());
+        std::fs::write(&wal, &bytes[..cut]).unwrap();
+        let db = open(dir.path()).unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+        let c = db.collection("v").unwrap();
+        let state = read_all(&c, IDS);
+        let b = before.get_or_insert_with(|| state.clone());
+        assert_eq!(&state, b, "every cut inside the last frame gives the state before it");
+        assert_ne!(&state, &model, "the last frame changed something");
+        db.close().unwrap();
+    }
+    restore(backup.path(), dir.path());
+    let db = open(dir.path()).unwrap();
+    matches(&db, "v", &model, IDS).unwrap();
+}
+
+#[test]
+fn a_zero_filled_tail_is_a_torn_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = rich_database(dir.path());
+    let wal = files_in(dir.path()).into_iter().filter(|p| p.extension().is_some_and(|e| e == "wal")).last().unwrap();
+    let mut bytes = std::fs::read(&wal).unwrap();
+    bytes.extend_from_slice(&[0u8; 4096]);
+    std::fs::write(&wal, &bytes).unwrap();
+    let db = open(dir.path()).unwrap();
+    assert!(!db.recovery_report().is_empty());
+    matches(&db, "v", &model, IDS).unwrap();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for sub in ["", "wal", "seg"] {
+        std::fs::create_dir_all(to.join(sub)).unwrap();
+        for e in std::fs::read_dir(from.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() {
+                std::fs::copy(&p, to.join(sub).join(p.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+}
+
+fn restore(backup: &Path, dir: &Path) {
+    for sub in ["wal", "seg"] {
+        let _ = std::fs::remove_dir_all(dir.join(sub));
+    }
+    copy_dir(backup, dir);
+}
+
+#[test]
+fn flipped_bits_in_any_file_are_reported_or_harmless_never_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = rich_database(dir.path());
+    let backup = tempfile::tempdir().unwrap();
+    copy_dir(dir.path(), backup.path());
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut outcomes = std::collections::BTreeMap::<String, (usize, usize)>::new();
+    for file in files_in(backup.path()) {
+        let rel = file.strip_prefix(backup.path()).unwrap().to_path_buf();
+        let len = std::fs::metadata(&file).unwrap().len() as usize;
+        let kind = rel.extension().map_or("MANIFEST".to_string(), |e| e.to_string_lossy().to_string());
+        let samples = 40.min(len);
+        for s in 0..samples {
+            restore(backup.path(), dir.path());
+            std::fs::copy(backup.path().join("MANIFEST"), dir.path().join("MANIFEST")).unwrap();
+            let offset = if s < 8 { s * len / 8 } else { rng.gen_range(0..len) };
+            let mut bytes = std::fs::read(dir.path().join(&rel)).unwrap();
+            bytes[offset] ^= 1 << rng.gen_range(0..8);
+            std::fs::write(dir.path().join(&rel), &bytes).unwrap();
+            let entry = outcomes.entry(kind.clone()).or_default();
+            match open(dir.path()) {
+                Err(e) => {
+                    assert_eq!(e.code(), "CORRUPTION", "{rel:?} offset {offset}: {e}");
+                    entry.0 += 1;
+                }
+                Ok(db) => {
+                    // Harmless flips (padding, reserved bytes) or a torn-looking tail.
+                    let c = db.collection("v").unwrap();
+                    let state = read_all(&c, IDS);
+                    if state != model {
+                        // Only the last WAL frame may be lost, and only as a torn tail.
+                        assert!(
+                            kind == "wal" && !db.recovery_report().is_empty(),
+                            "{rel:?} offset {offset}: wrong data"
+                        );
+                    }
+                    entry.1 += 1;
+                    db.close().unwrap();
+                }
+            }
+        }
+    }
+    for kind in ["kseg", "kdel", "wal", "MANIFEST"] {
+        let (corrupt, _ok) = outcomes.get(kind).copied().unwrap_or_default();
+        assert!(corrupt > 0, "no flip in a {kind} file was detected: {outcomes:?}");
+    }
+}
+
+#[test]
+fn salvage_opens_a_damaged_database_and_says_what_it_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    rich_database(dir.path());
+    let wal = files_in(dir.path()).into_iter().filter(|p| p.extension().is_some_and(|e| e == "wal")).last().unwrap();
+    let mut bytes = std::fs::read(&wal).unwrap();
+    let mid = 40 + (bytes.len() - 40) / 3;
+    bytes[mid] ^= 0x10;
+    std::fs::write(&wal, &bytes).unwrap();
+    assert_eq!(open(dir.path()).unwrap_err().code(), "CORRUPTION");
+    let db = Database::open_with(Some(dir.path()), OpenOptions { salvage: true, ..OpenOptions::default() }).unwrap();
+    assert!(db.recovery_report().iter().any(|r| r.contains("salvage")), "{:?}", db.recovery_report());
+    db.collection("v").unwrap().upsert(&[1], vec![0.0; DIM], None).unwrap();
+    db.close().unwrap();
+    open(dir.path()).unwrap();
+}
+
+#[test]
+fn snapshot_is_a_database_of_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = rich_database(dir.path());
+    let db = open(dir.path()).unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let dest = dest.path().join("copy");
+    db.snapshot(&dest, &mut |_, _| {}).unwrap();
+    db.collection("v").unwrap().delete(&(0..IDS).collect::<Vec<_>>()).unwrap();
+    let copy = open(&dest).unwrap();
+    matches(&copy, "v", &model, IDS).unwrap();
+}
