@@ -30,7 +30,14 @@ export declare class NativeCollection {
 /** Native database handle (wrapped by `Database` in the TypeScript API). */
 export declare class NativeDatabase {
   /** Open a database at `path` (created if missing), or in memory when `path` is null. */
-  static open(path?: string | undefined | null): NativeDatabase
+  static open(path?: string | undefined | null, options?: NativeOpenOptions | undefined | null): NativeDatabase
+  /** Open (and recover) on the libuv thread pool. */
+  static openAsync(path?: string | undefined | null, options?: NativeOpenOptions | undefined | null): Promise<NativeDatabase>
+  /** What recovery cut or dropped at open. */
+  get recoveryReport(): Array<string>
+  flush(onProgress?: ProgressFn | undefined | null): Promise<void>
+  compact(onProgress?: ProgressFn | undefined | null): Promise<void>
+  snapshot(dest: string, onProgress?: ProgressFn | undefined | null): Promise<void>
   /** `index` null makes an exact-only collection (no graph is ever built). */
   createCollection(name: string, dimension: number, metric: string, index?: NativeIndexOptions | undefined | null): NativeCollection
   collection(name: string): NativeCollection
@@ -70,6 +77,16 @@ export interface NativeIndexOptions {
   m?: number
   efConstruction?: number
   autoBuildRows?: number
+}
+
+/** Options of `open`; absent fields take the defaults (`full`, no salvage). */
+export interface NativeOpenOptions {
+  /** `full`, `normal` or `none`. */
+  durability?: string
+  /** fsync interval of the `normal` mode, in milliseconds. */
+  syncIntervalMs?: number
+  /** Recover what is intact from a damaged directory instead of failing. */
+  salvage?: boolean
 }
 
 /** Options of a search (the TypeScript layer has already checked the JS types). */

@@ -2,6 +2,7 @@
  * {@link Collection}: a named set of vectors with one dimension and metric.
  * @module
  */
+import { withProgress } from './progress.js'
 import { call, callAsync, InvalidArgumentError } from './errors.js'
 import { serializeFilter, type Filter } from './filter.js'
 import { fromNativeId, toNativeId, toNativeIds, type Id, type IdList } from './ids.js'
@@ -245,25 +246,7 @@ export class Collection {
     if (onProgress !== undefined && typeof onProgress !== 'function') {
       throw new InvalidArgumentError('onProgress must be a function')
     }
-    // Native progress reports are queued to this thread and may arrive after the build
-    // settles; only reports before then are passed on, in increasing order, and the
-    // final (total, total) is always delivered before the promise resolves. A throwing
-    // callback is ignored: progress is advisory.
-    let settled = false
-    let last = 0
-    const report = (done: number, total: number) => {
-      if (settled || done <= last) return
-      last = done
-      try {
-        onProgress?.(done, total)
-      } catch {
-        // ignored
-      }
-    }
-    const cb = onProgress === undefined ? undefined : ([done, total]: [number, number]) => report(done, total)
-    const built = await callAsync(() => this.#native.buildIndex(cb as never))
-    if (built > 0) report(built, built)
-    settled = true
+    await withProgress(onProgress, (cb) => callAsync(() => this.#native.buildIndex(cb as never)))
   }
 
   /** How the collection's vectors are laid out right now (hot tier, segments). */

@@ -3,8 +3,44 @@
  * @module
  */
 import { Collection, type Metric } from './collection.js'
-import { call, InvalidArgumentError } from './errors.js'
+import { call, callAsync, InvalidArgumentError } from './errors.js'
 import { native, type NativeDatabase } from './native.js'
+import { checkProgress, withProgress, type ProgressCallback } from './progress.js'
+
+/**
+ * When an acknowledged write is on stable storage:
+ * - `'full'` (default): every acknowledged write has been fsynced (writers waiting at the
+ *   same time share one fsync);
+ * - `'normal'`: fsync at most every `syncIntervalMs`; a machine crash or power loss can
+ *   lose the writes of the last interval (a killed process loses nothing);
+ * - `'none'`: never fsync — for tests and benchmarks.
+ */
+export type Durability = 'full' | 'normal' | 'none'
+
+/** Options of {@link open}. */
+export interface OpenOptions {
+  /** Durability mode; default `'full'`. */
+  durability?: Durability
+  /** fsync interval of the `'normal'` mode in milliseconds; default 100. */
+  syncIntervalMs?: number
+  /**
+   * Open a damaged directory by dropping what is damaged (the WAL from the first bad frame
+   * on, unreadable segments) instead of failing with `CORRUPTION`;
+   * {@link Database.recoveryReport} lists what was dropped. Default `false`.
+   */
+  salvage?: boolean
+}
+
+/** Options of long operations. */
+export interface ProgressOptions {
+  /** Called from time to time with `(done, total)` rows. */
+  onProgress?: ProgressCallback
+}
+
+function progressOption(options: unknown): ProgressCallback | undefined {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object like { onProgress }')
+  return checkProgress((options as ProgressOptions).onProgress)
+}
 
 /** Graph index settings of a collection. */
 export interface IndexOptions {
@@ -122,9 +158,54 @@ export class Database {
     call(() => this.#native.dropCollection(name))
   }
 
-  /** Close the database. Every later call on it or its collections throws `CLOSED`. Idempotent. */
+  /**
+   * What recovery had to cut or drop when this database was opened: a torn last WAL frame
+   * (an interrupted write that was never acknowledged) or, with `salvage`, damaged data.
+   * Empty after a clean shutdown.
+   */
+  get recoveryReport(): string[] {
+    return this.#native.recoveryReport
+  }
+
+  /**
+   * Move every write so far into segment files (recent writes become a segment, deletions
+   * become bitmaps) and delete the write-ahead log files no longer needed, so that the
+   * next open replays nothing. Resolves when that is durable. A no-op in memory.
+   */
+  async flush(options: ProgressOptions = {}): Promise<void> {
+    const onProgress = progressOption(options)
+    await withProgress(onProgress, (cb) => callAsync(() => this.#native.flush(cb as never)))
+  }
+
+  /**
+   * Merge each collection's segments into one, dropping deleted rows and rebuilding the
+   * graph, then flush. Reads and writes continue meanwhile.
+   */
+  async compact(options: ProgressOptions = {}): Promise<void> {
+    const onProgress = progressOption(options)
+    await withProgress(onProgress, (cb) => callAsync(() => this.#native.compact(cb as never)))
+  }
+
+  /**
+   * Flush, then write a consistent copy of the database into `dest` (a new or empty
+   * directory) that can be opened as a database of its own — a backup. Segment files
+   * are hard-linked when `dest` is on the same file system.
+   */
+  async snapshot(dest: string, options: ProgressOptions = {}): Promise<void> {
+    if (typeof dest !== 'string' || dest.length === 0 || dest.includes('\0')) {
+      throw new InvalidArgumentError('dest must be a non-empty path without NUL characters')
+    }
+    const onProgress = progressOption(options)
+    await withProgress(onProgress, (cb) => callAsync(() => this.#native.snapshot(dest, cb as never)))
+  }
+
+  /**
+   * Close the database: pending writes are synced, background builds stop, and the
+   * directory lock is released. Every later call on it or its collections throws
+   * `CLOSED`. Idempotent.
+   */
   async close(): Promise<void> {
-    this.#native.close()
+    call(() => this.#native.close())
   }
 
   /** Closes the database (for `await using`). */
@@ -135,15 +216,34 @@ export class Database {
 
 /**
  * Open a database. With a `path`, the directory is created if needed and holds the
- * database's files; without one the database lives in memory only.
+ * database's files (write-ahead log, segments, manifest); opening it again recovers
+ * every acknowledged write, even after the process was killed. Without a path the
+ * database lives in memory only.
  *
- * Storage is in memory in this release: data does not yet survive `close()` or a restart
- * even when a path is given (durable storage is the next milestone).
+ * One handle per directory: a second `open` of the same directory (in this process or
+ * another) fails with `LOCKED` until the first is closed.
+ * @throws LockedError, CorruptionError, IoError
  */
-export async function open(path?: string | null): Promise<Database> {
+export async function open(path?: string | null, options: OpenOptions = {}): Promise<Database> {
   if (path !== undefined && path !== null && (typeof path !== 'string' || path.length === 0 || path.includes('\0'))) {
     throw new InvalidArgumentError('path must be a non-empty string without NUL characters')
   }
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError("options must be an object like { durability: 'full' }")
+  }
+  const { durability, syncIntervalMs, salvage } = options
+  if (durability !== undefined && durability !== 'full' && durability !== 'normal' && durability !== 'none') {
+    throw new InvalidArgumentError(`durability must be 'full', 'normal' or 'none', got ${String(durability)}`)
+  }
+  if (
+    syncIntervalMs !== undefined &&
+    (typeof syncIntervalMs !== 'number' || !Number.isInteger(syncIntervalMs) || syncIntervalMs < 1 || syncIntervalMs > 3_600_000)
+  ) {
+    throw new InvalidArgumentError(`syncIntervalMs must be an integer in 1..3600000, got ${String(syncIntervalMs)}`)
+  }
+  if (salvage !== undefined && typeof salvage !== 'boolean') throw new InvalidArgumentError('salvage must be a boolean')
   const p = path ?? null
-  return new Database(call(() => native.NativeDatabase.open(p)), p)
+  // Opening recovers (maps segments, replays the WAL): do it off the JS thread.
+  const nativeDb = await callAsync(() => native.NativeDatabase.openAsync(p, { durability, syncIntervalMs, salvage }))
+  return new Database(nativeDb, p)
 }

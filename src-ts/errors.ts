@@ -13,6 +13,9 @@ export type ErrorCode =
   | 'ALREADY_EXISTS'
   | 'CLOSED'
   | 'IO'
+  | 'CORRUPTION'
+  | 'LOCKED'
+  | 'READ_ONLY'
   | 'INTERNAL'
 
 /** Base class of every error KyroDB throws. A failed call changes nothing. */
@@ -76,6 +79,33 @@ export class IoError extends KyroDBError {
   }
 }
 
+/**
+ * Stored data failed a check; the message names the file and the offset. Open with
+ * `{ salvage: true }` to recover what is intact (see {@link Database.recoveryReport}).
+ */
+export class CorruptionError extends KyroDBError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CORRUPTION', message, options)
+  }
+}
+
+/** The database directory is already open, in this process or another. */
+export class LockedError extends KyroDBError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('LOCKED', message, options)
+  }
+}
+
+/**
+ * A write could not be made durable (an fsync failed), so the database refuses writes
+ * until it is closed and reopened; reads go on working.
+ */
+export class ReadOnlyError extends KyroDBError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('READ_ONLY', message, options)
+  }
+}
+
 /** A bug in KyroDB (an internal invariant failed or native code panicked). Please report it. */
 export class InternalError extends KyroDBError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -91,6 +121,9 @@ const classes: Record<ErrorCode, new (message: string, options?: { cause?: unkno
   ALREADY_EXISTS: AlreadyExistsError,
   CLOSED: ClosedError,
   IO: IoError,
+  CORRUPTION: CorruptionError,
+  LOCKED: LockedError,
+  READ_ONLY: ReadOnlyError,
   INTERNAL: InternalError,
 }
 

@@ -13,7 +13,7 @@
  * @module kyrodb
  */
 export { open, Database } from './database.js'
-export type { CreateCollectionOptions, CollectionInfo, IndexOptions } from './database.js'
+export type { CreateCollectionOptions, CollectionInfo, IndexOptions, OpenOptions, Durability, ProgressOptions } from './database.js'
 export { Collection } from './collection.js'
 export type {
   Metric,
@@ -36,6 +36,9 @@ export {
   AlreadyExistsError,
   ClosedError,
   IoError,
+  CorruptionError,
+  LockedError,
+  ReadOnlyError,
   InternalError,
 } from './errors.js'
 export type { ErrorCode } from './errors.js'

@@ -35,6 +35,9 @@ const httpStatus: Record<ErrorCode, number> = {
   ALREADY_EXISTS: 409,
   CLOSED: 503,
   IO: 500,
+  CORRUPTION: 500,
+  LOCKED: 423,
+  READ_ONLY: 503,
   INTERNAL: 500,
 }
 

@@ -376,11 +376,3 @@ impl Database {
         self.closed.load(Ordering::Acquire)
     }
 }
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        // A handle dropped without close (a garbage-collected JS object) still syncs and
-        // releases the directory lock.
-        let _ = self.close();
-    }
-}

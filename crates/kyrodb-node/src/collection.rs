@@ -83,7 +83,7 @@ pub struct NativeSegmentStats {
 }
 
 /// Progress callback of `buildIndex`: called with (done, total) from the build thread.
-type ProgressFn = ThreadsafeFunction<(u32, u32), (), (u32, u32), Status, false>;
+pub type ProgressFn = ThreadsafeFunction<(u32, u32), (), (u32, u32), Status, false>;
 
 /// A stored vector returned by `get`.
 #[napi(object)]

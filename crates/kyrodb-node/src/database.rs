@@ -1,12 +1,97 @@
 //! `NativeDatabase`: the database handle as seen from JavaScript.
 
-use crate::collection::NativeCollection;
+use crate::collection::{NativeCollection, ProgressFn};
 use crate::errors::guard;
 use kyrodb_core::vector::hnsw::BuildParams;
-use kyrodb_core::{CollectionConfig, Database, IndexConfig, Metric};
+use kyrodb_core::{CollectionConfig, Database, Durability, Error, IndexConfig, Metric, OpenOptions};
+use napi::bindgen_prelude::{AsyncTask, Env};
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi::Task;
 use napi_derive::napi;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// Options of `open`; absent fields take the defaults (`full`, no salvage).
+#[napi(object)]
+pub struct NativeOpenOptions {
+    /// `full`, `normal` or `none`.
+    pub durability: Option<String>,
+    /// fsync interval of the `normal` mode, in milliseconds.
+    pub sync_interval_ms: Option<u32>,
+    /// Recover what is intact from a damaged directory instead of failing.
+    pub salvage: Option<bool>,
+}
+
+fn open_options(o: Option<NativeOpenOptions>) -> kyrodb_core::Result<OpenOptions> {
+    let Some(o) = o else { return Ok(OpenOptions::default()) };
+    let interval = Duration::from_millis(o.sync_interval_ms.unwrap_or(100).max(1) as u64);
+    let durability = match o.durability.as_deref() {
+        None | Some("full") => Durability::Full,
+        Some("normal") => Durability::Normal { interval },
+        Some("none") => Durability::None,
+        Some(other) => {
+            return Err(Error::invalid(format!("durability must be 'full', 'normal' or 'none', got {other:?}")))
+        }
+    };
+    Ok(OpenOptions { durability, salvage: o.salvage.unwrap_or(false) })
+}
+
+/// Opening (recovery) off the JS thread.
+pub struct OpenTask {
+    path: Option<String>,
+    options: Option<NativeOpenOptions>,
+}
+
+impl Task for OpenTask {
+    type Output = Arc<Database>;
+    type JsValue = NativeDatabase;
+
+    fn compute(&mut self) -> napi::Result<Arc<Database>> {
+        let options = self.options.take();
+        guard(|| Ok(Arc::new(Database::open_with(self.path.as_deref().map(Path::new), open_options(options)?)?)))
+    }
+
+    fn resolve(&mut self, _env: Env, db: Arc<Database>) -> napi::Result<NativeDatabase> {
+        Ok(NativeDatabase { inner: db })
+    }
+}
+
+/// A database-wide background operation.
+pub enum DbOp {
+    Flush,
+    Compact,
+    Snapshot(PathBuf),
+}
+
+pub struct DbTask {
+    db: Arc<Database>,
+    op: DbOp,
+    on_progress: Option<ProgressFn>,
+}
+
+impl Task for DbTask {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> napi::Result<()> {
+        let cb = self.on_progress.take();
+        let mut progress = |done: usize, total: usize| {
+            if let Some(cb) = &cb {
+                cb.call((done as u32, total as u32), ThreadsafeFunctionCallMode::NonBlocking);
+            }
+        };
+        guard(|| match &self.op {
+            DbOp::Flush => self.db.flush(&mut progress),
+            DbOp::Compact => self.db.compact(&mut progress),
+            DbOp::Snapshot(dest) => self.db.snapshot(dest, &mut progress),
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, _: ()) -> napi::Result<()> {
+        Ok(())
+    }
+}
 
 /// Native database handle (wrapped by `Database` in the TypeScript API).
 #[napi]
@@ -35,8 +120,38 @@ pub struct NativeCollectionInfo {
 impl NativeDatabase {
     /// Open a database at `path` (created if missing), or in memory when `path` is null.
     #[napi(factory)]
-    pub fn open(path: Option<String>) -> napi::Result<NativeDatabase> {
-        guard(|| Ok(NativeDatabase { inner: Arc::new(Database::open(path.as_deref().map(Path::new))?) }))
+    pub fn open(path: Option<String>, options: Option<NativeOpenOptions>) -> napi::Result<NativeDatabase> {
+        guard(|| {
+            let options = open_options(options)?;
+            Ok(NativeDatabase { inner: Arc::new(Database::open_with(path.as_deref().map(Path::new), options)?) })
+        })
+    }
+
+    /// Open (and recover) on the libuv thread pool.
+    #[napi(ts_return_type = "Promise<NativeDatabase>")]
+    pub fn open_async(path: Option<String>, options: Option<NativeOpenOptions>) -> AsyncTask<OpenTask> {
+        AsyncTask::new(OpenTask { path, options })
+    }
+
+    /// What recovery cut or dropped at open.
+    #[napi(getter)]
+    pub fn recovery_report(&self) -> Vec<String> {
+        self.inner.recovery_report().to_vec()
+    }
+
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn flush(&self, on_progress: Option<ProgressFn>) -> AsyncTask<DbTask> {
+        AsyncTask::new(DbTask { db: self.inner.clone(), op: DbOp::Flush, on_progress })
+    }
+
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn compact(&self, on_progress: Option<ProgressFn>) -> AsyncTask<DbTask> {
+        AsyncTask::new(DbTask { db: self.inner.clone(), op: DbOp::Compact, on_progress })
+    }
+
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn snapshot(&self, dest: String, on_progress: Option<ProgressFn>) -> AsyncTask<DbTask> {
+        AsyncTask::new(DbTask { db: self.inner.clone(), op: DbOp::Snapshot(PathBuf::from(dest)), on_progress })
     }
 
     /// `index` null makes an exact-only collection (no graph is ever built).
@@ -94,8 +209,8 @@ impl NativeDatabase {
     }
 
     #[napi]
-    pub fn close(&self) {
-        self.inner.close();
+    pub fn close(&self) -> napi::Result<()> {
+        guard(|| self.inner.close())
     }
 
     #[napi(getter)]

@@ -79,6 +79,14 @@ pub struct Storage {
     ticker: Mutex<Option<Ticker>>,
 }
 
+impl Drop for Storage {
+    /// The last handle gone without `close` (a garbage-collected database whose collections
+    /// are gone too): sync what is unsynced and release the lock.
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}
+
 impl std::fmt::Debug for Storage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Storage").field("dir", &self.dir).finish()
