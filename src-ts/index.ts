@@ -42,5 +42,6 @@ export {
   InternalError,
 } from './errors.js'
 export type { ErrorCode } from './errors.js'
+export type { ProgressCallback } from './progress.js'
 export { engineInfo } from './info.js'
 export type { EngineInfo } from './info.js'
