@@ -36,8 +36,6 @@ pub const MAX_K: usize = 10_000;
 pub const MAX_BATCH: usize = 1_000_000;
 /// Default number of live hot rows that triggers a background freeze into a segment.
 pub const DEFAULT_AUTO_BUILD_ROWS: usize = 10_000;
-/// With more segments than this, the next automatic build merges them all.
-const MAX_AUTO_SEGMENTS: usize = 8;
 /// Live hot rows that make a durable exact-only collection flush its hot tier into a
 /// segment (exact scans of this many rows take well under a millisecond).
 pub const EXACT_FLUSH_ROWS: usize = 65_536;
@@ -195,12 +193,40 @@ impl State {
 }
 
 /// Which rows a build consumes.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum BuildScope {
     /// The hot tier only; the new segment is added beside the existing ones.
     Hot,
     /// Everything: the hot tier and every segment merge into one new segment.
     All,
+    /// These segments (indices, ascending) merge into one; the hot tier stays.
+    Segments(Vec<usize>),
+}
+
+/// Size-tiered merging: segments whose live rows fall in the same power-of-4 tier above
+/// `base` rows merge once `MERGE_FANIN` of them accumulate, so a row is rewritten about
+/// log4(N / base) times over its life and the segment count stays logarithmic.
+const MERGE_FANIN: usize = 4;
+
+/// The segments (indices, ascending) the next merge should combine, if any tier is full.
+fn pick_merge(live_rows: &[usize], base: usize) -> Option<Vec<usize>> {
+    let tier = |rows: usize| {
+        let mut t = 0;
+        let mut bound = base.max(1) * 4;
+        while rows >= bound && t < 32 {
+            t += 1;
+            bound = bound.saturating_mul(4);
+        }
+        t
+    };
+    let mut by_tier: std::collections::BTreeMap<u32, Vec<usize>> = std::collections::BTreeMap::new();
+    for (i, &rows) in live_rows.iter().enumerate() {
+        by_tier.entry(tier(rows)).or_default().push(i);
+    }
+    by_tier.into_values().find(|v| v.len() >= MERGE_FANIN).map(|mut v| {
+        v.truncate(2 * MERGE_FANIN);
+        v
+    })
 }
 
 /// A named set of vectors of one dimension and metric.
@@ -658,11 +684,17 @@ impl Collection {
     pub(crate) fn spawn_background_build(self: &Arc<Self>) {
         let me = Arc::clone(self);
         let spawned = std::thread::Builder::new().name(format!("kyrodb-build-{}", self.name)).spawn(move || {
-            let scope =
-                if me.state.read().segments.len() >= MAX_AUTO_SEGMENTS { BuildScope::All } else { BuildScope::Hot };
             // A failed background build (database closed meanwhile, disk full) leaves the
             // rows in the hot tier and the WAL, where they are still found; nothing is lost.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| me.build(scope, &mut |_, _| {})));
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<()> {
+                me.build(BuildScope::Hot, &mut |_, _| {})?;
+                let base = me.auto_flush_rows().unwrap_or(DEFAULT_AUTO_BUILD_ROWS);
+                loop {
+                    let live: Vec<usize> = me.state.read().segments.iter().map(Segment::live).collect();
+                    let Some(pick) = pick_merge(&live, base) else { return Ok(()) };
+                    me.build(BuildScope::Segments(pick), &mut |_, _| {})?;
+                }
+            }));
             me.background_build.store(false, Ordering::Release);
         });
         if spawned.is_err() {
@@ -683,8 +715,13 @@ impl Collection {
             let mut sources = Vec::new();
             let mut vectors = Vec::new();
             let mut metas = Vec::new();
-            let consumed = if scope == BuildScope::All { st.segments.len() } else { 0 };
-            for (s, seg) in st.segments.iter().enumerate().take(consumed) {
+            let consumed: Vec<usize> = match &scope {
+                BuildScope::Hot => Vec::new(),
+                BuildScope::All => (0..st.segments.len()).collect(),
+                BuildScope::Segments(v) => v.iter().copied().filter(|&i| i < st.segments.len()).collect(),
+            };
+            for &s in &consumed {
+                let seg = &st.segments[s];
                 for r in 0..seg.len() as u32 {
                     if !seg.is_deleted(r) {
                         sources.push((seg.id(r), Loc::Seg(s as u32, r)));
@@ -693,17 +730,25 @@ impl Collection {
                     }
                 }
             }
-            for r in 0..st.hot.len() as u32 {
+            let hot_prefix = if matches!(scope, BuildScope::Segments(_)) { 0 } else { st.hot.len() };
+            for r in 0..hot_prefix as u32 {
                 if !st.hot.is_dead(r) {
                     sources.push((st.hot.id(r), Loc::Hot(r)));
                     vectors.extend_from_slice(st.hot.vector(r));
                     metas.push(st.hot.meta(r).cloned());
                 }
             }
-            (sources, vectors, metas, st.hot.len(), consumed, st.applied_seq)
+            // A merge of segments alone leaves the hot tier (and so the WAL position
+            // covered by the files) where it was.
+            let covered = if hot_prefix == 0 && matches!(scope, BuildScope::Segments(_)) {
+                st.flushed_seq
+            } else {
+                st.applied_seq
+            };
+            (sources, vectors, metas, hot_prefix, consumed, covered)
         };
         let built = sources.len();
-        if consumed_segments > 0 || hot_prefix > 0 {
+        if !consumed_segments.is_empty() || hot_prefix > 0 {
             // 2. Build (and store) without any lock.
             let rows: Vec<SegmentRow<'_>> = sources
                 .iter()
@@ -718,12 +763,12 @@ impl Collection {
                 segment = self.store_segment(storage, &segment)?;
             }
             // 3. Swap (short write lock).
-            self.swap(segment, &sources, hot_prefix, consumed_segments);
+            self.swap(segment, &sources, hot_prefix, &consumed_segments);
         } else {
             progress(0, 0);
         }
         if let Some(storage) = &self.storage {
-            let swapped = consumed_segments > 0 || hot_prefix > 0;
+            let swapped = !consumed_segments.is_empty() || hot_prefix > 0;
             self.checkpoint(storage, snapshot_seq, swapped)?;
         }
         Ok(built)
@@ -744,10 +789,19 @@ impl Collection {
 
     /// Install a built segment in place of the hot prefix and consumed segments it was
     /// built from. Rows whose source died during the build arrive deleted.
-    fn swap(&self, mut segment: Segment, sources: &[(u64, Loc)], hot_prefix: usize, consumed_segments: usize) {
+    fn swap(&self, mut segment: Segment, sources: &[(u64, Loc)], hot_prefix: usize, consumed: &[usize]) {
         let mut st = self.state.write();
         let src_of_row: HashMap<u64, Loc> = sources.iter().copied().collect();
-        let new_index = (st.segments.len() - consumed_segments) as u32;
+        // Segments that stay keep their order; the new one goes last.
+        let mut new_pos = vec![u32::MAX; st.segments.len()];
+        let mut kept = 0u32;
+        for (i, pos) in new_pos.iter_mut().enumerate() {
+            if !consumed.contains(&i) {
+                *pos = kept;
+                kept += 1;
+            }
+        }
+        let new_index = kept;
         let mut moved = Vec::with_capacity(segment.len());
         for r in 0..segment.len() as u32 {
             let id = segment.id(r);
@@ -758,20 +812,30 @@ impl Collection {
                 segment.delete_row(r);
             }
         }
-        st.segments.drain(..consumed_segments);
+        let old = std::mem::take(&mut st.segments);
+        st.segments = old.into_iter().enumerate().filter(|(i, _)| !consumed.contains(i)).map(|(_, s)| s).collect();
         st.hot.drain_front(hot_prefix);
-        // Every row live at swap time was live at snapshot time, so after `moved` is
-        // applied no location points into the dropped hot prefix or a consumed segment;
-        // rows that stayed hot move down by `hot_prefix`.
+        // Rows that stayed hot move down by `hot_prefix`; kept segments are renumbered.
+        // Locations in consumed segments are left for `moved` to overwrite: every row
+        // live at swap time was live at snapshot time, so each of them is in `moved`.
+        for loc in st.locations.values_mut() {
+            match loc {
+                Loc::Hot(r) if *r as usize >= hot_prefix => *r -= hot_prefix as u32,
+                Loc::Hot(_) => {}
+                Loc::Seg(s, _) => {
+                    if let Some(&p) = new_pos.get(*s as usize).filter(|&&p| p != u32::MAX) {
+                        *s = p;
+                    }
+                }
+            }
+        }
         for (id, loc) in moved {
             st.locations.insert(id, loc);
         }
-        for loc in st.locations.values_mut() {
-            if let Loc::Hot(r) = loc {
-                debug_assert!(*r as usize >= hot_prefix);
-                *r -= hot_prefix as u32;
-            }
-        }
+        debug_assert!(st.locations.values().all(|l| match l {
+            Loc::Hot(r) => (*r as usize) < st.hot.len(),
+            Loc::Seg(s, _) => *s <= new_index,
+        }));
         if segment.live() > 0 {
             st.segments.push(segment);
         } else if let (Some(storage), Some(f)) = (&self.storage, segment.files) {
@@ -849,5 +913,20 @@ impl Collection {
         st.hot.memory_bytes()
             + st.segments.iter().map(Segment::memory_bytes).sum::<usize>()
             + st.locations.capacity() * 24
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pick_merge;
+
+    #[test]
+    fn merges_pick_a_full_tier_of_similar_sizes() {
+        assert_eq!(pick_merge(&[100, 100, 100], 100), None);
+        assert_eq!(pick_merge(&[100, 120, 90, 300], 100), Some(vec![0, 1, 2, 3]));
+        // A big segment does not get rewritten with small ones.
+        assert_eq!(pick_merge(&[5000, 100, 100, 100, 100], 100), Some(vec![1, 2, 3, 4]));
+        assert_eq!(pick_merge(&[5000, 100, 100, 100], 100), None);
+        assert_eq!(pick_merge(&[2000, 1600, 1700, 1900], 100), Some(vec![0, 1, 2, 3]));
     }
 }
