@@ -32,13 +32,27 @@ impl Writer {
     }
     /// Append `u64`s.
     pub fn u64s(&mut self, v: &[u64]) {
+        #[cfg(target_endian = "little")]
+        {
+            // SAFETY: as in `f32s`.
+            let bytes = unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) };
+            self.buf.extend_from_slice(bytes);
+        }
+        #[cfg(not(target_endian = "little"))]
         for x in v {
             self.u64(*x);
         }
     }
     /// Append `f32`s.
     pub fn f32s(&mut self, v: &[f32]) {
-        self.buf.reserve(v.len() * 4);
+        #[cfg(target_endian = "little")]
+        {
+            // SAFETY: f32 has no padding and u8 alignment 1; on little-endian hosts the
+            // in-memory bytes are the encoding.
+            let bytes = unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) };
+            self.buf.extend_from_slice(bytes);
+        }
+        #[cfg(not(target_endian = "little"))]
         for x in v {
             self.buf.extend_from_slice(&x.to_le_bytes());
         }
@@ -112,12 +126,31 @@ impl<'a> Reader<'a> {
     /// `n` `u64`s (the count is checked against the bytes left before allocating).
     pub fn u64s(&mut self, n: usize, what: &str) -> Result<Vec<u64>, ReadError> {
         let b = self.take(n.checked_mul(8).unwrap_or(usize::MAX), what)?;
-        Ok(b.chunks_exact(8).map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])).collect())
+        Ok(copy_le(b, u64::from_le_bytes))
     }
 
     /// `n` `f32`s (checked like [`Reader::u64s`]).
     pub fn f32s(&mut self, n: usize, what: &str) -> Result<Vec<f32>, ReadError> {
         let b = self.take(n.checked_mul(4).unwrap_or(usize::MAX), what)?;
-        Ok(b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+        Ok(copy_le(b, f32::from_le_bytes))
+    }
+}
+
+/// Decode little-endian `T`s from `b` (whose length is a multiple of `N`): one `memcpy` on
+/// little-endian hosts (the input need not be aligned), element by element otherwise.
+fn copy_le<T: Copy + Default, const N: usize>(b: &[u8], from_le: fn([u8; N]) -> T) -> Vec<T> {
+    let n = b.len() / N;
+    #[cfg(target_endian = "little")]
+    {
+        let _ = from_le;
+        let mut out = vec![T::default(); n];
+        // SAFETY: `out` has room for n·N bytes; T (u64/f32) is plain data whose in-memory
+        // bytes on a little-endian host are its encoding; the regions do not overlap.
+        unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), out.as_mut_ptr() as *mut u8, n * N) };
+        out
+    }
+    #[cfg(not(target_endian = "little"))]
+    {
+        b.chunks_exact(N).map(|c| from_le(c.try_into().unwrap_or([0; N]))).collect()
     }
 }
