@@ -8,7 +8,8 @@
 //! - [`hnsw`]: graph build (hnsw_rs), frozen layout, search kernel;
 //! - [`filter`]: metadata filters (two syntaxes, evaluation, inverted indexes);
 //! - [`segment`]: an immutable segment (vectors, ids, metadata, graph, tombstones);
-//! - [`collection`]: the collection itself (validation, hot tier + segments, builds).
+//! - [`collection`]: the collection itself (validation, write and read paths over the hot
+//!   tier and segments; `collection/maintenance.rs`: builds, merges, swaps, checkpoints).
 
 pub mod aligned;
 pub mod collection;
