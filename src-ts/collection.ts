@@ -2,7 +2,7 @@
  * {@link Collection}: a named set of vectors with one dimension and metric.
  * @module
  */
-import { withProgress } from './progress.js'
+import { progressOption, withProgress } from './progress.js'
 import { call, callAsync, InvalidArgumentError } from './errors.js'
 import { serializeFilter, type Filter } from './filter.js'
 import { fromNativeId, toNativeId, toNativeIds, type Id, type IdList } from './ids.js'
@@ -241,11 +241,7 @@ export class Collection {
    * (`index: false`) resolve at once.
    */
   async buildIndex(options: BuildIndexOptions = {}): Promise<void> {
-    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object like { onProgress }')
-    const onProgress = options.onProgress
-    if (onProgress !== undefined && typeof onProgress !== 'function') {
-      throw new InvalidArgumentError('onProgress must be a function')
-    }
+    const onProgress = progressOption(options)
     await withProgress(onProgress, (cb) => callAsync(() => this.#native.buildIndex(cb as never)))
   }
 

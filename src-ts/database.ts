@@ -5,7 +5,7 @@
 import { Collection, type Metric } from './collection.js'
 import { call, callAsync, InvalidArgumentError } from './errors.js'
 import { native, type NativeDatabase } from './native.js'
-import { checkProgress, withProgress, type ProgressCallback } from './progress.js'
+import { progressOption, withProgress, type ProgressCallback } from './progress.js'
 
 /**
  * When an acknowledged write is on stable storage:
@@ -37,10 +37,6 @@ export interface ProgressOptions {
   onProgress?: ProgressCallback
 }
 
-function progressOption(options: unknown): ProgressCallback | undefined {
-  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object like { onProgress }')
-  return checkProgress((options as ProgressOptions).onProgress)
-}
 
 /** Graph index settings of a collection. */
 export interface IndexOptions {

@@ -8,11 +8,17 @@ import { InvalidArgumentError } from './errors.js'
 export type ProgressCallback = (done: number, total: number) => void
 
 /** Check a user-supplied `onProgress`. */
-export function checkProgress(onProgress: unknown): ProgressCallback | undefined {
+function checkProgress(onProgress: unknown): ProgressCallback | undefined {
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw new InvalidArgumentError('onProgress must be a function')
   }
   return onProgress as ProgressCallback | undefined
+}
+
+/** The checked `onProgress` of an options object like `{ onProgress }`. */
+export function progressOption(options: unknown): ProgressCallback | undefined {
+  if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object like { onProgress }')
+  return checkProgress((options as { onProgress?: unknown }).onProgress)
 }
 
 /**

@@ -87,7 +87,7 @@ impl Database {
 
         // Collections and their segments, as the manifest says. They get their storage
         // handle after replay (replay itself writes nothing).
-        let mut staged: Vec<(CollectionEntry, CollectionConfig, Arc<Collection>)> = Vec::new();
+        let mut staged: Vec<(String, Arc<Collection>)> = Vec::new();
         for entry in &manifest.collections {
             let config = config_of(entry)?;
             let c = Arc::new(Collection::with_storage(
@@ -144,12 +144,16 @@ impl Database {
                 }
             }
             c.restore_segments(segments)?;
-            staged.push((entry.clone(), config, c));
+            staged.push((entry.name.clone(), c));
         }
 
         // Replay the WAL tail into the hot tiers.
-        let by_id: std::collections::HashMap<u64, (u64, Arc<Collection>)> =
-            staged.iter().map(|(e, _, c)| (e.id, (e.flushed_seq, Arc::clone(c)))).collect();
+        let by_id: std::collections::HashMap<u64, (u64, Arc<Collection>)> = manifest
+            .collections
+            .iter()
+            .zip(&staged)
+            .map(|(e, (_, c))| (e.id, (e.flushed_seq, Arc::clone(c))))
+            .collect();
         let replayed = storage::replay_wal(dir, manifest.database_id, options.salvage, &mut |frame| {
             let id = storage::records::collection_of(frame.payload).map_err(|e| {
                 Error::Corruption(format!("WAL frame {}: {} at offset {}", frame.seq, e.what, frame.offset))
@@ -164,17 +168,9 @@ impl Database {
         let storage = Storage::start(opened, replayed, options.durability)?;
 
         let mut collections = BTreeMap::new();
-        for (entry, config, restored) in staged {
-            let c = Arc::new(Collection::with_storage(
-                entry.name.clone(),
-                config,
-                closed.clone(),
-                Some(Arc::clone(&storage)),
-                entry.id,
-                entry.flushed_seq,
-            ));
-            c.adopt(&restored, &storage);
-            collections.insert(entry.name.clone(), c);
+        for (name, c) in staged {
+            c.attach_storage(Arc::clone(&storage));
+            collections.insert(name, c);
         }
         let db = Database {
             path: Some(dir.to_path_buf()),
@@ -352,11 +348,7 @@ impl Database {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let collections: Vec<Arc<Collection>> = std::mem::take(&mut *self.collections.write()).into_values().collect();
-        // Running builds see the closed flag and stop; wait for them before the lock goes.
-        for c in &collections {
-            drop(c.quiesce());
-        }
+        self.stop_collections();
         match &self.storage {
             Some(s) => s.close(),
             None => Ok(()),
@@ -369,12 +361,18 @@ impl Database {
     #[doc(hidden)]
     pub fn crash_for_tests(&self) {
         self.closed.store(true, Ordering::Release);
+        self.stop_collections();
+        if let Some(s) = &self.storage {
+            s.abandon();
+        }
+    }
+
+    /// After the closed flag is set: forget the collections and wait for running builds,
+    /// which see the flag and stop, so that nothing writes once the lock goes.
+    fn stop_collections(&self) {
         let collections: Vec<Arc<Collection>> = std::mem::take(&mut *self.collections.write()).into_values().collect();
         for c in &collections {
             drop(c.quiesce());
-        }
-        if let Some(s) = &self.storage {
-            s.abandon();
         }
     }
 

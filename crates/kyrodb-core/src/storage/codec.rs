@@ -2,6 +2,26 @@
 //! length against what is left before reading or allocating, so no input — however
 //! damaged — can make it read out of bounds or allocate more than the input's size.
 
+/// The little-endian `u32` at `at` (the caller has checked `at + 4 <= b.len()`).
+#[inline]
+pub fn le_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// The little-endian `u64` at `at` (the caller has checked `at + 8 <= b.len()`).
+#[inline]
+pub fn le_u64(b: &[u8], at: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(a)
+}
+
+/// The bytes of a plain-data slice; on little-endian hosts these are its encoding.
+pub fn as_bytes<T: super::slab::Pod>(v: &[T]) -> &[u8] {
+    // SAFETY: T is Pod (no padding, every byte initialised), and u8 has alignment 1.
+    unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) }
+}
+
 /// Appends little-endian values to a byte buffer.
 #[derive(Default)]
 pub struct Writer {
@@ -33,11 +53,7 @@ impl Writer {
     /// Append `u64`s.
     pub fn u64s(&mut self, v: &[u64]) {
         #[cfg(target_endian = "little")]
-        {
-            // SAFETY: as in `f32s`.
-            let bytes = unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) };
-            self.buf.extend_from_slice(bytes);
-        }
+        self.buf.extend_from_slice(as_bytes(v));
         #[cfg(not(target_endian = "little"))]
         for x in v {
             self.u64(*x);
@@ -46,12 +62,7 @@ impl Writer {
     /// Append `f32`s.
     pub fn f32s(&mut self, v: &[f32]) {
         #[cfg(target_endian = "little")]
-        {
-            // SAFETY: f32 has no padding and u8 alignment 1; on little-endian hosts the
-            // in-memory bytes are the encoding.
-            let bytes = unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) };
-            self.buf.extend_from_slice(bytes);
-        }
+        self.buf.extend_from_slice(as_bytes(v));
         #[cfg(not(target_endian = "little"))]
         for x in v {
             self.buf.extend_from_slice(&x.to_le_bytes());
@@ -111,16 +122,12 @@ impl<'a> Reader<'a> {
 
     /// A `u32`.
     pub fn u32(&mut self, what: &str) -> Result<u32, ReadError> {
-        let b = self.take(4, what)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        Ok(le_u32(self.take(4, what)?, 0))
     }
 
     /// A `u64`.
     pub fn u64(&mut self, what: &str) -> Result<u64, ReadError> {
-        let b = self.take(8, what)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Ok(u64::from_le_bytes(a))
+        Ok(le_u64(self.take(8, what)?, 0))
     }
 
     /// `n` `u64`s (the count is checked against the bytes left before allocating).

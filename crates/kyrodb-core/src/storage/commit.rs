@@ -67,11 +67,6 @@ impl Committer {
         }
     }
 
-    /// The durability mode.
-    pub fn durability(&self) -> Durability {
-        self.durability
-    }
-
     /// `Err(READ_ONLY)` once a write could not be made durable.
     pub fn check_writable(&self) -> Result<()> {
         match &*self.read_only.lock() {

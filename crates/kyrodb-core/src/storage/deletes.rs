@@ -12,6 +12,7 @@
 //! 40  ⌈rows / 64⌉ × u64 words, bit r of word r / 64 set = row r deleted
 //! ```
 
+use super::codec::{le_u32, le_u64};
 use super::fs;
 use crate::error::{Error, Result};
 use std::path::Path;
@@ -51,11 +52,11 @@ pub fn read(path: &Path, segment: u64, rows: usize) -> Result<Vec<u64>> {
     if b.len() != 40 + words * 8 || &b[0..8] != MAGIC {
         return Err(bad(0, "not a deletion bitmap of the expected size"));
     }
-    let u64_at = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or([0; 8]));
-    if crc32c::crc32c(&b[16..]) != u32::from_le_bytes([b[12], b[13], b[14], b[15]]) {
+    let u64_at = |at: usize| le_u64(&b, at);
+    if crc32c::crc32c(&b[16..]) != le_u32(&b, 12) {
         return Err(bad(12, "checksum mismatch"));
     }
-    if u32::from_le_bytes([b[8], b[9], b[10], b[11]]) != VERSION {
+    if le_u32(&b, 8) != VERSION {
         return Err(bad(8, "unsupported version"));
     }
     if u64_at(16) != segment || u64_at(24) != rows as u64 {

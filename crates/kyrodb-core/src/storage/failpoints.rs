@@ -67,11 +67,6 @@ mod imp {
         STATE.lock().counts[slot(op)]
     }
 
-    /// Whether the armed failure has happened.
-    pub fn fired() -> bool {
-        STATE.lock().fired
-    }
-
     pub(crate) fn hit(op: Op) -> io::Result<()> {
         let mut s = STATE.lock();
         if s.fired && s.sticky {
@@ -87,7 +82,7 @@ mod imp {
 }
 
 #[cfg(feature = "failpoints")]
-pub use imp::{arm, arm_once, count, fired, reset};
+pub use imp::{arm, arm_once, count, reset};
 
 /// Called before every storage operation of kind `op`; fails when a test armed it.
 #[inline(always)]

@@ -50,13 +50,9 @@ pub fn rename(from: &Path, to: &Path) -> io::Result<()> {
 /// Publish `bytes` as `dir/name` atomically: after a crash the file is either absent (or
 /// its previous version) or complete.
 pub fn write_file_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
-    let tmp = dir.join(format!("{name}{TMP_SUFFIX}"));
-    let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
-    write_all(&mut f, bytes)?;
-    sync_data(&f)?;
-    drop(f);
-    rename(&tmp, &dir.join(name))?;
-    sync_dir(dir)
+    let mut f = AtomicFile::create(dir, name)?;
+    f.write(bytes)?;
+    f.commit()
 }
 
 /// A file being written under a temporary name and published by [`AtomicFile::commit`];
@@ -89,16 +85,6 @@ impl AtomicFile {
     pub fn pad_to(&mut self, align: u64) -> io::Result<()> {
         let pad = (align - self.len % align) % align;
         self.write(&vec![0u8; pad as usize])
-    }
-
-    /// Bytes written so far.
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-
-    /// Whether nothing was written yet.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// fsync, rename into place, fsync the directory.

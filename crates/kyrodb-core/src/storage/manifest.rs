@@ -6,6 +6,7 @@
 //! u32, then the body: UTF-8 JSON of [`Manifest`] (legible on purpose: it is small and it
 //! is the first thing to read when something goes wrong).
 
+use super::codec::le_u32;
 use super::fs;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -97,12 +98,12 @@ impl Manifest {
         if bytes.len() < HEADER || &bytes[0..8] != MAGIC {
             return Err(bad(0, "not a KyroDB manifest (bad magic)"));
         }
-        let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+        let version = le_u32(&bytes, 8);
         if version != VERSION {
             return Err(bad(8, &format!("unsupported manifest version {version}")));
         }
-        let len = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
-        let crc = u32::from_le_bytes([bytes[16], bytes[17], bytes[18], bytes[19]]);
+        let len = le_u32(&bytes, 12) as usize;
+        let crc = le_u32(&bytes, 16);
         if len > MAX_BODY || HEADER + len != bytes.len() {
             return Err(bad(12, &format!("body length {len} does not match the file size {}", bytes.len())));
         }

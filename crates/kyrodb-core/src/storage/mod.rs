@@ -191,10 +191,13 @@ pub fn replay_wal(
     let wdir = wal_dir(dir);
     let mut files = wal::list(&wdir)?;
     let mut report = Vec::new();
-    // A crash while creating a WAL file can leave it without a complete header.
+    // A crash while creating a WAL file can leave it without a complete header. The last
+    // file's bytes, once read here, are reused by the scan below.
+    let mut last_bytes: Option<Vec<u8>> = None;
     while let Some((first, path)) = files.last().cloned() {
         let bytes = std::fs::read(&path).map_err(|e| io_err("cannot read", &path, e))?;
         if wal::check_header(&path, &bytes, db_id, first)?.is_some() {
+            last_bytes = Some(bytes);
             break;
         }
         std::fs::remove_file(&path).map_err(|e| io_err("cannot remove", &path, e))?;
@@ -207,7 +210,11 @@ pub fn replay_wal(
     while i < files.len() {
         let (first, path) = files[i].clone();
         let last = i + 1 == files.len();
-        let bytes = std::fs::read(&path).map_err(|e| io_err("cannot read", &path, e))?;
+        let cached = if last { last_bytes.take() } else { None };
+        let bytes = match cached {
+            Some(b) => b,
+            None => std::fs::read(&path).map_err(|e| io_err("cannot read", &path, e))?,
+        };
         let mut scanned = wal::check_header(&path, &bytes, db_id, first).and_then(|h| {
             if h.is_none() {
                 return Err(Error::Corruption(format!("{}: missing WAL file header at offset 0", path.display())));
@@ -325,19 +332,9 @@ impl Storage {
         Ok(storage)
     }
 
-    /// The database directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Directory of segment files.
     pub fn seg_dir(&self) -> &Path {
         &self.seg_dir
-    }
-
-    /// A copy of the current manifest.
-    pub fn manifest(&self) -> Manifest {
-        self.manifest.lock().clone()
     }
 
     /// Reserve a new file number (persisted with the next manifest write; an unused one
@@ -394,11 +391,6 @@ impl Storage {
         })
     }
 
-    /// Bytes in the WAL.
-    pub fn wal_bytes(&self) -> u64 {
-        self.committer.with_wal(|w| Ok(w.total_bytes())).unwrap_or(0)
-    }
-
     /// Copy the live files into `dest` as a database of its own: segment and deletion
     /// files (hard links where possible; they are immutable), then the manifest last.
     /// Call right after a flush, so that the segments hold everything.
@@ -443,13 +435,17 @@ impl Storage {
         m.write(dest)
     }
 
-    /// Stop without syncing and release the lock (crash simulation in tests).
-    pub fn abandon(&self) {
+    fn stop_ticker(&self) {
         if let Some(t) = self.ticker.lock().take() {
             *t.stop.0.lock() = true;
             t.stop.1.notify_all();
             let _ = t.thread.join();
         }
+    }
+
+    /// Stop without syncing and release the lock (crash simulation in tests).
+    pub fn abandon(&self) {
+        self.stop_ticker();
         self.committer.abandon();
         let _m = self.manifest.lock();
         *self.lock.lock() = None;
@@ -457,11 +453,7 @@ impl Storage {
 
     /// Sync, stop writing, release the lock. Idempotent.
     pub fn close(&self) -> Result<()> {
-        if let Some(t) = self.ticker.lock().take() {
-            *t.stop.0.lock() = true;
-            t.stop.1.notify_all();
-            let _ = t.thread.join();
-        }
+        self.stop_ticker();
         let r = self.committer.close();
         // The manifest mutex orders this after any manifest write in flight.
         let _m = self.manifest.lock();

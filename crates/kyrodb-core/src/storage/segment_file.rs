@@ -29,6 +29,7 @@
 //! graph's structure (degrees, neighbour ids, slots, levels), so a damaged file is
 //! reported as `CORRUPTION` and can never send the search kernel out of bounds.
 
+use super::codec::{as_bytes, le_u32, le_u64};
 use super::fs::AtomicFile;
 use super::slab::Slab;
 use crate::error::{Error, Result};
@@ -87,11 +88,6 @@ fn metric_code(m: Metric) -> u8 {
         Metric::L2 => 1,
         Metric::InnerProduct => 2,
     }
-}
-
-fn as_bytes<T: super::slab::Pod>(v: &[T]) -> &[u8] {
-    // SAFETY: T is Pod (no padding, no invalid bit patterns), and u8 has alignment 1.
-    unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) }
 }
 
 /// Write a segment as `dir/<file>.kseg` (temporary name, fsync, rename, directory fsync).
@@ -162,16 +158,6 @@ pub fn write(dir: &Path, file: u64, parts: &SegmentParts<'_>) -> Result<()> {
     f.commit().map_err(io)
 }
 
-fn rd_u32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn rd_u64(b: &[u8], at: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(a)
-}
-
 /// Open and check `path`, which must hold a segment of `dim` and `metric`.
 pub fn open(path: &Path, dim: usize, metric: Metric) -> Result<SegmentFile> {
     let bad = |offset: u64, what: &str| Error::Corruption(format!("{}: {what} at offset {offset}", path.display()));
@@ -185,35 +171,35 @@ pub fn open(path: &Path, dim: usize, metric: Metric) -> Result<SegmentFile> {
     if b.len() < HEADER || &b[0..8] != MAGIC {
         return Err(bad(0, "not a KyroDB segment (bad magic or too short)"));
     }
-    if crc32c::crc32c(&b[0..240]) != rd_u32(b, 240) {
+    if crc32c::crc32c(&b[0..240]) != le_u32(b, 240) {
         return Err(bad(240, "header checksum mismatch"));
     }
-    if rd_u32(b, 8) != VERSION {
-        return Err(bad(8, &format!("unsupported segment format version {}", rd_u32(b, 8))));
+    if le_u32(b, 8) != VERSION {
+        return Err(bad(8, &format!("unsupported segment format version {}", le_u32(b, 8))));
     }
-    let has_graph = rd_u32(b, 12) & 1 == 1;
-    let rows = rd_u64(b, 16);
-    let fdim = rd_u32(b, 24) as usize;
+    let has_graph = le_u32(b, 12) & 1 == 1;
+    let rows = le_u64(b, 16);
+    let fdim = le_u32(b, 24) as usize;
     if fdim != dim || b[28] != metric_code(metric) {
         return Err(bad(
             24,
             &format!("segment has dimension {fdim} / metric code {}, the collection {dim} / {metric:?}", b[28]),
         ));
     }
-    if rows > u32::MAX as u64 || rd_u32(b, 44) as usize != SECTIONS {
+    if rows > u32::MAX as u64 || le_u32(b, 44) as usize != SECTIONS {
         return Err(bad(16, "impossible row or section count"));
     }
     let rows = rows as usize;
     let mut sec = [(0usize, 0usize); SECTIONS];
     for (i, s) in sec.iter_mut().enumerate() {
         let at = 48 + i * 24;
-        let (off, len) = (rd_u64(b, at), rd_u64(b, at + 8));
+        let (off, len) = (le_u64(b, at), le_u64(b, at + 8));
         let end = off.checked_add(len).filter(|&e| e <= b.len() as u64 && off % ALIGN == 0 && off >= HEADER as u64);
         if end.is_none() {
             return Err(bad(at as u64, &format!("section {i} lies outside the file")));
         }
         let (off, len) = (off as usize, len as usize);
-        if crc32c::crc32c(&b[off..off + len]) != rd_u32(b, at + 16) {
+        if crc32c::crc32c(&b[off..off + len]) != le_u32(b, at + 16) {
             return Err(bad(off as u64, &format!("section {i} checksum mismatch")));
         }
         *s = (off, len);
@@ -249,8 +235,8 @@ pub fn open(path: &Path, dim: usize, metric: Metric) -> Result<SegmentFile> {
         });
     }
     let graph = if has_graph {
-        let m = rd_u32(b, 32) as usize;
-        let entry = rd_u32(b, 36);
+        let m = le_u32(b, 32) as usize;
+        let entry = le_u32(b, 36);
         let max_level = b[40];
         if !(2..=crate::vector::hnsw::MAX_M).contains(&m) || entry as usize >= rows.max(1) {
             return Err(bad(32, "impossible graph parameters"));

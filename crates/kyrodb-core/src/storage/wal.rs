@@ -20,6 +20,7 @@
 //!   …  crc32c u32             of the frame's bytes before it
 //! ```
 
+use super::codec::{le_u32, le_u64};
 use super::fs;
 use crate::error::{Error, Result};
 use std::fs::{File, OpenOptions};
@@ -203,25 +204,12 @@ impl WalWriter {
     /// current file). Returns how many were removed.
     pub fn remove_covered(&mut self, bound: u64) -> usize {
         let mut removed = 0;
-        while self.files.len() > 1 && self.files[1].0 <= bound {
-            let (_, path) = self.files.remove(0);
-            if std::fs::remove_file(&path).is_err() {
-                // Still covered; it is retried at the next checkpoint or removed at open.
-                self.files.insert(0, (0, path));
-                break;
-            }
+        // A file that cannot be removed stays listed; it is retried at the next checkpoint.
+        while self.files.len() > 1 && self.files[1].0 <= bound && std::fs::remove_file(&self.files[0].1).is_ok() {
+            self.files.remove(0);
             removed += 1;
         }
         removed
-    }
-
-    /// Total bytes across the log's files.
-    pub fn total_bytes(&self) -> u64 {
-        let mut total = self.len;
-        for (_, p) in &self.files[..self.files.len().saturating_sub(1)] {
-            total += std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-        }
-        total
     }
 }
 
@@ -289,24 +277,22 @@ pub fn check_header(path: &Path, bytes: &[u8], db_id: u64, first_seq: u64) -> Re
     // lie inside the header region holds no frames — a crash while creating it.
     let non_zero_end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
     let h = &bytes[..bytes.len().min(FILE_HEADER)];
-    let valid = h.len() == FILE_HEADER
-        && &h[0..8] == MAGIC
-        && crc32c::crc32c(&h[0..36]) == u32::from_le_bytes([h[36], h[37], h[38], h[39]]);
+    let valid = h.len() == FILE_HEADER && &h[0..8] == MAGIC && crc32c::crc32c(&h[0..36]) == le_u32(h, 36);
     if !valid && non_zero_end <= FILE_HEADER {
         return Ok(None);
     }
     if !valid {
         return Err(corruption(path, 0, "damaged WAL file header (bad magic or checksum)"));
     }
-    let version = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
+    let version = le_u32(h, 8);
     if version != VERSION {
         return Err(corruption(path, 8, &format!("unsupported WAL format version {version}")));
     }
-    let id = u64::from_le_bytes(h[16..24].try_into().unwrap_or([0; 8]));
+    let id = le_u64(h, 16);
     if id != db_id {
         return Err(corruption(path, 16, "WAL file belongs to another database"));
     }
-    let first = u64::from_le_bytes(h[24..32].try_into().unwrap_or([0; 8]));
+    let first = le_u64(h, 24);
     if first != first_seq {
         return Err(corruption(path, 24, &format!("WAL file header says sequence {first}, its name {first_seq}")));
     }
@@ -319,15 +305,14 @@ fn good_frame_follows(bytes: &[u8], from: usize, seq: u64) -> bool {
     let mut p = from;
     while p + FRAME_HEADER + FRAME_TRAILER <= bytes.len() {
         let h = &bytes[p..];
-        let declared = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
-        let frame_seq = u64::from_le_bytes(h[8..16].try_into().unwrap_or([0; 8]));
+        let declared = le_u32(h, 0) as usize;
+        let frame_seq = le_u64(h, 8);
         if (FRAME_HEADER + FRAME_TRAILER..=h.len()).contains(&declared)
             && FrameKind::from_u8(h[4]).is_some()
             && frame_seq >= seq
             && frame_seq - seq <= (bytes.len() / (FRAME_HEADER + FRAME_TRAILER)) as u64
         {
-            let t = &h[declared - FRAME_TRAILER..declared];
-            if crc32c::crc32c(&h[..declared - FRAME_TRAILER]) == u32::from_le_bytes([t[0], t[1], t[2], t[3]]) {
+            if crc32c::crc32c(&h[..declared - FRAME_TRAILER]) == le_u32(h, declared - FRAME_TRAILER) {
                 return true;
             }
         }
@@ -355,8 +340,7 @@ pub fn scan_file(
     let zero_tail = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1).max(FILE_HEADER);
     while pos < bytes.len() {
         let rest = &bytes[pos..];
-        let declared =
-            if rest.len() >= 4 { u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize } else { 0 };
+        let declared = if rest.len() >= 4 { le_u32(rest, 0) as usize } else { 0 };
         let sane = (FRAME_HEADER + FRAME_TRAILER..=MAX_FRAME).contains(&declared);
         let frame_end = if sane { pos + declared } else { pos + FRAME_HEADER };
         let problem: Option<String> = if rest.len() < FRAME_HEADER {
@@ -367,9 +351,8 @@ pub fn scan_file(
             Some(format!("frame of {declared} bytes runs past the end of the file"))
         } else {
             let body = &rest[..declared - FRAME_TRAILER];
-            let t = &rest[declared - FRAME_TRAILER..declared];
-            let crc = u32::from_le_bytes([t[0], t[1], t[2], t[3]]);
-            let frame_seq = u64::from_le_bytes(rest[8..16].try_into().unwrap_or([0; 8]));
+            let crc = le_u32(rest, declared - FRAME_TRAILER);
+            let frame_seq = le_u64(rest, 8);
             if crc32c::crc32c(body) != crc {
                 Some("frame checksum mismatch".into())
             } else if FrameKind::from_u8(rest[4]).is_none() {

@@ -49,7 +49,7 @@ impl Collection {
     /// return at once. Returns the number of rows the build indexed.
     pub fn build_index(&self, progress: &mut dyn FnMut(usize, usize)) -> Result<usize> {
         self.check_usable()?;
-        if self.config.index.is_none() && self.storage.is_none() {
+        if self.config.index.is_none() && self.storage().is_none() {
             return Ok(0);
         }
         self.build(BuildScope::All, progress)
@@ -60,7 +60,7 @@ impl Collection {
     /// it. A no-op in memory. Returns the rows moved out of the hot tier.
     pub fn flush(&self, progress: &mut dyn FnMut(usize, usize)) -> Result<usize> {
         self.check_usable()?;
-        if self.storage.is_none() {
+        if self.storage().is_none() {
             return Ok(0);
         }
         self.build(BuildScope::Hot, progress)
@@ -69,7 +69,7 @@ impl Collection {
     /// Merge every segment and the hot tier into one segment, dropping deleted rows.
     pub fn compact(&self, progress: &mut dyn FnMut(usize, usize)) -> Result<usize> {
         self.check_usable()?;
-        if self.storage.is_none() && self.config.index.is_none() {
+        if self.storage().is_none() && self.config.index.is_none() {
             return Ok(0);
         }
         self.build(BuildScope::All, progress)
@@ -81,7 +81,7 @@ impl Collection {
     }
 
     fn auto_flush_rows(&self) -> Option<usize> {
-        match (self.config.index, &self.storage) {
+        match (self.config.index, self.storage()) {
             (Some(ix), _) => Some(ix.auto_build_rows),
             (None, Some(_)) => Some(EXACT_FLUSH_ROWS),
             (None, None) => None,
@@ -96,8 +96,8 @@ impl Collection {
         self.spawn_background_build();
     }
 
-    /// Start a background build now (used after recovery when the hot tier is large).
-    pub(crate) fn spawn_background_build(self: &Arc<Self>) {
+    /// Flush the hot tier, then merge segments while a size tier is full, on a thread.
+    fn spawn_background_build(self: &Arc<Self>) {
         let me = Arc::clone(self);
         let spawned = std::thread::Builder::new().name(format!("kyrodb-build-{}", self.name)).spawn(move || {
             // A failed background build (database closed meanwhile, disk full) leaves the
@@ -175,7 +175,7 @@ impl Collection {
             let params = self.config.index.map(|ix| ix.params);
             let mut segment = Segment::build(rows, dim, self.config.metric, params, progress, &|| self.usable())?;
             drop(vectors);
-            if let (Some(storage), false) = (&self.storage, segment.is_empty()) {
+            if let (Some(storage), false) = (self.storage(), segment.is_empty()) {
                 segment = self.store_segment(storage, &segment)?;
             }
             // 3. Swap (short write lock).
@@ -183,7 +183,7 @@ impl Collection {
         } else {
             progress(0, 0);
         }
-        if let Some(storage) = &self.storage {
+        if let Some(storage) = self.storage() {
             let swapped = !consumed_segments.is_empty() || hot_prefix > 0;
             self.checkpoint(storage, snapshot_seq, swapped)?;
         }
@@ -254,7 +254,7 @@ impl Collection {
         }));
         if segment.live() > 0 {
             st.segments.push(segment);
-        } else if let (Some(storage), Some(f)) = (&self.storage, segment.files) {
+        } else if let (Some(storage), Some(f)) = (self.storage(), segment.files) {
             let _ = std::fs::remove_file(storage.seg_dir().join(segment_file::file_name(f.file)));
         }
     }

@@ -204,8 +204,9 @@ pub struct Collection {
     config: CollectionConfig,
     /// Id in the manifest and in WAL frames (0 in memory).
     id: u64,
-    /// Durable storage; `None` for an in-memory database.
-    storage: Option<Arc<Storage>>,
+    /// Durable storage; unset for an in-memory database, and during recovery until the
+    /// WAL has been replayed into the collection.
+    storage: std::sync::OnceLock<Arc<Storage>>,
     state: RwLock<State>,
     /// Held for the whole of a build, so builds never overlap.
     build_lock: Mutex<()>,
@@ -250,7 +251,7 @@ impl Collection {
             name,
             config,
             id,
-            storage,
+            storage: storage.map(std::sync::OnceLock::from).unwrap_or_default(),
             state: RwLock::new(State {
                 hot: HotTier::new(config.dimension),
                 segments: Vec::new(),
@@ -390,7 +391,7 @@ impl Collection {
             return Err(Error::invalid("the hot tier holds at most 2^32 − 1 rows; call buildIndex()"));
         }
         let ids = ids.to_vec();
-        match &self.storage {
+        match self.storage() {
             None => {
                 self.apply_upsert(&ids, &vectors, metadata, 0);
             }
@@ -442,7 +443,7 @@ impl Collection {
     }
 
     fn note_applied(&self, st: &mut State, seq: u64) {
-        if let Some(storage) = &self.storage {
+        if let Some(storage) = self.storage() {
             if st.applied_seq <= st.flushed_seq {
                 // First write since the last checkpoint: the WAL must keep it.
                 storage.set_floor(self.id, Some(st.flushed_seq + 1));
@@ -451,13 +452,19 @@ impl Collection {
         st.applied_seq = st.applied_seq.max(seq);
     }
 
-    /// Take over the state `restored` was recovered into (segments and replayed WAL),
-    /// now that storage is running.
-    pub(crate) fn adopt(&self, restored: &Collection, storage: &Storage) {
-        let mut mine = self.state.write();
-        std::mem::swap(&mut *mine, &mut *restored.state.write());
-        let floor = (mine.applied_seq > mine.flushed_seq).then_some(mine.flushed_seq + 1);
+    /// Durable storage, if any.
+    fn storage(&self) -> Option<&Arc<Storage>> {
+        self.storage.get()
+    }
+
+    /// Connect a recovered collection (segments restored, WAL replayed) to the storage
+    /// that is now running, telling it which WAL frames the collection still needs.
+    pub(crate) fn attach_storage(&self, storage: Arc<Storage>) {
+        let st = self.state.read();
+        let floor = (st.applied_seq > st.flushed_seq).then_some(st.flushed_seq + 1);
         storage.set_floor(self.id, floor);
+        // Set once, right after recovery; a second call would be a bug and changes nothing.
+        let _ = self.storage.set(storage);
     }
 
     /// After open: start the background build a large replayed hot tier calls for.
@@ -504,7 +511,7 @@ impl Collection {
         if ids.len() > MAX_BATCH {
             return Err(Error::invalid(format!("a batch holds at most {MAX_BATCH} ids, got {}", ids.len())));
         }
-        let Some(storage) = &self.storage else { return Ok(self.apply_delete(ids, 0)) };
+        let Some(storage) = self.storage() else { return Ok(self.apply_delete(ids, 0)) };
         // Every acknowledged write is already applied, so ids absent now need no log entry.
         let present: Vec<u64> = {
             let st = self.state.read();
