@@ -90,72 +90,155 @@ pub fn build_graph(
     Ok((permute(&graph, &order), order))
 }
 
-/// Rounds of reachability repair before giving up (each round fixes every unreached node
-/// that has a reached out-neighbour; replaced edges are re-checked by the next round).
-const REPAIR_ROUNDS: usize = 8;
-/// Unreached nodes that may each be repaired with a full scan for a parent.
-const MAX_SCANNED_REPAIRS: usize = 256;
+/// Marks a node not (yet) reached from the entry point in the spanning tree below.
+const UNREACHED: u32 = u32::MAX;
 
 /// Make every node reachable on layer 0 from the entry point. The neighbour-selection
 /// heuristic can leave a node with no incoming edges (its neighbours all pruned it in
-/// favour of closer ones): such a vector could never be returned by a search. For each
-/// unreached node, link it from its closest already-reached out-neighbour, evicting that
-/// neighbour's farthest edge when its list is full.
+/// favour of closer ones): such a vector could never be returned by a search.
+///
+/// Keeps a spanning tree of the reached part (`parent[v]` = the node whose edge first
+/// reached `v`). Each unreached node is linked from its closest reached out-neighbour;
+/// when that neighbour's list is full, the farthest edge that is *not* a tree edge is
+/// replaced, so no reached node is ever cut off again and one pass over each unreached
+/// part suffices. A part none of whose out-edges leads back (a disconnected island) is
+/// joined through the closest reached node found by a scan, once per island.
 fn ensure_reachable(g: &mut FrozenGraph, vectors: &[f32], metric: Metric) {
     let k = crate::simd::kernels();
     let dim = g.dim;
     let vec = |u: u32| &vectors[u as usize * dim..(u as usize + 1) * dim];
-    let stride = g.stride0();
-    for _ in 0..REPAIR_ROUNDS {
-        let mut reached = vec![false; g.n];
-        let mut stack = vec![g.entry];
-        reached[g.entry as usize] = true;
-        while let Some(u) = stack.pop() {
-            for &v in g.neighbours0(u) {
-                if !std::mem::replace(&mut reached[v as usize], true) {
-                    stack.push(v);
-                }
-            }
-        }
-        let unreached: Vec<u32> = (0..g.n as u32).filter(|&u| !reached[u as usize]).collect();
+    let mut parent = vec![UNREACHED; g.n];
+    parent[g.entry as usize] = g.entry;
+    spread(g, &mut parent, g.entry);
+    loop {
+        let unreached: Vec<u32> = (0..g.n as u32).filter(|&u| parent[u as usize] == UNREACHED).collect();
         if unreached.is_empty() {
             return;
         }
-        let mut fixed = 0;
-        let few = unreached.len() <= MAX_SCANNED_REPAIRS;
-        for u in unreached {
-            let closest_reached = |candidates: &mut dyn Iterator<Item = u32>| {
-                candidates
-                    .filter(|&e| reached[e as usize] && e != u)
-                    .map(|e| (metric.distance(k, vec(u), vec(e)), e))
-                    .min_by(|a, b| a.0.total_cmp(&b.0))
-            };
-            // Prefer an out-neighbour; a node with none reached (or no list at all) gets its
-            // closest reached node by a scan, affordable for the handful this concerns.
-            let parent = closest_reached(&mut g.neighbours0(u).iter().copied()).or_else(|| {
-                if few {
-                    closest_reached(&mut (0..g.n as u32))
-                } else {
-                    None
-                }
-            });
-            let Some((_, e)) = parent else { continue };
-            let start = e as usize * stride;
-            let degree = g.adj0[start] as usize;
-            if degree < 2 * g.m {
-                g.adj0[start + 1 + degree] = u;
-                g.adj0[start] += 1;
-            } else {
-                let (slot, _) = (0..degree)
-                    .map(|j| (j, metric.distance(k, vec(e), vec(g.adj0[start + 1 + j]))))
-                    .max_by(|a, b| a.1.total_cmp(&b.1))
-                    .unwrap_or((degree - 1, 0.0));
-                g.adj0[start + 1 + slot] = u;
+        let mut progress = false;
+        for &u in &unreached {
+            if parent[u as usize] != UNREACHED {
+                continue; // reached through a node linked earlier in this pass
             }
-            fixed += 1;
+            let mut candidates: Vec<(f32, u32)> = g
+                .neighbours0(u)
+                .iter()
+                .filter(|&&e| parent[e as usize] != UNREACHED)
+                .map(|&e| (metric.distance(k, vec(u), vec(e)), e))
+                .collect();
+            candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
+            if candidates.iter().any(|&(_, e)| link(g, &mut parent, e, u, &vec, metric)) {
+                spread(g, &mut parent, u);
+                progress = true;
+            }
         }
-        if fixed == 0 {
-            return;
+        if !progress {
+            // An island: scan for the reached nodes closest to one of its members.
+            let u = unreached.into_iter().find(|&u| parent[u as usize] == UNREACHED).expect("unreached");
+            let mut candidates: Vec<(f32, u32)> = (0..g.n as u32)
+                .filter(|&e| parent[e as usize] != UNREACHED)
+                .map(|e| (metric.distance(k, vec(u), vec(e)), e))
+                .collect();
+            candidates.sort_by(|a, b| a.0.total_cmp(&b.0));
+            if !candidates.iter().any(|&(_, e)| link(g, &mut parent, e, u, &vec, metric)) {
+                return; // every reached list is all tree edges: cannot happen with n > 2M + 1
+            }
+            spread(g, &mut parent, u);
         }
+    }
+}
+
+/// Add the edge `e → u` (`e` reached, `u` not), replacing `e`'s farthest non-tree edge if
+/// its list is full. Returns `false` when every edge of a full list is a tree edge.
+fn link<'a>(
+    g: &mut FrozenGraph,
+    parent: &mut [u32],
+    e: u32,
+    u: u32,
+    vec: &impl Fn(u32) -> &'a [f32],
+    metric: Metric,
+) -> bool {
+    let k = crate::simd::kernels();
+    let start = e as usize * g.stride0();
+    let degree = g.adj0[start] as usize;
+    if degree < 2 * g.m {
+        g.adj0[start + 1 + degree] = u;
+        g.adj0[start] += 1;
+    } else {
+        let farthest_non_tree = (0..degree)
+            .filter(|&j| parent[g.adj0[start + 1 + j] as usize] != e)
+            .map(|j| (j, metric.distance(k, vec(e), vec(g.adj0[start + 1 + j]))))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        let Some((slot, _)) = farthest_non_tree else { return false };
+        g.adj0[start + 1 + slot] = u;
+    }
+    parent[u as usize] = e;
+    true
+}
+
+/// Extend the spanning tree with everything newly reachable from `from` (already reached).
+fn spread(g: &FrozenGraph, parent: &mut [u32], from: u32) {
+    let mut stack = vec![from];
+    while let Some(u) = stack.pop() {
+        for &v in g.neighbours0(u) {
+            if parent[v as usize] == UNREACHED {
+                parent[v as usize] = u;
+                stack.push(v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A layer-0-only graph with `m = 1` (lists of at most 2) from explicit lists.
+    fn graph(lists: &[&[u32]]) -> FrozenGraph {
+        let mut adj0 = Vec::new();
+        for list in lists {
+            adj0.push(list.len() as u32);
+            adj0.extend_from_slice(list);
+            adj0.resize(adj0.len() + 2 - list.len(), 0);
+        }
+        FrozenGraph {
+            n: lists.len(),
+            dim: 1,
+            m: 1,
+            entry: 0,
+            max_level: 0,
+            levels: vec![0u8; lists.len()].into(),
+            adj0: adj0.into(),
+            upper_slot: vec![u32::MAX; lists.len()].into(),
+            upper_adj: Vec::new().into(),
+        }
+    }
+
+    fn unreachable_count(g: &FrozenGraph) -> usize {
+        let mut parent = vec![UNREACHED; g.n];
+        parent[g.entry as usize] = g.entry;
+        spread(g, &mut parent, g.entry);
+        parent.iter().filter(|&&p| p == UNREACHED).count()
+    }
+
+    #[test]
+    fn repair_never_cuts_a_tree_edge_and_joins_islands() {
+        // Node i sits at x = i, except node 6 at x = −1 (closest to the entry 0).
+        let vectors = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, -1.0];
+        let mut g = graph(&[
+            &[1, 2], // entry: full, both edges are the only way to 1 and 2
+            &[0, 3], // full; the edge back to 0 is not a tree edge
+            &[0],
+            &[1],
+            &[5], // island {4, 5}
+            &[4],
+            &[0, 1], // unreached; its closest out-neighbour (0) has only tree edges
+        ]);
+        assert_eq!(unreachable_count(&g), 3);
+        ensure_reachable(&mut g, &vectors, Metric::L2);
+        assert_eq!(unreachable_count(&g), 0);
+        assert_eq!(g.neighbours0(0), &[1, 2], "tree edges of the entry kept");
+        assert_eq!(g.neighbours0(1), &[6, 3], "non-tree edge 1 → 0 replaced");
+        assert_eq!(g.neighbours0(3), &[1, 4], "island joined from its closest reached node");
     }
 }
