@@ -4,6 +4,7 @@
  */
 import { Collection, type Metric } from './collection.js'
 import { call, callAsync, InvalidArgumentError } from './errors.js'
+import { KeyValueStore } from './kv.js'
 import { native, type NativeDatabase } from './native.js'
 import { progressOption, withProgress, type ProgressCallback } from './progress.js'
 
@@ -29,6 +30,13 @@ export interface OpenOptions {
    * {@link Database.recoveryReport} lists what was dropped. Default `false`.
    */
   salvage?: boolean
+  /** Key-value memtable size (bytes) that triggers writing it out as a sorted run; default 64 MiB. */
+  kvMemtableBytes?: number
+  /**
+   * Key-value writes after which the memtable is written out as a run with a freshly built
+   * learned index (the original server's `--rmi-rebuild-appends`); default 1,000,000.
+   */
+  rmiRebuildAppends?: number
 }
 
 /** Options of long operations. */
@@ -88,11 +96,14 @@ export interface CollectionInfo {
 export class Database {
   readonly #native: NativeDatabase
   readonly #path: string | null
+  /** The key-value store (`u64` keys, bytes or string values). */
+  readonly kv: KeyValueStore
 
   /** @internal */
   constructor(nativeDb: NativeDatabase, path: string | null) {
     this.#native = nativeDb
     this.#path = path
+    this.kv = new KeyValueStore(nativeDb.kv())
   }
 
   /** The directory the database was opened at, or `null` for an in-memory database. */
@@ -227,7 +238,7 @@ export async function open(path?: string | null, options: OpenOptions = {}): Pro
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError("options must be an object like { durability: 'full' }")
   }
-  const { durability, syncIntervalMs, salvage } = options
+  const { durability, syncIntervalMs, salvage, kvMemtableBytes, rmiRebuildAppends } = options
   if (durability !== undefined && durability !== 'full' && durability !== 'normal' && durability !== 'none') {
     throw new InvalidArgumentError(`durability must be 'full', 'normal' or 'none', got ${String(durability)}`)
   }
@@ -238,8 +249,15 @@ export async function open(path?: string | null, options: OpenOptions = {}): Pro
     throw new InvalidArgumentError(`syncIntervalMs must be an integer in 1..3600000, got ${String(syncIntervalMs)}`)
   }
   if (salvage !== undefined && typeof salvage !== 'boolean') throw new InvalidArgumentError('salvage must be a boolean')
+  for (const [name, v] of [['kvMemtableBytes', kvMemtableBytes], ['rmiRebuildAppends', rmiRebuildAppends]] as const) {
+    if (v !== undefined && (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1)) {
+      throw new InvalidArgumentError(`${name} must be a positive integer, got ${String(v)}`)
+    }
+  }
   const p = path ?? null
   // Opening recovers (maps segments, replays the WAL): do it off the JS thread.
-  const nativeDb = await callAsync(() => native.NativeDatabase.openAsync(p, { durability, syncIntervalMs, salvage }))
+  const nativeDb = await callAsync(() =>
+    native.NativeDatabase.openAsync(p, { durability, syncIntervalMs, salvage, kvMemtableBytes, rmiRebuildAppends }),
+  )
   return new Database(nativeDb, p)
 }

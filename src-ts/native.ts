@@ -7,4 +7,4 @@
 import * as binding from '../index.js'
 
 export const native: typeof binding = binding
-export type { NativeCollection, NativeDatabase, NativeHits, NativeSearchOptions, NativeStored } from '../index.js'
+export type { NativeCollection, NativeDatabase, NativeKv, NativeHits, NativeSearchOptions, NativeStored } from '../index.js'

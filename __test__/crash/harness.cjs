@@ -9,7 +9,7 @@
 const { spawn } = require('node:child_process')
 const path = require('node:path')
 const { open } = require('../../dist/index.js')
-const { IDS, batch, applyToModel } = require('./batches.cjs')
+const { IDS, KV_KEYS, KV_HIGH, kvName, batch, applyToModel } = require('./batches.cjs')
 
 function sameVector(a, b) {
   return a.length === b.length && a.every((x, i) => Math.fround(x) === Math.fround(b[i]))
@@ -17,6 +17,12 @@ function sameVector(a, b) {
 
 function sameEntry(got, want) {
   if (!got || !want) return got === want
+  if ('value' in want) {
+    if (!('value' in got)) return false
+    return Buffer.isBuffer(want.value)
+      ? Buffer.isBuffer(got.value) && want.value.equals(got.value)
+      : got.value === want.value
+  }
   return sameVector(got.vector, want.vector) && JSON.stringify(got.metadata ?? null) === JSON.stringify(want.metadata ?? null)
 }
 
@@ -35,6 +41,14 @@ async function readState(dir) {
       if (v) state.set(id, { vector: v.vector, metadata: v.metadata })
     }
   }
+  const kvKeys = [...Array.from({ length: KV_KEYS }, (_, k) => k), ...KV_HIGH]
+  const values = await db.kv.getMany(kvKeys)
+  values.forEach((value, i) => {
+    if (value !== undefined) state.set(kvName(kvKeys[i]), { value })
+  })
+  if ((await db.kv.count()) !== values.filter((v) => v !== undefined).length) {
+    throw new Error('kv.count() disagrees with the values found')
+  }
   return { db, c, state }
 }
 
@@ -44,7 +58,8 @@ function equalsModel(state, model) {
   return true
 }
 
-async function checkSearch(c, model, trial) {
+async function checkSearch(c, all, trial) {
+  const model = new Map([...all].filter(([id]) => typeof id === 'number'))
   if (!c || model.size === 0) return
   for (let q = 0; q < 3; q++) {
     const query = Array.from({ length: 16 }, (_, j) => Math.sin(trial * 7 + q * 13 + j))

@@ -8,7 +8,8 @@ const { DIM, batch } = require('./batches.cjs')
 async function main() {
   const [dir, seedArg, startArg] = process.argv.slice(2)
   const seed = Number(seedArg)
-  const db = await open(dir)
+  // Small memtables: key-value runs are written and merged in the background too.
+  const db = await open(dir, { kvMemtableBytes: 16384 })
   let c
   try {
     c = db.collection('v')
@@ -20,6 +21,7 @@ async function main() {
     const bt = batch(seed, b)
     if (bt.kind === 'upsert') await c.upsert(bt.ids, bt.vectors, bt.metadata.map((m) => m ?? undefined))
     else if (bt.kind === 'delete') await c.delete(bt.ids)
+    else if (bt.kind === 'kv') await db.kv.batch(bt.writes)
     else if (bt.kind === 'flush') await db.flush()
     else await db.compact()
     process.stdout.write(`ack ${b}\n`)

@@ -7,7 +7,7 @@
 //   const usearch = await loadPeer('usearch'); // null (with a printed reason) if unavailable
 //
 // Names accepted by loadPeer: usearch, hnswlib-node (hnswlib), faiss-node (faiss),
-// @lancedb/lancedb (lancedb), apache-arrow (arrow).
+// @lancedb/lancedb (lancedb), apache-arrow (arrow), lmdb (lmdb-js).
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -27,6 +27,7 @@ export const PEER_VERSIONS = {
   '@lancedb/lancedb': '0.37.1',
   'apache-arrow': '18.1.0', // peer dependency of @lancedb/lancedb (>=15 <=18.1)
   'faiss-node': '0.5.1', // JS part only; the addon is compiled by install-faiss-node.sh
+  lmdb: '3.5.6', // key-value peer (lmdb-js); ships prebuilt binaries for linux-x64
 };
 
 const ALIASES = { hnswlib: 'hnswlib-node', faiss: 'faiss-node', lancedb: '@lancedb/lancedb', arrow: 'apache-arrow' };
@@ -38,7 +39,7 @@ const PACKAGE_JSON = {
   dependencies: PEER_VERSIONS,
   // npm >= 11.x blocks dependency install scripts unless listed here.
   // faiss-node's own script (prebuild-install, then git clone) cannot work offline.
-  allowScripts: { 'hnswlib-node': true, usearch: true, 'faiss-node': false },
+  allowScripts: { 'hnswlib-node': true, usearch: true, 'faiss-node': false, lmdb: true },
 };
 
 function peerRequire() {

@@ -1,10 +1,14 @@
-//! The database handle: owns the collections, the durable storage (when opened on a
-//! directory) and the closed flag every handle checks. Opening a directory is recovery:
+//! The database handle: owns the collections, the key-value store, the durable storage
+//! (when opened on a directory) and the closed flag every handle checks. Opening a directory is recovery:
 //! lock, read the manifest, map the segments, replay the WAL tail.
 
 use crate::error::{Error, Result};
+use crate::kv::run::Run;
+use crate::kv::KvStore;
 use crate::storage::manifest::{CollectionEntry, IndexEntry};
-use crate::storage::{self, deletes, segment_file, OpenOptions, Storage};
+use crate::storage::records::KV_STORE;
+use crate::storage::wal::FrameKind;
+use crate::storage::{self, deletes, run_file, segment_file, OpenOptions, Storage};
 use crate::vector::hnsw::BuildParams;
 use crate::vector::segment::{Segment, SegmentFiles};
 use crate::vector::{Collection, CollectionConfig, IndexConfig, Metric};
@@ -20,6 +24,7 @@ pub struct Database {
     path: Option<PathBuf>,
     closed: Arc<AtomicBool>,
     collections: RwLock<BTreeMap<String, Arc<Collection>>>,
+    kv: Arc<KvStore>,
     storage: Option<Arc<Storage>>,
     recovery_report: Vec<String>,
 }
@@ -72,11 +77,13 @@ impl Database {
     /// `CORRUPTION` unless `options.salvage`.
     pub fn open_with(path: Option<&Path>, options: OpenOptions) -> Result<Database> {
         let closed = Arc::new(AtomicBool::new(false));
+        let kv = Arc::new(KvStore::new(closed.clone(), options.kv));
         let Some(dir) = path else {
             return Ok(Database {
                 path: None,
                 closed,
                 collections: RwLock::new(BTreeMap::new()),
+                kv,
                 storage: None,
                 recovery_report: Vec::new(),
             });
@@ -147,7 +154,41 @@ impl Database {
             staged.push((entry.name.clone(), c));
         }
 
-        // Replay the WAL tail into the hot tiers.
+        // The key-value store's runs.
+        {
+            use rayon::prelude::*;
+            let seg_dir = storage::seg_dir(dir);
+            let loaded: Vec<Result<Run>> = manifest
+                .kv
+                .runs
+                .par_iter()
+                .map(|re| {
+                    let f = run_file::open(&seg_dir.join(run_file::file_name(re.file)))?;
+                    if f.keys.len() as u64 != re.entries {
+                        return Err(Error::Corruption(format!(
+                            "run file {} has {} entries, the manifest says {} at offset 12",
+                            re.file,
+                            f.keys.len(),
+                            re.entries
+                        )));
+                    }
+                    Run::from_file(re.file, f)
+                })
+                .collect();
+            let mut runs = Vec::with_capacity(loaded.len());
+            for (re, r) in manifest.kv.runs.iter().zip(loaded) {
+                match r {
+                    Ok(run) => runs.push(Arc::new(run)),
+                    Err(Error::Corruption(what)) if options.salvage => {
+                        report.push(format!("salvage: dropped key-value run {}: {what}", re.file));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            kv.restore(runs, manifest.kv.live, manifest.kv.flushed_seq);
+        }
+
+        // Replay the WAL tail into the hot tiers and the memtable.
         let by_id: std::collections::HashMap<u64, (u64, Arc<Collection>)> = manifest
             .collections
             .iter()
@@ -158,6 +199,15 @@ impl Database {
             let id = storage::records::collection_of(frame.payload).map_err(|e| {
                 Error::Corruption(format!("WAL frame {}: {} at offset {}", frame.seq, e.what, frame.offset))
             })?;
+            if id == KV_STORE {
+                if frame.kind != FrameKind::KvBatch {
+                    return Err(Error::Corruption(format!(
+                        "WAL frame {}: a collection write for the key-value store at offset {}",
+                        frame.seq, frame.offset
+                    )));
+                }
+                return if frame.seq > manifest.kv.flushed_seq { kv.replay(frame.payload, frame.seq) } else { Ok(()) };
+            }
             match by_id.get(&id) {
                 Some((flushed, c)) if frame.seq > *flushed => c.replay(frame.kind, frame.payload, frame.seq),
                 // Already in the segments, or a collection dropped since.
@@ -172,16 +222,19 @@ impl Database {
             c.attach_storage(Arc::clone(&storage));
             collections.insert(name, c);
         }
+        kv.attach_storage(Arc::clone(&storage));
         let db = Database {
             path: Some(dir.to_path_buf()),
             closed,
             collections: RwLock::new(collections),
+            kv,
             storage: Some(storage),
             recovery_report: report,
         };
         for c in db.collections.read().values() {
             c.resume_background_work();
         }
+        db.kv.resume_background_work();
         Ok(db)
     }
 
@@ -189,6 +242,11 @@ impl Database {
     /// salvage, damaged files); empty after a clean shutdown.
     pub fn recovery_report(&self) -> &[String] {
         &self.recovery_report
+    }
+
+    /// The key-value store.
+    pub fn kv(&self) -> &Arc<KvStore> {
+        &self.kv
     }
 
     /// The directory given at open, if any.
@@ -312,6 +370,7 @@ impl Database {
         for c in self.collections.read().values().cloned().collect::<Vec<_>>() {
             c.flush(progress)?;
         }
+        self.kv.flush()?;
         storage.trim_wal(true)
     }
 
@@ -321,6 +380,7 @@ impl Database {
         for c in self.collections.read().values().cloned().collect::<Vec<_>>() {
             c.compact(progress)?;
         }
+        self.kv.compact()?;
         self.flush(&mut |_, _| {})
     }
 
@@ -374,6 +434,7 @@ impl Database {
         for c in &collections {
             drop(c.quiesce());
         }
+        drop(self.kv.stop());
     }
 
     /// Whether [`Database::close`] was called.

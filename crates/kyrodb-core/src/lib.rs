@@ -13,6 +13,7 @@
 
 pub mod db;
 pub mod error;
+pub mod kv;
 pub mod simd;
 pub mod storage;
 pub mod vector;

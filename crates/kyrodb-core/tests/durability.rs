@@ -121,7 +121,7 @@ fn durability_modes_all_survive_a_clean_close() {
         [Durability::Full, Durability::Normal { interval: std::time::Duration::from_millis(5) }, Durability::None]
     {
         let dir = tempfile::tempdir().unwrap();
-        let db = Database::open_with(Some(dir.path()), OpenOptions { durability, salvage: false }).unwrap();
+        let db = Database::open_with(Some(dir.path()), OpenOptions { durability, ..OpenOptions::default() }).unwrap();
         let c = db.create_collection("v", config()).unwrap();
         let mut rng = StdRng::seed_from_u64(3);
         let mut model = Model::new();

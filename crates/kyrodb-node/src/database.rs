@@ -21,6 +21,10 @@ pub struct NativeOpenOptions {
     pub sync_interval_ms: Option<u32>,
     /// Recover what is intact from a damaged directory instead of failing.
     pub salvage: Option<bool>,
+    /// Key-value memtable bytes that trigger a flush into a run.
+    pub kv_memtable_bytes: Option<f64>,
+    /// Key-value appends after which the memtable becomes a run with a new learned index.
+    pub rmi_rebuild_appends: Option<f64>,
 }
 
 fn open_options(o: Option<NativeOpenOptions>) -> kyrodb_core::Result<OpenOptions> {
@@ -34,7 +38,26 @@ fn open_options(o: Option<NativeOpenOptions>) -> kyrodb_core::Result<OpenOptions
             return Err(Error::invalid(format!("durability must be 'full', 'normal' or 'none', got {other:?}")))
         }
     };
-    Ok(OpenOptions { durability, salvage: o.salvage.unwrap_or(false) })
+    let positive = |name: &str, v: Option<f64>, default: u64| -> kyrodb_core::Result<u64> {
+        match v {
+            None => Ok(default),
+            Some(x) if x.is_finite() && x >= 1.0 && x <= 9_007_199_254_740_991.0 && x.fract() == 0.0 => Ok(x as u64),
+            Some(x) => Err(Error::invalid(format!("{name} must be a positive integer, got {x}"))),
+        }
+    };
+    let kv = kyrodb_core::kv::KvConfig {
+        memtable_bytes: positive(
+            "kvMemtableBytes",
+            o.kv_memtable_bytes,
+            kyrodb_core::kv::DEFAULT_MEMTABLE_BYTES as u64,
+        )? as usize,
+        rmi_rebuild_appends: positive(
+            "rmiRebuildAppends",
+            o.rmi_rebuild_appends,
+            kyrodb_core::kv::DEFAULT_RMI_REBUILD_APPENDS,
+        )?,
+    };
+    Ok(OpenOptions { durability, salvage: o.salvage.unwrap_or(false), kv })
 }
 
 /// Opening (recovery) off the JS thread.
@@ -211,6 +234,12 @@ impl NativeDatabase {
     #[napi]
     pub fn close(&self) -> napi::Result<()> {
         guard(|| self.inner.close())
+    }
+
+    /// The key-value store.
+    #[napi]
+    pub fn kv(&self) -> crate::kv::NativeKv {
+        crate::kv::NativeKv { inner: self.inner.kv().clone() }
     }
 
     #[napi(getter)]

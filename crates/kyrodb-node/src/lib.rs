@@ -11,9 +11,11 @@
 mod collection;
 mod database;
 mod errors;
+mod kv;
 
 pub use collection::NativeCollection;
 pub use database::NativeDatabase;
+pub use kv::NativeKv;
 
 use napi_derive::napi;
 

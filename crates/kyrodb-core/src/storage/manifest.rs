@@ -63,6 +63,26 @@ pub struct CollectionEntry {
     pub segments: Vec<SegmentEntry>,
 }
 
+/// One sorted run of the key-value store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunEntry {
+    /// File number: the run is `seg/<file>.krun`.
+    pub file: u64,
+    /// Entries in the run (tombstones included).
+    pub entries: u64,
+}
+
+/// The key-value store.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KvEntry {
+    /// Every key-value WAL frame with a sequence number ≤ this is contained in the runs.
+    pub flushed_seq: u64,
+    /// Live keys in the runs (what `count()` starts from at recovery).
+    pub live: u64,
+    /// Runs, newest first.
+    pub runs: Vec<RunEntry>,
+}
+
 /// The manifest body.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -77,12 +97,22 @@ pub struct Manifest {
     pub next_seq: u64,
     /// Collections by creation.
     pub collections: Vec<CollectionEntry>,
+    /// The key-value store (absent in manifests written before it existed).
+    #[serde(default)]
+    pub kv: KvEntry,
 }
 
 impl Manifest {
     /// A new, empty database.
     pub fn new(database_id: u64) -> Manifest {
-        Manifest { database_id, next_file: 1, next_collection: 1, next_seq: 1, collections: Vec::new() }
+        Manifest {
+            database_id,
+            next_file: 1,
+            next_collection: 1,
+            next_seq: 1,
+            collections: Vec::new(),
+            kv: KvEntry::default(),
+        }
     }
 
     /// Read `dir/MANIFEST`, or `None` when there is none.
@@ -132,7 +162,7 @@ impl Manifest {
         self.collections.iter_mut().find(|c| c.id == id)
     }
 
-    /// Every file number the manifest refers to (segments and deletion bitmaps).
+    /// Every file number the manifest refers to (segments, deletion bitmaps, runs).
     pub fn live_files(&self) -> std::collections::HashSet<u64> {
         let mut out = std::collections::HashSet::new();
         for c in &self.collections {
@@ -143,6 +173,7 @@ impl Manifest {
                 }
             }
         }
+        out.extend(self.kv.runs.iter().map(|r| r.file));
         out
     }
 }

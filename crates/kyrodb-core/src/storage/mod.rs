@@ -10,6 +10,7 @@
 //! <dir>/wal/<first seq>.wal     write-ahead log files
 //! <dir>/seg/<n>.kseg            immutable segment files (mmap'd)
 //! <dir>/seg/<n>.kdel            deletion bitmaps of segments
+//! <dir>/seg/<n>.krun            sorted runs of the key-value store (mmap'd)
 //! ```
 //!
 //! - [`fs`]: the file operations allowed (each behind a failpoint) and atomic publication;
@@ -18,7 +19,8 @@
 //! - [`codec`], [`records`]: bounds-checked little-endian encoding, WAL payloads;
 //! - [`wal`]: WAL files and frames: append, sync, rotate, scan;
 //! - [`commit`]: group commit and durability modes;
-//! - [`manifest`], [`segment_file`], [`deletes`]: the other file formats;
+//! - [`manifest`], [`sectioned`], [`segment_file`], [`deletes`], [`run_file`]: the other
+//!   file formats;
 //! - [`slab`]: arrays that are either owned or mapped from a segment file.
 
 pub mod codec;
@@ -29,6 +31,8 @@ pub mod fs;
 pub mod lock;
 pub mod manifest;
 pub mod records;
+pub mod run_file;
+pub mod sectioned;
 pub mod segment_file;
 pub mod slab;
 pub mod wal;
@@ -53,11 +57,13 @@ pub struct OpenOptions {
     /// On damage, recover what is intact instead of failing with `CORRUPTION` (what was
     /// dropped is listed in [`crate::Database::recovery_report`]).
     pub salvage: bool,
+    /// Key-value store tuning.
+    pub kv: crate::kv::KvConfig,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { durability: Durability::Full, salvage: false }
+        OpenOptions { durability: Durability::Full, salvage: false, kv: crate::kv::KvConfig::default() }
     }
 }
 
@@ -365,6 +371,7 @@ impl Storage {
         for gone in before.difference(&after) {
             let _ = std::fs::remove_file(self.seg_dir.join(segment_file::file_name(*gone)));
             let _ = std::fs::remove_file(self.seg_dir.join(deletes::file_name(*gone)));
+            let _ = std::fs::remove_file(self.seg_dir.join(run_file::file_name(*gone)));
         }
         Ok(())
     }
@@ -400,18 +407,20 @@ impl Storage {
         for d in [dest.to_path_buf(), wal_dir(dest), dseg.clone()] {
             std::fs::create_dir_all(&d).map_err(|e| io_err("cannot create", &d, e))?;
         }
+        let mut names = Vec::new();
         for c in &m.collections {
             for s in &c.segments {
-                let mut names = vec![segment_file::file_name(s.file)];
+                names.push(segment_file::file_name(s.file));
                 names.extend(s.deletes.map(deletes::file_name));
-                for name in names {
-                    let (from, to) = (self.seg_dir.join(&name), dseg.join(&name));
-                    if std::fs::hard_link(&from, &to).is_err() {
-                        std::fs::copy(&from, &to).map_err(|e| io_err("cannot copy", &from, e))?;
-                        let f = std::fs::File::open(&to).map_err(|e| io_err("cannot open", &to, e))?;
-                        fs::sync_data(&f).map_err(|e| io_err("cannot sync", &to, e))?;
-                    }
-                }
+            }
+        }
+        names.extend(m.kv.runs.iter().map(|r| run_file::file_name(r.file)));
+        for name in names {
+            let (from, to) = (self.seg_dir.join(&name), dseg.join(&name));
+            if std::fs::hard_link(&from, &to).is_err() {
+                std::fs::copy(&from, &to).map_err(|e| io_err("cannot copy", &from, e))?;
+                let f = std::fs::File::open(&to).map_err(|e| io_err("cannot open", &to, e))?;
+                fs::sync_data(&f).map_err(|e| io_err("cannot sync", &to, e))?;
             }
         }
         fs::sync_dir(&dseg).map_err(|e| io_err("cannot sync", &dseg, e))?;

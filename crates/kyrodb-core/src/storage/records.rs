@@ -1,12 +1,79 @@
-//! Payloads of the WAL frames that carry collection writes.
+//! Payloads of the WAL frames that carry collection and key-value writes. Every payload
+//! starts with the id of the store it belongs to: a collection id (≥ 1), or
+//! [`KV_STORE`] (0) for the key-value store.
 //!
 //! ```text
 //! upsert  collection u64, n u32, dimension u32, ids n × u64, vectors n × dimension f32,
 //!         then per row: metadata length u32 (u32::MAX = none) and that many UTF-8 bytes
 //! delete  collection u64, n u32, ids n × u64
+//! kv      store u64 (= 0), n u32, then n × { op u8 (0 delete, 1 put bytes, 2 put string),
+//!         key u64, and for puts: value length u32, value bytes }
 //! ```
 
 use super::codec::{ReadError, Reader, Writer};
+
+/// Store id of the key-value store in WAL payloads and WAL floors (collections start at 1).
+pub const KV_STORE: u64 = 0;
+
+/// One operation of a key-value batch, borrowed from the caller or from a WAL frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KvOp<'a> {
+    /// 0 delete, 1 put of bytes, 2 put of a string (UTF-8).
+    pub op: u8,
+    /// Key.
+    pub key: u64,
+    /// Value bytes (empty for deletes).
+    pub value: &'a [u8],
+}
+
+/// Encode a key-value batch.
+pub fn encode_kv(ops: &[KvOp<'_>]) -> Vec<u8> {
+    let bytes: usize = ops.iter().map(|o| 13 + if o.op == 0 { 0 } else { 4 + o.value.len() }).sum();
+    let mut w = Writer::with_capacity(12 + bytes);
+    w.u64(KV_STORE);
+    w.u32(ops.len() as u32);
+    for o in ops {
+        w.u8(o.op);
+        w.u64(o.key);
+        if o.op != 0 {
+            w.u32(o.value.len() as u32);
+            w.bytes(o.value);
+        }
+    }
+    w.buf
+}
+
+/// Decode a key-value batch, calling `f` for each operation in order.
+pub fn decode_kv<'a>(payload: &'a [u8], f: &mut dyn FnMut(KvOp<'a>)) -> Result<(), ReadError> {
+    let mut r = Reader::new(payload);
+    let store = r.u64("store id")?;
+    if store != KV_STORE {
+        return Err(ReadError { offset: 0, what: format!("key-value frame for store {store}") });
+    }
+    let n = r.u32("operation count")?;
+    for _ in 0..n {
+        let at = r.pos();
+        let op = r.u8("operation")?;
+        let key = r.u64("key")?;
+        let value = match op {
+            0 => &[][..],
+            1 | 2 => {
+                let len = r.u32("value length")? as usize;
+                let v = r.take(len, "value")?;
+                if op == 2 && std::str::from_utf8(v).is_err() {
+                    return Err(ReadError { offset: at, what: "string value is not UTF-8".into() });
+                }
+                v
+            }
+            _ => return Err(ReadError { offset: at, what: format!("unknown key-value operation {op}") }),
+        };
+        f(KvOp { op, key, value });
+    }
+    if r.remaining() != 0 {
+        return Err(ReadError { offset: r.pos(), what: "trailing bytes after the key-value batch".into() });
+    }
+    Ok(())
+}
 
 /// A decoded upsert frame.
 #[derive(Debug, PartialEq)]
@@ -120,6 +187,18 @@ mod tests {
         assert_eq!(r.metadata, vec![Some("{\"a\":1}".to_string()), None]);
         for cut in 0..p.len() {
             assert!(decode_upsert(&p[..cut]).is_err());
+        }
+        let ops = [
+            KvOp { op: 1, key: 5, value: b"abc" },
+            KvOp { op: 0, key: u64::MAX, value: b"" },
+            KvOp { op: 2, key: 0, value: "é".as_bytes() },
+        ];
+        let k = encode_kv(&ops);
+        let mut got = Vec::new();
+        decode_kv(&k, &mut |o| got.push(o)).unwrap();
+        assert_eq!(got, ops);
+        for cut in 0..k.len() {
+            assert!(decode_kv(&k[..cut], &mut |_| {}).is_err());
         }
         let d = encode_delete(3, &[9, 10]);
         assert_eq!(decode_delete(&d).unwrap(), DeleteRecord { collection: 3, ids: vec![9, 10] });

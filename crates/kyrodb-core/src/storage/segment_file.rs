@@ -2,6 +2,8 @@
 //! metadata and the frozen HNSW graph — laid out so that opening is a `mmap` plus checks,
 //! and searching reads the mapped arrays in place.
 //!
+//! The container (header, section table, checksums) is [`super::sectioned`]'s:
+//!
 //! ```text
 //! header (256 bytes)
 //!   0  magic "KYROSEG1"          8
@@ -30,20 +32,17 @@
 //! reported as `CORRUPTION` and can never send the search kernel out of bounds.
 
 use super::codec::{as_bytes, le_u32, le_u64};
-use super::fs::AtomicFile;
+use super::sectioned;
 use super::slab::Slab;
 use crate::error::{Error, Result};
 use crate::vector::hnsw::FrozenGraph;
 use crate::vector::Metric;
-use memmap2::Mmap;
 use std::path::Path;
 use std::sync::Arc;
 
 const MAGIC: &[u8; 8] = b"KYROSEG1";
 const VERSION: u32 = 1;
-const HEADER: usize = 256;
 const SECTIONS: usize = 8;
-const ALIGN: u64 = 64;
 
 /// Name of segment file number `file`.
 pub fn file_name(file: u64) -> String {
@@ -121,61 +120,27 @@ pub fn write(dir: &Path, file: u64, parts: &SegmentParts<'_>) -> Result<()> {
         as_bytes(slots),
         as_bytes(upper),
     ];
-    let mut header = vec![0u8; HEADER];
-    header[0..8].copy_from_slice(MAGIC);
-    header[8..12].copy_from_slice(&VERSION.to_le_bytes());
-    header[12..16].copy_from_slice(&(parts.graph.is_some() as u32).to_le_bytes());
-    header[16..24].copy_from_slice(&(rows as u64).to_le_bytes());
-    header[24..28].copy_from_slice(&(parts.dim as u32).to_le_bytes());
-    header[28] = metric_code(parts.metric);
+    let mut fields = [0u8; 32];
+    fields[0..4].copy_from_slice(&(parts.graph.is_some() as u32).to_le_bytes());
+    fields[4..12].copy_from_slice(&(rows as u64).to_le_bytes());
+    fields[12..16].copy_from_slice(&(parts.dim as u32).to_le_bytes());
+    fields[16] = metric_code(parts.metric);
     if let Some(g) = parts.graph {
-        header[32..36].copy_from_slice(&(g.m as u32).to_le_bytes());
-        header[36..40].copy_from_slice(&g.entry.to_le_bytes());
-        header[40] = g.max_level;
+        fields[20..24].copy_from_slice(&(g.m as u32).to_le_bytes());
+        fields[24..28].copy_from_slice(&g.entry.to_le_bytes());
+        fields[28] = g.max_level;
     }
-    header[44..48].copy_from_slice(&(SECTIONS as u32).to_le_bytes());
-    let mut offset = HEADER as u64;
-    for (i, s) in sections.iter().enumerate() {
-        offset = offset.div_ceil(ALIGN) * ALIGN;
-        let at = 48 + i * 24;
-        header[at..at + 8].copy_from_slice(&offset.to_le_bytes());
-        header[at + 8..at + 16].copy_from_slice(&(s.len() as u64).to_le_bytes());
-        header[at + 16..at + 20].copy_from_slice(&crc32c::crc32c(s).to_le_bytes());
-        offset += s.len() as u64;
-    }
-    let crc = crc32c::crc32c(&header[0..240]);
-    header[240..244].copy_from_slice(&crc.to_le_bytes());
-
-    let mut f = AtomicFile::create(dir, &file_name(file)).map_err(io)?;
-    f.write(&header).map_err(io)?;
-    for s in sections {
-        f.pad_to(ALIGN).map_err(io)?;
-        // Large sections go out in 8 MiB pieces (bounded syscall sizes).
-        for chunk in s.chunks(8 << 20) {
-            f.write(chunk).map_err(io)?;
-        }
-    }
-    f.commit().map_err(io)
+    sectioned::write(dir, &file_name(file), MAGIC, VERSION, &fields, &sections).map_err(io)
 }
 
 /// Open and check `path`, which must hold a segment of `dim` and `metric`.
 pub fn open(path: &Path, dim: usize, metric: Metric) -> Result<SegmentFile> {
     let bad = |offset: u64, what: &str| Error::Corruption(format!("{}: {what} at offset {offset}", path.display()));
-    let file =
-        std::fs::File::open(path).map_err(|e| Error::Io(format!("cannot open segment {}: {e}", path.display())))?;
-    // SAFETY: segment files are immutable once published (never written after the rename),
-    // and only this process holds the database lock, so the mapping does not change under us.
-    let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::Io(format!("cannot map {}: {e}", path.display())))?;
-    let map = Arc::new(map);
-    let b: &[u8] = &map;
-    if b.len() < HEADER || &b[0..8] != MAGIC {
-        return Err(bad(0, "not a KyroDB segment (bad magic or too short)"));
-    }
-    if crc32c::crc32c(&b[0..240]) != le_u32(b, 240) {
-        return Err(bad(240, "header checksum mismatch"));
-    }
-    if le_u32(b, 8) != VERSION {
-        return Err(bad(8, &format!("unsupported segment format version {}", le_u32(b, 8))));
+    let file = sectioned::open(path, MAGIC, "segment", SECTIONS)?;
+    let map = Arc::clone(&file.map);
+    let b = file.bytes();
+    if file.version() != VERSION {
+        return Err(bad(8, &format!("unsupported segment format version {}", file.version())));
     }
     let has_graph = le_u32(b, 12) & 1 == 1;
     let rows = le_u64(b, 16);
@@ -186,24 +151,11 @@ pub fn open(path: &Path, dim: usize, metric: Metric) -> Result<SegmentFile> {
             &format!("segment has dimension {fdim} / metric code {}, the collection {dim} / {metric:?}", b[28]),
         ));
     }
-    if rows > u32::MAX as u64 || le_u32(b, 44) as usize != SECTIONS {
-        return Err(bad(16, "impossible row or section count"));
+    if rows > u32::MAX as u64 {
+        return Err(bad(16, "impossible row count"));
     }
     let rows = rows as usize;
-    let mut sec = [(0usize, 0usize); SECTIONS];
-    for (i, s) in sec.iter_mut().enumerate() {
-        let at = 48 + i * 24;
-        let (off, len) = (le_u64(b, at), le_u64(b, at + 8));
-        let end = off.checked_add(len).filter(|&e| e <= b.len() as u64 && off % ALIGN == 0 && off >= HEADER as u64);
-        if end.is_none() {
-            return Err(bad(at as u64, &format!("section {i} lies outside the file")));
-        }
-        let (off, len) = (off as usize, len as usize);
-        if crc32c::crc32c(&b[off..off + len]) != le_u32(b, at + 16) {
-            return Err(bad(off as u64, &format!("section {i} checksum mismatch")));
-        }
-        *s = (off, len);
-    }
+    let sec = &file.sections;
     let expect = |i: usize, want: usize| -> Result<()> {
         if sec[i].1 != want {
             return Err(bad(48 + i as u64 * 24, &format!("section {i} is {} bytes, expected {want}", sec[i].1)));

@@ -49,6 +49,8 @@ pub enum FrameKind {
     Upsert = 1,
     /// Ids deleted from a collection.
     Delete = 2,
+    /// Puts and deletes of the key-value store.
+    KvBatch = 3,
 }
 
 impl FrameKind {
@@ -56,6 +58,7 @@ impl FrameKind {
         match b {
             1 => Some(FrameKind::Upsert),
             2 => Some(FrameKind::Delete),
+            3 => Some(FrameKind::KvBatch),
             _ => None,
         }
     }

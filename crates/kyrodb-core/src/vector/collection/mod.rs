@@ -501,6 +501,12 @@ impl Collection {
                 let rec = records::decode_delete(payload).map_err(bad)?;
                 self.apply_delete(&rec.ids, seq);
             }
+            FrameKind::KvBatch => {
+                return Err(Error::Corruption(format!(
+                    "WAL frame {seq}: a key-value batch for collection '{}'",
+                    self.name
+                )))
+            }
         }
         Ok(())
     }

@@ -1,0 +1,143 @@
+//! The container shared by the immutable data files (segments `.kseg`, key-value runs
+//! `.krun`): a 256-byte checksummed header, then up to 8 sections, each starting on a
+//! 64-byte boundary with its own CRC32C, so that opening is one `mmap` plus checks and
+//! readers use the mapped arrays in place.
+//!
+//! ```text
+//! header (256 bytes)
+//!   0  magic                     8 bytes, names the format
+//!   8  format version u32
+//!  12  format fields             32 bytes, defined by the format
+//!  44  section count u32         (≤ 8)
+//!  48  8 × section { offset u64, length u64 (bytes), crc32c u32, reserved u32 }
+//! 240  crc32c u32 of bytes 0..240; zero padding to 256
+//! sections, each starting on a 64-byte boundary, in order
+//! ```
+//!
+//! Files are written under a temporary name, fsynced, renamed and the directory fsynced
+//! ([`AtomicFile`]); they are never modified afterwards.
+
+use super::codec::{le_u32, le_u64};
+use super::fs::AtomicFile;
+use crate::error::{Error, Result};
+use memmap2::Mmap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Header size.
+pub const HEADER: usize = 256;
+/// Most sections in one file.
+pub const MAX_SECTIONS: usize = 8;
+/// Alignment of every section.
+pub const ALIGN: u64 = 64;
+/// Offset of the format's own header fields.
+pub const FIELDS: usize = 12;
+/// Bytes of format fields (12..44).
+pub const FIELDS_LEN: usize = 32;
+
+/// Write `sections` as `dir/name` with `magic`, `version` and the format's `fields`
+/// (at most [`FIELDS_LEN`] bytes, stored from offset 12).
+pub fn write(
+    dir: &Path,
+    name: &str,
+    magic: &[u8; 8],
+    version: u32,
+    fields: &[u8],
+    sections: &[&[u8]],
+) -> std::io::Result<()> {
+    assert!(sections.len() <= MAX_SECTIONS && fields.len() <= FIELDS_LEN, "sectioned file layout");
+    let mut header = vec![0u8; HEADER];
+    header[0..8].copy_from_slice(magic);
+    header[8..12].copy_from_slice(&version.to_le_bytes());
+    header[FIELDS..FIELDS + fields.len()].copy_from_slice(fields);
+    header[44..48].copy_from_slice(&(sections.len() as u32).to_le_bytes());
+    let mut offset = HEADER as u64;
+    for (i, s) in sections.iter().enumerate() {
+        offset = offset.div_ceil(ALIGN) * ALIGN;
+        let at = 48 + i * 24;
+        header[at..at + 8].copy_from_slice(&offset.to_le_bytes());
+        header[at + 8..at + 16].copy_from_slice(&(s.len() as u64).to_le_bytes());
+        header[at + 16..at + 20].copy_from_slice(&crc32c::crc32c(s).to_le_bytes());
+        offset += s.len() as u64;
+    }
+    let crc = crc32c::crc32c(&header[0..240]);
+    header[240..244].copy_from_slice(&crc.to_le_bytes());
+
+    let mut f = AtomicFile::create(dir, name)?;
+    f.write(&header)?;
+    for s in sections {
+        f.pad_to(ALIGN)?;
+        // Large sections go out in 8 MiB pieces (bounded syscall sizes).
+        for chunk in s.chunks(8 << 20) {
+            f.write(chunk)?;
+        }
+    }
+    f.commit()
+}
+
+/// A sectioned file, mapped and checked.
+pub struct Sectioned {
+    /// The whole file.
+    pub map: Arc<Mmap>,
+    /// `(offset, length)` of each section.
+    pub sections: Vec<(usize, usize)>,
+}
+
+impl Sectioned {
+    /// The file's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.map
+    }
+
+    /// Section `i`'s bytes.
+    pub fn section(&self, i: usize) -> &[u8] {
+        let (off, len) = self.sections[i];
+        &self.map[off..off + len]
+    }
+
+    /// The format fields (bytes 12..44 of the header).
+    pub fn fields(&self) -> &[u8] {
+        &self.map[FIELDS..FIELDS + FIELDS_LEN]
+    }
+
+    /// Format version.
+    pub fn version(&self) -> u32 {
+        le_u32(&self.map, 8)
+    }
+}
+
+/// Map `path` and check magic, header checksum, section count, every section's bounds,
+/// alignment and checksum. `what` names the format in errors ("segment", "run").
+pub fn open(path: &Path, magic: &[u8; 8], what: &str, sections: usize) -> Result<Sectioned> {
+    let bad = |offset: u64, why: &str| Error::Corruption(format!("{}: {why} at offset {offset}", path.display()));
+    let file =
+        std::fs::File::open(path).map_err(|e| Error::Io(format!("cannot open {what} {}: {e}", path.display())))?;
+    // SAFETY: these files are immutable once published (never written after the rename),
+    // and only this process holds the database lock, so the mapping does not change under us.
+    let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::Io(format!("cannot map {}: {e}", path.display())))?;
+    let b: &[u8] = &map;
+    if b.len() < HEADER || &b[0..8] != magic {
+        return Err(bad(0, &format!("not a KyroDB {what} (bad magic or too short)")));
+    }
+    if crc32c::crc32c(&b[0..240]) != le_u32(b, 240) {
+        return Err(bad(240, "header checksum mismatch"));
+    }
+    if le_u32(b, 44) as usize != sections {
+        return Err(bad(44, &format!("{} sections, expected {sections}", le_u32(b, 44))));
+    }
+    let mut out = Vec::with_capacity(sections);
+    for i in 0..sections {
+        let at = 48 + i * 24;
+        let (off, len) = (le_u64(b, at), le_u64(b, at + 8));
+        let end = off.checked_add(len).filter(|&e| e <= b.len() as u64 && off % ALIGN == 0 && off >= HEADER as u64);
+        if end.is_none() {
+            return Err(bad(at as u64, &format!("section {i} lies outside the file")));
+        }
+        let (off, len) = (off as usize, len as usize);
+        if crc32c::crc32c(&b[off..off + len]) != le_u32(b, at + 16) {
+            return Err(bad(off as u64, &format!("section {i} checksum mismatch")));
+        }
+        out.push((off, len));
+    }
+    Ok(Sectioned { map: Arc::new(map), sections: out })
+}
