@@ -44,7 +44,29 @@ export declare class NativeDatabase {
   listCollections(): Array<NativeCollectionInfo>
   dropCollection(name: string): void
   close(): void
+  /** The key-value store. */
+  kv(): NativeKv
   get closed(): boolean
+}
+
+/** Native key-value handle (wrapped by `KeyValueStore` in the TypeScript API). */
+export declare class NativeKv {
+  /** Value of a `number` key, or null. */
+  getNum(key: number): Buffer | string | null
+  /** Value of a `bigint` key, or null. */
+  getBig(key: bigint): Buffer | string | null
+  has(key: number | bigint): boolean
+  /** Values of many keys (null where absent), under one read lock. */
+  getMany(keys: BigUint64Array): Array<Buffer | string | null>
+  /** Apply a batch (see `WriteTask`); resolves with the keys changed. */
+  write(keys: BigUint64Array, kinds: Uint8Array, ends: Uint32Array, values: Buffer): Promise<number>
+  count(): number
+  /** Up to `limit` entries with keys in `lo..=hi`. */
+  rangePage(lo: bigint, hi: bigint, reverse: boolean, limit: number): NativeRangePage
+  flush(): Promise<number>
+  compact(): Promise<number>
+  warmup(values: boolean): Promise<number>
+  stats(): NativeKvStats
 }
 
 /**
@@ -79,6 +101,27 @@ export interface NativeIndexOptions {
   autoBuildRows?: number
 }
 
+/** Counters and shape of the store (`db.kv.stats()`). */
+export interface NativeKvStats {
+  keys: number
+  lookups: number
+  runProbes: number
+  probeKeys: number
+  probeHistogram: Array<number>
+  mispredictions: number
+  appends: number
+  flushes: number
+  compactions: number
+  indexBuilds: number
+  indexBuildNs: number
+  lastIndexBuildNs: number
+  runs: number
+  memtableEntries: number
+  indexBytes: number
+  learnedIndex: boolean
+  probeKind: string
+}
+
 /** Options of `open`; absent fields take the defaults (`full`, no salvage). */
 export interface NativeOpenOptions {
   /** `full`, `normal` or `none`. */
@@ -87,6 +130,18 @@ export interface NativeOpenOptions {
   syncIntervalMs?: number
   /** Recover what is intact from a damaged directory instead of failing. */
   salvage?: boolean
+  /** Key-value memtable bytes that trigger a flush into a run. */
+  kvMemtableBytes?: number
+  /** Key-value appends after which the memtable becomes a run with a new learned index. */
+  rmiRebuildAppends?: number
+}
+
+/** One page of a range scan. */
+export interface NativeRangePage {
+  keys: BigUint64Array
+  values: Array<JsValueOut>
+  /** `[lo, hi]` to continue with, or absent when done. */
+  next?: Array<bigint>
 }
 
 /** Options of a search (the TypeScript layer has already checked the JS types). */

@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.NativeCollection = nativeBinding.NativeCollection
 module.exports.NativeDatabase = nativeBinding.NativeDatabase
+module.exports.NativeKv = nativeBinding.NativeKv
 module.exports.measureReadBandwidth = nativeBinding.measureReadBandwidth
 module.exports.nativeVersion = nativeBinding.nativeVersion
 module.exports.simdLevel = nativeBinding.simdLevel
