@@ -51,6 +51,17 @@ export declare class NativeDatabase {
 
 /** Native key-value handle (wrapped by `KeyValueStore` in the TypeScript API). */
 export declare class NativeKv {
+  /** Give the store the buffer that `readNum`/`readBig` copy values into. */
+  setScratch(buf: Buffer): void
+  /**
+   * The fast read path of `getSync`: copy the value of a `number` key into the scratch
+   * buffer and return its length `len` for bytes, `-2 - len` for a string, `-1` when
+   * the key is absent, `Infinity` when the value does not fit (then use `getNum`).
+   * Creating no JavaScript object here saves most of a call's cost.
+   */
+  readNum(key: number): number
+  /** `read_num` for a `bigint` key. */
+  readBig(key: bigint): number
   /** Value of a `number` key, or null. */
   getNum(key: number): Buffer | string | null
   /** Value of a `bigint` key, or null. */

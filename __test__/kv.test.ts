@@ -47,6 +47,13 @@ test('put, get, getSync, has, delete, count; values come back as the type stored
   t.deepEqual(await kv.getMany([U64_MAX, 7, 0]), ['max', undefined, ''])
   t.is(await kv.putBatch([[10, 'a'], [11, 'b'], [10, 'c']]), 3)
   t.is(kv.getSync(10), 'c')
+  // Values larger than the fast path's scratch buffer, and multi-byte strings.
+  const big = Buffer.alloc(200_000, 7)
+  await kv.putBatch([[20, big], [21, 'é'.repeat(70_000)], [22, '日本語']])
+  t.deepEqual(kv.getSync(20), big)
+  t.is(kv.getSync(21), 'é'.repeat(70_000))
+  t.is(kv.getSync(22n), '日本語')
+  t.deepEqual(await kv.get(20), big)
   t.is(await kv.batch([{ type: 'del', key: 11 }, { type: 'put', key: 12, value: 'x' }, { type: 'del', key: 999 }]), 2)
   t.deepEqual(await kv.getMany([11, 12]), [undefined, 'x'])
   await db.close()

@@ -18,7 +18,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { createRequire } from 'node:module'
 import { machineInfo } from './datasets/glove.mjs'
-import { loadPeer } from './peers/load.mjs'
+import { ensurePeers, loadPeer } from './peers/load.mjs'
 import { REPO_DIR, fmt, percentile, table, writeSection } from './lib/report.mjs'
 
 const require = createRequire(import.meta.url)
@@ -139,6 +139,7 @@ async function readFigures(name, queries, { getSync, getAsync, getMany }) {
 async function main() {
   const machine = machineInfo()
   console.log(`machine: ${machine}`)
+  if (PEERS.length) await ensurePeers({ faiss: false, verbose: false })
   const peers = {}
   for (const p of PEERS) peers[p] = await loadPeer(p)
   const sections = []

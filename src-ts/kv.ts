@@ -9,7 +9,7 @@
  * `bigint`s above, as vector ids are.
  * @module
  */
-import { call, callAsync, InvalidArgumentError } from './errors.js'
+import { call, callAsync, fromNative, InvalidArgumentError } from './errors.js'
 import { fromNativeId, type Id } from './ids.js'
 import type { NativeKv } from './native.js'
 
@@ -80,6 +80,8 @@ export interface KvStats {
 }
 
 const U64_MAX = (1n << 64n) - 1n
+/** Values up to this size come back through the scratch buffer (no native object created). */
+const SCRATCH_BYTES = 64 * 1024
 const encoder = new TextEncoder()
 
 function keyError(key: unknown, where: string): InvalidArgumentError {
@@ -151,9 +153,13 @@ export class KeyValueStore {
   #pending: { keys: bigint[]; resolve: ((v: Buffer | string | undefined) => void)[]; reject: ((e: unknown) => void)[] } | null =
     null
 
+  /** Values read by {@link KeyValueStore.getSync} are copied here by the native side. */
+  readonly #scratch: Buffer = Buffer.allocUnsafeSlow(SCRATCH_BYTES)
+
   /** @internal */
   constructor(nativeKv: NativeKv) {
     this.#native = nativeKv
+    nativeKv.setScratch(this.#scratch)
   }
 
   /** Store `value` under `key` (replacing any value). Resolves once durable per the mode. */
@@ -188,17 +194,31 @@ export class KeyValueStore {
 
   /** The value of `key` (a `Buffer` or a `string`, as stored), or `undefined`. */
   getSync(key: Key): Buffer | string | undefined {
-    let v: Buffer | string | null
-    if (typeof key === 'number') {
-      if (!Number.isSafeInteger(key) || key < 0) throw keyError(key, 'key')
-      v = call(() => this.#native.getNum(key))
-    } else if (typeof key === 'bigint') {
-      if (key < 0n || key > U64_MAX) throw keyError(key, 'key')
-      v = call(() => this.#native.getBig(key))
-    } else {
-      throw keyError(key, 'key')
+    let r: number
+    try {
+      if (typeof key === 'number') {
+        if (!Number.isSafeInteger(key) || key < 0) throw keyError(key, 'key')
+        r = this.#native.readNum(key)
+      } else if (typeof key === 'bigint') {
+        if (key < 0n || key > U64_MAX) throw keyError(key, 'key')
+        r = this.#native.readBig(key)
+      } else {
+        throw keyError(key, 'key')
+      }
+    } catch (e) {
+      throw fromNative(e)
     }
-    return v ?? undefined
+    if (r >= 0) {
+      if (r === Infinity) {
+        const v = call(() => (typeof key === 'number' ? this.#native.getNum(key) : this.#native.getBig(key as bigint)))
+        return v ?? undefined
+      }
+      const out = Buffer.allocUnsafe(r)
+      this.#scratch.copy(out, 0, 0, r)
+      return out
+    }
+    if (r === -1) return undefined
+    return this.#scratch.toString('utf8', 0, -r - 2)
   }
 
   /**

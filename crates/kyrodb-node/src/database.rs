@@ -239,7 +239,7 @@ impl NativeDatabase {
     /// The key-value store.
     #[napi]
     pub fn kv(&self) -> crate::kv::NativeKv {
-        crate::kv::NativeKv { inner: self.inner.kv().clone() }
+        crate::kv::NativeKv { inner: self.inner.kv().clone(), scratch: None }
     }
 
     #[napi(getter)]
