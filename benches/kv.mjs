@@ -10,9 +10,12 @@
 //    is synchronous, its async batch read is `getMany`); `getMany` of 1,000 keys.
 //    KyroDB is measured twice: right after the load (several sorted runs) and after
 //    `kv.buildIndex()` (one run, one learned index over every key).
+// 3. Recovery: `--wal-mb` (default 1024) MB of key-value batches left only in the WAL (the
+//    memtable bound raised so nothing is flushed, the writer process killed), then the
+//    time for a fresh process to open the database and answer a first get; replay MB/s.
 //
 //   node --expose-gc benches/kv.mjs [--keys 10000000] [--reads 1000000] [--write-rows 200000]
-//        [--batch 1000] [--peers lmdb] [--only write|read]
+//        [--batch 1000] [--wal-mb 1024] [--peers lmdb] [--only write|read|recovery]
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -136,30 +139,83 @@ async function readFigures(name, queries, { getSync, getAsync, getMany }) {
   return { name, syncRate, p50: percentile(lat, 50), p99: percentile(lat, 99), asyncRate, manyRate }
 }
 
+/** Fill a WAL with `--wal-mb` MB of batches in a child process that is then killed; reopen. */
+async function recovery() {
+  const { execFileSync, spawn } = await import('node:child_process')
+  const WAL_MB = Number(args['wal-mb'] ?? 1024)
+  const dir = path.join(TMP, 'kyro-recovery')
+  const writer = `
+    const kyrodb = require(${JSON.stringify(path.join(REPO_DIR, 'dist', 'index.js'))})
+    ;(async () => {
+      const db = await kyrodb.open(${JSON.stringify(dir)}, { durability: 'none', kvMemtableBytes: 64 * 2 ** 30, rmiRebuildAppends: 2 ** 50 })
+      const target = ${WAL_MB} * 2 ** 20
+      let bytes = 0, k = 0
+      while (bytes < target) {
+        const batch = []
+        for (let i = 0; i < 10000; i++, k++) { const v = Buffer.alloc(${VALUE_BYTES}, k & 255); batch.push([k * 3, v]) }
+        await db.kv.putBatch(batch)
+        bytes += 10000 * (${VALUE_BYTES} + 17)
+      }
+      process.stdout.write(String(k) + '\\n')
+      setInterval(() => {}, 1000)
+    })()`
+  const child = spawn(process.execPath, ['-e', writer], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const keys = await new Promise((resolve) => child.stdout.once('data', (d) => resolve(Number(String(d).trim()))))
+  child.kill('SIGKILL')
+  await new Promise((r) => child.once('exit', r))
+  const walBytes = fs.readdirSync(path.join(dir, 'wal')).reduce((s, f) => s + fs.statSync(path.join(dir, 'wal', f)).size, 0)
+  const reader = `
+    const kyrodb = require(${JSON.stringify(path.join(REPO_DIR, 'dist', 'index.js'))})
+    ;(async () => {
+      const t0 = performance.now()
+      const db = await kyrodb.open(${JSON.stringify(dir)}, { kvMemtableBytes: 64 * 2 ** 30, rmiRebuildAppends: 2 ** 50 })
+      const open = performance.now() - t0
+      const v = db.kv.getSync(${(keys - 1) * 3})
+      const first = performance.now() - t0
+      if (!v) throw new Error('last key missing')
+      const count = await db.kv.count()
+      process.stdout.write(JSON.stringify({ open, first, count }))
+      process.exit(0)
+    })()`
+  const out = JSON.parse(execFileSync(process.execPath, ['-e', reader], { encoding: 'utf8' }))
+  if (out.count !== keys) throw new Error(`recovered ${out.count} keys, wrote ${keys}`)
+  fs.rmSync(dir, { recursive: true, force: true })
+  const mb = walBytes / 2 ** 20
+  console.log(`recovery: ${fmt(mb, 0)} MiB WAL, ${keys} keys: open ${fmt(out.open, 0)} ms, first get ${fmt(out.first, 0)} ms, ${fmt(mb / (out.open / 1000), 0)} MiB/s`)
+  return (
+    `Recovery: ${fmt(mb, 0)} MiB of key-value WAL (${keys.toLocaleString('en-US')} puts of ${VALUE_BYTES}-byte values in batches of 10,000, nothing flushed), writer SIGKILLed, reopened in a fresh process.\n\n` +
+    table(['WAL MiB', 'keys', 'open ms', 'first get ms', 'replay MiB/s'], [[fmt(mb, 0), keys.toLocaleString('en-US'), fmt(out.open, 0), fmt(out.first, 0), fmt(mb / (out.open / 1000), 0)]])
+  )
+}
+
 async function main() {
-  const machine = machineInfo()
+  const m = machineInfo()
+  const machine = `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, ${new Date().toISOString().slice(0, 10)}`
   console.log(`machine: ${machine}`)
   if (PEERS.length) await ensurePeers({ faiss: false, verbose: false })
   const peers = {}
   for (const p of PEERS) peers[p] = await loadPeer(p)
   const sections = []
 
-  if (ONLY !== 'read') {
+  if (ONLY === undefined || ONLY === 'recovery') sections.push(['recovery', await recovery()])
+
+  if (ONLY === undefined || ONLY === 'write') {
     const keys = makeKeys(WRITE_ROWS, 7)
     const rows = [await kyroWrites(keys)]
     if (peers.lmdb) rows.push(await lmdbWrites(peers.lmdb, keys))
     const base = rows.find((r) => r.name.startsWith('lmdb'))
     for (const r of rows) console.log(`${r.name}: ${fmt(r.rate, 0)}/s`)
-    sections.push(
+    sections.push([
+      'writes',
       `Durable batched writes: ${WRITE_ROWS.toLocaleString('en-US')} entries of ${VALUE_BYTES} bytes, ${BATCH} per batch, one writer, each batch acknowledged when fsynced.\n\n` +
         table(
           ['store', 'entries/s', 'vs lmdb-js'],
           rows.map((r) => [r.name, fmt(r.rate, 0), base ? `${fmt(r.rate / base.rate, 2)}×` : '-']),
         ),
-    )
+    ])
   }
 
-  if (ONLY !== 'write') {
+  if (ONLY === undefined || ONLY === 'read') {
     const keys = makeKeys(KEYS, 11)
     const next = lcg(99)
     const queries = Float64Array.from({ length: READS }, () => keys[Number(next() % BigInt(KEYS))])
@@ -210,7 +266,8 @@ async function main() {
     const base = rows.find((r) => r.name === 'lmdb-js')
     const ratio = (a, b) => (base ? `${fmt(a / b, 2)}×` : '-')
     for (const r of rows) console.log(r)
-    sections.push(
+    sections.push([
+      'reads',
       `Reads: ${KEYS.toLocaleString('en-US')} keys (uniform random below 2^53, fixed seed) with ${VALUE_BYTES}-byte values, ${READS.toLocaleString('en-US')} random present keys; ` +
         `latency per single \`getSync\`/\`get\` call, timer cost subtracted. "load s" is the load time (for the second KyroDB row: the \`buildIndex\` time).\n\n` +
         table(
@@ -228,10 +285,13 @@ async function main() {
             r.note ?? '',
           ]),
         ),
-    )
+    ])
   }
-  const body = `Machine: ${machine}. Command: \`node --expose-gc benches/kv.mjs ${process.argv.slice(2).join(' ')}\`.\n\n${sections.join('\n\n')}`
-  writeSection(path.join(REPO_DIR, 'benches', 'RESULTS.md'), 'kv-node', body)
+  // One section per part, so that a partial run (--only) replaces only its own figures.
+  for (const [part, text] of sections) {
+    const body = `Machine: ${machine}. Command: \`node --expose-gc benches/kv.mjs ${process.argv.slice(2).join(' ')}\`.\n\n${text}`
+    writeSection(path.join(REPO_DIR, 'benches', 'RESULTS.md'), `kv-node-${part}`, body)
+  }
   fs.rmSync(TMP, { recursive: true, force: true })
 }
 

@@ -222,6 +222,7 @@ impl Database {
             c.attach_storage(Arc::clone(&storage));
             collections.insert(name, c);
         }
+        kv.finish_replay();
         kv.attach_storage(Arc::clone(&storage));
         let db = Database {
             path: Some(dir.to_path_buf()),

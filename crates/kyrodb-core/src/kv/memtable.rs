@@ -36,6 +36,13 @@ impl Memtable {
         self.appends
     }
 
+    /// A memtable holding `entries` (ascending, unique keys) in one bulk build.
+    pub fn from_sorted(entries: Vec<(u64, Entry)>) -> Memtable {
+        let appends = entries.len() as u64;
+        let bytes = entries.iter().map(|(_, e)| e.value.len() + ENTRY_OVERHEAD).sum();
+        Memtable { map: entries.into_iter().collect(), bytes, appends }
+    }
+
     /// The entry for `key`, if this memtable has one.
     #[inline]
     pub fn get(&self, key: u64) -> Option<&Entry> {

@@ -84,6 +84,8 @@ pub struct KvStore {
     pub(crate) background: AtomicBool,
     /// Writers waiting for a flush when the memtable is over twice its bound.
     pub(crate) flushed: (Mutex<()>, Condvar),
+    /// Writes replayed from the WAL at open, in log order, until `finish_replay`.
+    replayed: Mutex<Vec<(u64, Entry)>>,
 }
 
 impl std::fmt::Debug for KvStore {
@@ -124,6 +126,7 @@ impl KvStore {
             maintenance: Mutex::new(()),
             background: AtomicBool::new(false),
             flushed: (Mutex::new(()), Condvar::new()),
+            replayed: Mutex::new(Vec::new()),
         }
     }
 
@@ -156,16 +159,55 @@ impl KvStore {
         }
     }
 
-    /// Re-apply a WAL frame at open.
+    /// Collect a WAL frame's writes at open (applied together by `finish_replay`).
     pub(crate) fn replay(&self, payload: &[u8], seq: u64) -> Result<()> {
-        let mut entries = Vec::new();
+        let mut replayed = self.replayed.lock();
+        let before = replayed.len();
         records::decode_kv(payload, &mut |op| {
             let kind = ValueKind::from_code(op.op).unwrap_or(ValueKind::Deleted);
-            entries.push((op.key, Entry { kind, value: op.value.into() }));
+            replayed.push((op.key, Entry { kind, value: op.value.into() }));
         })
-        .map_err(|e| Error::Corruption(format!("WAL frame {seq}: {} at payload offset {}", e.what, e.offset)))?;
-        self.apply(entries, seq);
+        .map_err(|e| Error::Corruption(format!("WAL frame {seq}: {} at payload offset {}", e.what, e.offset)))
+        .inspect_err(|_| replayed.truncate(before))?;
+        let mut st = self.state.write();
+        st.applied_seq = st.applied_seq.max(seq);
         Ok(())
+    }
+
+    /// After replay: build the memtable from every replayed write at once. Sorting by key
+    /// (stable, so the last write of a key in log order wins) and one bulk build replace
+    /// millions of single inserts: a 1 GiB log opens several times faster (docs §14).
+    pub(crate) fn finish_replay(&self) {
+        let mut ops = std::mem::take(&mut *self.replayed.lock());
+        if ops.is_empty() {
+            return;
+        }
+        let appends = ops.len() as u64;
+        ops.sort_by_key(|(k, _)| *k);
+        let mut last: Vec<(u64, Entry)> = Vec::with_capacity(ops.len());
+        for (k, e) in ops {
+            match last.last_mut() {
+                Some(l) if l.0 == k => *l = (k, e),
+                _ => last.push((k, e)),
+            }
+        }
+        let mut st = self.state.write();
+        // The memtable is empty at open: a key existed before replay iff a run has it.
+        let mut live = st.live as i64;
+        let mut keep = Vec::with_capacity(last.len());
+        for (k, e) in last {
+            let existed = matches!(lookup(&st, k, &self.counters), Ok(Some(_)));
+            match (e.kind == ValueKind::Deleted, existed) {
+                (true, false) => continue, // deleting what no run has: nothing to hide
+                (true, true) => live -= 1,
+                (false, false) => live += 1,
+                (false, true) => {}
+            }
+            keep.push((k, e));
+        }
+        st.live = live.max(0) as u64;
+        st.active = Memtable::from_sorted(keep);
+        self.counters.appends.fetch_add(appends, Relaxed);
     }
 
     /// Apply logged writes to memory; returns how many keys changed (puts, and deletes of
