@@ -7,6 +7,7 @@
 //! `SIZE`s default to 10,000,000 (`_` separators allowed). `SKIP_BTREE=1` skips the
 //! `BTreeMap` (about 40 bytes per key). `QUERIES` sets the number of lookups (default
 //! 1,000,000: random present keys from a fixed seed, the same for every structure).
+//! `SETS=lognormal,normal` restricts (and orders) the key sets.
 //!
 //! Per set and size it prints build time, index size, leaf count, root kind and fit,
 //! window length mean / p99 / max over every key, and lookup latency for `Rmi::find`,
@@ -20,7 +21,7 @@
 //!   batch, so it understates single-lookup outliers somewhat.
 //!
 //! `--probe-sweep` additionally times every available probe on in-cache windows of
-//! various lengths (the data behind `probe::SIMD_COUNT_LIMIT`).
+//! various lengths (the data behind `probe::AVX512_COUNT_LIMIT`).
 
 #[path = "../tests/common/keysets.rs"]
 mod keysets;
@@ -57,8 +58,14 @@ fn main() {
          RMI ns mean | p99 | binary ns mean | p99 | BTreeMap ns mean | p99 | RMI/binary | RMI/BTreeMap |"
     );
     println!("|---|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let sets: Vec<KeySet> = match std::env::var("SETS") {
+        Ok(list) => {
+            list.split(',').filter_map(|name| KeySet::ALL.into_iter().find(|s| s.name() == name.trim())).collect()
+        }
+        Err(_) => KeySet::ALL.to_vec(),
+    };
     for &n in &sizes {
-        for set in KeySet::ALL {
+        for &set in &sets {
             report_row(set, n, query_count, skip_btree);
         }
     }

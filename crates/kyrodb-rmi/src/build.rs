@@ -7,6 +7,8 @@
 //! removed) crossed with the root kinds of [`RootKind::ALL`] (linear and cubic, each on the
 //! plain and on the log key scale) and the [`FitMethod`]s (free least squares and least
 //! squares through the end points); a cubic fit is a candidate only if it is monotone.
+//! Every root fit is first estimated at the middle leaf count (`n/16`), and only those
+//! within [`SCREEN_FACTOR`] of the best go on to the other leaf counts.
 //! Each combination is *estimated* on [`ESTIMATE_SAMPLES`] keys at evenly
 //! spaced positions: each sample's leaf is routed, the leaf's keys are found by binary
 //! search on the routing, fitted, and its window `err_lo + err_hi + 1` measured. Sampling
@@ -20,14 +22,16 @@
 //! `log2 window` is the number of binary-search steps the window costs (a proxy for cache
 //! lines touched); one more byte per key of index (`40 · L / n`) is worth a quarter step.
 //! Halving the keys per leaf typically shrinks windows by about `√2` (half a step) while
-//! doubling the index, so this lands on about 16 keys per leaf (2.5 bytes/key) for
-//! locally random data such as uniform keys, with windows of 8–16 keys, and on larger
-//! leaves (smaller index) when the data is locally linear and windows stay small anyway.
+//! doubling the index. On the benchmark sets at 1M keys (`examples/rmi_report.rs`) this
+//! picks `n/16` leaves (2.5 bytes/key) for uniform, normal and lognormal keys, with mean
+//! windows of 4–9 keys and p99 of 7–17 (one or two cache lines), and `n/8` for densely
+//! packed keys, whose windows are under 2 keys.
 //! [`RmiConfig`] fixes either choice.
 
 use crate::error::RmiError;
+use crate::index::window_stats;
 use crate::index::Rmi;
-use crate::leaf::{Leaf, LEAF_RECORD_BYTES};
+use crate::leaf::{fit_line, Leaf, LEAF_RECORD_BYTES};
 use crate::root::{self, FitMethod, Root, RootFit, RootKind};
 use crate::WindowStats;
 
@@ -35,7 +39,14 @@ use crate::WindowStats;
 pub const ROOT_SAMPLES: usize = 1 << 16;
 
 /// Keys sampled (evenly spaced) to estimate each candidate's mean window.
-pub const ESTIMATE_SAMPLES: usize = 8192;
+pub const ESTIMATE_SAMPLES: usize = 2048;
+
+/// Root fits whose (handicapped) estimated mean window at the middle leaf count exceeds
+/// the best one's by more than this factor are not estimated at other leaf counts.
+pub const SCREEN_FACTOR: f64 = 1.5;
+
+/// Leaves larger than this are estimated on a subsample (see `estimate_window`).
+pub const ESTIMATE_MAX_FIT: usize = 256;
 
 /// Divisors of `n` tried as leaf counts.
 pub const LEAF_DIVISORS: [usize; 5] = [4, 8, 16, 32, 64];
@@ -111,9 +122,10 @@ pub(crate) fn build(keys: &[u64], config: &RmiConfig) -> Result<(Rmi, BuildRepor
     let (fit, leaves, candidates) = choose(keys, config);
     let root = fit.scaled(leaves);
     let mut leaf_models = fit_leaves(keys, &root);
-    let widened = verify(keys, &root, &mut leaf_models);
+    let (widened, windows) = verify(keys, &root, &mut leaf_models);
     let rmi = Rmi::from_parts(root, leaf_models, n);
-    let windows = rmi.window_stats(keys);
+    // Widening (never expected) changes windows measured before it: measure again.
+    let windows = if widened == 0 { windows } else { rmi.window_stats(keys) };
     Ok((rmi, BuildReport { candidates, leaves, root: root.kind, fit: fit.method, widened, windows }))
 }
 
@@ -147,16 +159,33 @@ fn choose(keys: &[u64], config: &RmiConfig) -> (RootFit, usize, Vec<Candidate>) 
     if let ([fit], [leaves]) = (fits.as_slice(), leaf_counts.as_slice()) {
         return (*fit, *leaves, Vec::new());
     }
-    let mut candidates = Vec::new();
+    // Screen every fit at the middle leaf count; only fits within `SCREEN_FACTOR` of the
+    // best go on to the other leaf counts (a root that crams keys into a few leaves is
+    // bad at every leaf count, and estimating it costs the most).
+    let screen_l = leaf_counts[leaf_counts.len() / 2];
+    let screened: Vec<Candidate> = fits.iter().map(|fit| estimate(keys, &fit.scaled(screen_l), fit.method)).collect();
+    let floor = screened.iter().map(handicapped).fold(f64::INFINITY, f64::min);
+    let survivors: Vec<(RootFit, Candidate)> = fits
+        .iter()
+        .zip(&screened)
+        .filter(|(_, c)| handicapped(c) <= SCREEN_FACTOR * floor)
+        .map(|(f, c)| (*f, c.clone()))
+        .collect();
+    let mut candidates = screened;
     let mut best: Option<(f64, RootFit, usize)> = None;
     for &leaves in &leaf_counts {
         let mut per_l: Option<(Candidate, RootFit)> = None;
-        for fit in &fits {
-            let c = estimate(keys, &fit.scaled(leaves), fit.method);
+        for (fit, screened) in &survivors {
+            let c = if leaves == screen_l {
+                screened.clone()
+            } else {
+                let c = estimate(keys, &fit.scaled(leaves), fit.method);
+                candidates.push(c.clone());
+                c
+            };
             if per_l.as_ref().is_none_or(|(b, _)| handicapped(&c) < handicapped(b)) {
-                per_l = Some((c.clone(), *fit));
+                per_l = Some((c, *fit));
             }
-            candidates.push(c);
         }
         if let Some((c, fit)) = per_l {
             if best.as_ref().is_none_or(|(cost, _, _)| c.cost < *cost) {
@@ -198,10 +227,8 @@ fn estimate(keys: &[u64], root: &Root, fit: FitMethod) -> Candidate {
         let width = match cached {
             Some((cj, w)) if cj == j => w,
             _ => {
-                let first = keys.partition_point(|&k| root.leaf(k) < j);
-                let end = keys.partition_point(|&k| root.leaf(k) <= j).max(first);
-                let leaf = Leaf::fit(keys, first, end);
-                let w = (leaf.err_lo as f64 + leaf.err_hi as f64 + 1.0).min(n as f64);
+                let (first, end) = routed_run(keys, root, i, j);
+                let w = estimate_window(keys, first, end).min(n as f64);
                 cached = Some((j, w));
                 w
             }
@@ -220,6 +247,44 @@ fn estimate(keys: &[u64], root: &Root, fit: FitMethod) -> Candidate {
         mean_log2_window,
         cost: mean_log2_window + BYTES_PER_KEY_WEIGHT * bytes_per_key,
     }
+}
+
+/// Window of the leaf over `keys[first..end]`: exact (`err_lo + err_hi + 1`) up to
+/// [`ESTIMATE_MAX_FIT`] keys; for larger leaves (only bad candidates have them) the line is
+/// fitted on a strided subsample of about that many keys and the window taken as its
+/// residual width + 1, so a bad candidate costs no more to estimate than a good one.
+fn estimate_window(keys: &[u64], first: usize, end: usize) -> f64 {
+    let m = end - first;
+    if m <= ESTIMATE_MAX_FIT {
+        let leaf = Leaf::fit(keys, first, end);
+        return leaf.err_lo as f64 + leaf.err_hi as f64 + 1.0;
+    }
+    let run = &keys[first..end];
+    fit_line(run, run[0], m.div_ceil(ESTIMATE_MAX_FIT)).width + 1.0
+}
+
+/// The run of positions around `i` (which routes to `j`) that route to `j`, found by
+/// galloping outwards from `i` and then binary search (`O(log run length)` routings).
+/// Exact for monotone routing, which is all an estimate needs.
+fn routed_run(keys: &[u64], root: &Root, i: usize, j: usize) -> (usize, usize) {
+    let n = keys.len();
+    // End: first position after `i` routed past `j`.
+    let (mut lo, mut step) = (i, 1usize);
+    while lo + step < n && root.leaf(keys[lo + step]) <= j {
+        lo += step;
+        step *= 2;
+    }
+    let hi = (lo + step).min(n);
+    let end = lo + 1 + keys[lo + 1..hi].partition_point(|&k| root.leaf(k) <= j);
+    // First: first position at or before `i` routed to `j` or later.
+    let (mut hi, mut step) = (i, 1usize);
+    while hi >= step && root.leaf(keys[hi - step]) >= j {
+        hi -= step;
+        step *= 2;
+    }
+    let lo = hi.saturating_sub(step);
+    let first = lo + keys[lo..hi].partition_point(|&k| root.leaf(k) < j);
+    (first, end)
 }
 
 /// Computes every leaf's position range and fits it.
@@ -278,22 +343,28 @@ fn fit_leaves(keys: &[u64], root: &Root) -> Vec<Leaf> {
     first.iter().zip(&end).map(|(&f, &e)| Leaf::fit(keys, f as usize, e as usize)).collect()
 }
 
-/// Checks the finished model and widens any leaf whose window misses the lower bound
-/// (returns how many widenings happened; the proof says none).
+/// Checks the finished model and widens any leaf whose window misses the lower bound.
+/// Returns how many widenings happened (the proof says none) and the window statistics
+/// over every key, measured in the same pass.
 ///
 /// Checked: every key (its own position), the absent keys just before and just after
 /// each leaf's key range when they fall in a gap (where the clamp to the leaf range does
 /// the work), and `0` and `u64::MAX`.
-fn verify(keys: &[u64], root: &Root, leaves: &mut [Leaf]) -> usize {
+fn verify(keys: &[u64], root: &Root, leaves: &mut [Leaf]) -> (usize, WindowStats) {
     let n = keys.len();
     let mut widened = 0usize;
+    let stats = window_stats(keys.iter().enumerate().map(|(i, &k)| {
+        let j = root.leaf(k);
+        let w = leaves[j].window(k, n);
+        if !(w.start <= i && i <= w.end) {
+            widened += usize::from(leaves[j].widen_to(k, i));
+        }
+        w.len()
+    }));
     let mut check = |leaves: &mut [Leaf], x: u64, lb: usize| {
         let j = root.leaf(x);
         widened += usize::from(leaves[j].widen_to(x, lb));
     };
-    for (i, &k) in keys.iter().enumerate() {
-        check(leaves, k, i);
-    }
     for j in 0..leaves.len() {
         let (first, end) = (leaves[j].first as usize, leaves[j].end as usize);
         if first >= end {
@@ -310,5 +381,5 @@ fn verify(keys: &[u64], root: &Root, leaves: &mut [Leaf]) -> usize {
     }
     check(leaves, 0, 0);
     check(leaves, u64::MAX, if keys[n - 1] == u64::MAX { n - 1 } else { n });
-    widened
+    (widened, stats)
 }

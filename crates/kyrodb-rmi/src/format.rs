@@ -52,7 +52,7 @@ use crate::root::{Root, RootKind};
 pub const HEADER_BYTES: usize = 72;
 /// The magic bytes at offset 0.
 pub const MAGIC: [u8; 4] = *b"KRMI";
-/// The format version written by [`encode`].
+/// The format version written by [`Rmi::to_bytes`].
 pub const VERSION: u8 = 1;
 
 /// Serialises `rmi` (see the module docs).

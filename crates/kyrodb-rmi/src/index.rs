@@ -4,10 +4,10 @@ use std::ops::Range;
 
 use crate::build::{self, BuildReport, RmiConfig};
 use crate::error::RmiError;
+use crate::format;
 use crate::leaf::{Leaf, LEAF_RECORD_BYTES};
 use crate::probe::{self, Probe};
 use crate::root::{Root, RootKind};
-use crate::format;
 
 /// A Recursive Model Index over a sorted array of unique `u64` keys.
 ///
@@ -93,7 +93,7 @@ impl Rmi {
 
     /// The positions to search for `x`: `lower_bound(x)` lies in `start..=end` for every
     /// `x` (see the crate docs), and `end <= n` always.
-    #[inline]
+    #[inline(always)]
     pub fn window(&self, x: u64) -> Range<usize> {
         let j = self.root.leaf(x);
         // `j <= last_leaf == leaves.len() − 1`; the bounds check never fails.
@@ -110,8 +110,7 @@ impl Rmi {
     /// [`Rmi::lower_bound`] with a specific probe (for tests and benchmarks).
     #[inline]
     pub fn lower_bound_with_probe(&self, probe: Probe, keys: &[u64], x: u64) -> usize {
-        let w = self.clamped_window(keys, x);
-        w.start + probe.lower_bound(&keys[w], x)
+        probe.rmi_lower_bound(self, keys, x)
     }
 
     /// [`Rmi::lower_bound`] and the length of the window it searched (for histograms).
@@ -132,7 +131,7 @@ impl Rmi {
     /// The window, additionally clamped to `keys.len()` so a mismatched slice cannot
     /// make the slicing panic.
     #[inline(always)]
-    fn clamped_window(&self, keys: &[u64], x: u64) -> Range<usize> {
+    pub(crate) fn clamped_window(&self, keys: &[u64], x: u64) -> Range<usize> {
         let w = self.window(x);
         let end = w.end.min(keys.len());
         w.start.min(end)..end

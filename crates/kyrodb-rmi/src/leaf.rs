@@ -78,11 +78,11 @@ impl Leaf {
             let base = keys.get(first).or(keys.last()).copied().unwrap_or(0);
             return Leaf { base, slope: 0.0, intercept: first as f64, first: first as u32, end: end as u32, ..ZERO };
         };
-        let (slope, local_intercept) = fit_line(range, base);
+        let line = fit_line(range, base, 1);
         let mut leaf = Leaf {
             base,
-            slope,
-            intercept: first as f64 + local_intercept,
+            slope: line.slope,
+            intercept: first as f64 + line.intercept,
             first: first as u32,
             end: end as u32,
             err_lo: 0,
@@ -102,42 +102,54 @@ impl Leaf {
 
 const ZERO: Leaf = Leaf { base: 0, slope: 0.0, intercept: 0.0, first: 0, end: 0, err_lo: 0, err_hi: 0 };
 
-/// Fits `local position ≈ intercept + slope · (key − base)` over a non-empty sorted run.
+/// A line `local position ≈ intercept + slope · (key − base)` and the width
+/// `max residual − min residual` of the points it was fitted on.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub(crate) struct LineFit {
+    pub(crate) slope: f64,
+    pub(crate) intercept: f64,
+    pub(crate) width: f64,
+}
+
+/// Fits a line to the points `(range[k·step] − base, k·step)` of a non-empty sorted run
+/// (`step = 1`: every key; larger steps subsample for cheap estimates).
 ///
-/// Two slopes are tried, least squares and the endpoint slope; for each the intercept is
-/// set to centre the residuals (`mid-range + 0.5`, so the truncation rounds to nearest),
-/// and the slope whose residual range (≈ window width) is smaller wins.
-fn fit_line(range: &[u64], base: u64) -> (f64, f64) {
-    let m = range.len();
-    if m == 1 {
-        return (0.0, 0.5);
+/// Two slopes are tried, least squares (two-pass, centred, so no cancellation) and the
+/// endpoint slope; for each the intercept centres the residuals (`mid-range + 0.5`, so the
+/// truncation rounds to nearest), and the slope with the smaller residual range (≈ window
+/// width) wins. Both residual ranges are measured in one fused pass.
+pub(crate) fn fit_line(range: &[u64], base: u64, step: usize) -> LineFit {
+    let step = step.max(1);
+    let points =
+        || range.iter().step_by(step).enumerate().map(move |(k, &key)| ((key - base) as f64, (k * step) as f64));
+    let m = range.len().div_ceil(step);
+    if m <= 1 {
+        return LineFit { slope: 0.0, intercept: 0.5, width: 0.0 };
     }
-    let d = |k: u64| (k - base) as f64;
-    let mean_d = range.iter().map(|&k| d(k)).sum::<f64>() / m as f64;
-    let mean_p = (m - 1) as f64 / 2.0;
+    let mean_d = points().map(|(d, _)| d).sum::<f64>() / m as f64;
+    let mean_p = ((m - 1) * step) as f64 / 2.0;
     let (mut sxy, mut sxx) = (0.0f64, 0.0f64);
-    for (i, &k) in range.iter().enumerate() {
-        let dd = d(k) - mean_d;
-        sxy += dd * (i as f64 - mean_p);
+    let mut last = (0.0, 0.0);
+    for (d, p) in points() {
+        let dd = d - mean_d;
+        sxy += dd * (p - mean_p);
         sxx += dd * dd;
+        last = (d, p);
     }
-    let least_squares = if sxx > 0.0 { sxy / sxx } else { 0.0 };
-    let last = d(range[m - 1]);
-    let endpoints = if last > 0.0 { (m - 1) as f64 / last } else { 0.0 };
-    let mut best = (f64::INFINITY, 0.0, 0.0);
-    for slope in [least_squares, endpoints] {
-        let slope = if slope.is_finite() { slope.max(0.0) } else { 0.0 };
-        let (mut rmin, mut rmax) = (f64::INFINITY, f64::NEG_INFINITY);
-        for (i, &k) in range.iter().enumerate() {
-            let r = i as f64 - slope * d(k);
-            rmin = rmin.min(r);
-            rmax = rmax.max(r);
-        }
-        if rmax - rmin < best.0 {
-            best = (rmax - rmin, slope, (rmin + rmax) / 2.0 + 0.5);
+    let sanitize = |s: f64| if s.is_finite() { s.max(0.0) } else { 0.0 };
+    let least_squares = sanitize(if sxx > 0.0 { sxy / sxx } else { 0.0 });
+    let endpoints = sanitize(if last.0 > 0.0 { last.1 / last.0 } else { 0.0 });
+    let (mut lo, mut hi) = ([f64::INFINITY; 2], [f64::NEG_INFINITY; 2]);
+    for (d, p) in points() {
+        let r = [p - least_squares * d, p - endpoints * d];
+        for c in 0..2 {
+            lo[c] = lo[c].min(r[c]);
+            hi[c] = hi[c].max(r[c]);
         }
     }
-    (best.1, best.2)
+    let c = usize::from(hi[1] - lo[1] < hi[0] - lo[0]);
+    let slope = [least_squares, endpoints][c];
+    LineFit { slope, intercept: (lo[c] + hi[c]) / 2.0 + 0.5, width: hi[c] - lo[c] }
 }
 
 #[cfg(test)]

@@ -23,9 +23,12 @@
 //! with `keys[p] >= x` (`n` if none).
 //!
 //! - **Root** ([`RootKind`]): routes `x` to a leaf `route(x)` in `0..L` with a linear or
-//!   cubic polynomial of the normalised key, truncated and clamped. It is monotone
-//!   non-decreasing in `x` (exactly for the linear root; up to a tiny, bounded rounding
-//!   error `η` for the cubic, handled below).
+//!   cubic polynomial of the normalised key `t ∈ [0, 1]`, truncated and clamped. `t` is
+//!   `x − min_key` scaled either linearly or logarithmically (a cheap, exactly monotone
+//!   piecewise-linear `log2` taken from the float's bit pattern; it is what makes
+//!   lognormal keys work). The root is monotone non-decreasing in `x` (exactly for the
+//!   linear polynomial; up to a tiny, bounded rounding error `η` for the cubic, handled
+//!   below).
 //! - **Leaf `j`**: a line `pred_j(x) = clamp(⌊intercept + slope·(x ⊖ base)⌋, first_j, end_j)`
 //!   (`⊖` saturating, `slope >= 0`), monotone non-decreasing in `x`, and error bounds
 //!   `err_lo_j = max(pred_j(keys[i]) − i)`, `err_hi_j = max(i − pred_j(keys[i]))` (both
@@ -91,7 +94,8 @@ pub mod probe;
 mod root;
 
 pub use build::{
-    BuildReport, Candidate, RmiConfig, BYTES_PER_KEY_WEIGHT, COSTLIER_ROOT_MARGIN, ESTIMATE_SAMPLES, LEAF_DIVISORS, ROOT_SAMPLES,
+    BuildReport, Candidate, RmiConfig, BYTES_PER_KEY_WEIGHT, COSTLIER_ROOT_MARGIN, ESTIMATE_MAX_FIT, ESTIMATE_SAMPLES,
+    LEAF_DIVISORS, ROOT_SAMPLES, SCREEN_FACTOR,
 };
 pub use error::RmiError;
 pub use format::{HEADER_BYTES, MAGIC, VERSION};

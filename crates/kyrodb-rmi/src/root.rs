@@ -197,15 +197,40 @@ impl Root {
     /// Normalised key in `[0, 1]`.
     #[inline(always)]
     pub(crate) fn t(&self, x: u64) -> f64 {
-        (scale(self.kind.is_log(), x.saturating_sub(self.min_key)) * self.inv_range).min(1.0)
+        if self.kind.is_log() {
+            self.t_on::<true>(x)
+        } else {
+            self.t_on::<false>(x)
+        }
+    }
+
+    /// [`Root::t`] for a fixed scale.
+    #[inline(always)]
+    fn t_on<const LOG: bool>(&self, x: u64) -> f64 {
+        (scale(LOG, x.saturating_sub(self.min_key)) * self.inv_range).min(1.0)
     }
 
     /// The unrounded routing value `ŷ(x)`, `≈ L · position / n`.
+    ///
+    /// One `match` on the kind, then straight-line code for that kind: computing both
+    /// scales and selecting with a `cmov` would put the log scale's latency on every
+    /// lookup. The branch is perfectly predictable (the kind never changes).
     #[inline(always)]
     pub(crate) fn y(&self, x: u64) -> f64 {
-        let t = self.t(x);
+        match self.kind {
+            RootKind::Linear => self.y_on::<false, false>(x),
+            RootKind::Cubic => self.y_on::<false, true>(x),
+            RootKind::LogLinear => self.y_on::<true, false>(x),
+            RootKind::LogCubic => self.y_on::<true, true>(x),
+        }
+    }
+
+    /// [`Root::y`] for a fixed scale and degree.
+    #[inline(always)]
+    fn y_on<const LOG: bool, const CUBIC: bool>(&self, x: u64) -> f64 {
+        let t = self.t_on::<LOG>(x);
         let [c0, c1, c2, c3] = self.coef;
-        if self.kind.is_cubic() {
+        if CUBIC {
             c0 + t * (c1 + t * (c2 + t * c3))
         } else {
             c0 + t * c1
@@ -243,7 +268,7 @@ impl Root {
             return Err(RmiError::corrupt("root coefficient is not finite"));
         }
         let monotone = if self.kind.is_cubic() {
-            cubic_is_monotone(&self.coef)
+            cubic_is_monotone_with_margin(&self.coef, DECODE_MARGIN_EXP)
         } else {
             self.coef[1] >= 0.0 && self.coef[2] == 0.0 && self.coef[3] == 0.0
         };
@@ -259,12 +284,26 @@ impl Root {
 /// `c3 > 0`, the vertex `−c2 / 3c3` if inside) must be `>= 2⁻⁴⁰·Σ|cᵢ|`, far above the
 /// rounding error of computing it, so the exact real derivative is `>= 0`.
 pub(crate) fn cubic_is_monotone(coef: &[f64; 4]) -> bool {
+    cubic_is_monotone_with_margin(coef, BUILD_MARGIN_EXP)
+}
+
+/// Margin exponent of the build-time check.
+const BUILD_MARGIN_EXP: i32 = -40;
+
+/// Margin exponent of the decode-time check: half the build margin, so that scaling the
+/// coefficients by the leaf count (a few ulps of rounding) can never make the decoder
+/// reject a root the builder accepted. Still far above rounding, so a decoded cubic is
+/// exactly monotone too.
+const DECODE_MARGIN_EXP: i32 = -41;
+
+/// [`cubic_is_monotone`] with margin `2^exp · Σ|cᵢ|`.
+fn cubic_is_monotone_with_margin(coef: &[f64; 4], exp: i32) -> bool {
     let [_, c1, c2, c3] = *coef;
     let scale: f64 = coef.iter().map(|c| c.abs()).sum();
     if !scale.is_finite() {
         return false;
     }
-    let margin = scale * f64::powi(2.0, -40);
+    let margin = scale * f64::powi(2.0, exp);
     let mut q_min = c1.min(c1 + 2.0 * c2 + 3.0 * c3);
     if c3 > 0.0 {
         let vertex = -c2 / (3.0 * c3);
@@ -346,7 +385,7 @@ fn endpoint_cubic(points: &[(f64, f64)], f_end: f64) -> Option<[f64; 4]> {
         r2 += p2 * r;
     }
     let det = s11 * s22 - s12 * s12;
-    if !(det.abs() > 1e-300) {
+    if det.is_nan() || det.abs() <= 1e-300 {
         return None;
     }
     let a = (r1 * s22 - r2 * s12) / det;
@@ -389,14 +428,16 @@ fn least_squares_cubic(points: &[(f64, f64)]) -> Option<[f64; 4]> {
 fn solve4(mut a: [[f64; 5]; 4]) -> Option<[f64; 4]> {
     for col in 0..4 {
         let pivot = (col..4).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))?;
-        if !(a[pivot][col].abs() > 1e-300) {
+        let p = a[pivot][col].abs();
+        if p.is_nan() || p <= 1e-300 {
             return None;
         }
         a.swap(col, pivot);
-        for r in col + 1..4 {
-            let factor = a[r][col] / a[col][col];
-            for c in col..5 {
-                a[r][c] -= factor * a[col][c];
+        let pivot_row = a[col];
+        for row in a.iter_mut().skip(col + 1) {
+            let factor = row[col] / pivot_row[col];
+            for (v, &q) in row.iter_mut().zip(&pivot_row).skip(col) {
+                *v -= factor * q;
             }
         }
     }
@@ -421,6 +462,64 @@ mod tests {
         assert!(!cubic_is_monotone(&[0.0, 1.0, -3.0, 2.0]));
         assert!(!cubic_is_monotone(&[0.0, -0.1, 0.0, 1.0]));
         assert!(cubic_is_monotone(&[0.1, 0.5, 0.5, 0.1]));
+    }
+
+    /// `a + b` as an unevaluated sum `(s, e)`, exactly.
+    fn two_sum(a: f64, b: f64) -> (f64, f64) {
+        let s = a + b;
+        let bb = s - a;
+        (s, (a - (s - bb)) + (b - bb))
+    }
+
+    /// `(hi, lo)·t + c` in double-double arithmetic (~106-bit accurate).
+    fn dd_mul_add(hi: f64, lo: f64, t: f64, c: f64) -> (f64, f64) {
+        let p = hi * t;
+        let pe = hi.mul_add(t, -p) + lo * t;
+        let (s, e) = two_sum(p, c);
+        two_sum(s, e + pe)
+    }
+
+    /// The rounded Horner evaluation stays within `η` of the (double-double) exact value,
+    /// and is sometimes non-monotone — which is why `η` exists.
+    #[test]
+    fn horner_error_within_eta() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut wobbles = 0;
+        for round in 0..200 {
+            // Monotone cubics `L·(a·t + b·t² + c·t³)`-like with mixed signs.
+            let leaves = [1e3, 1e6, 5e7][round % 3];
+            let coef = [(next() - 0.5) * 0.1, next() * 2.0, (next() - 0.5) * 1.5, (next() - 0.5) * 0.9];
+            let fit =
+                RootFit { kind: RootKind::Cubic, method: FitMethod::LeastSquares, min_key: 0, inv_range: 1.0, coef };
+            let root = fit.scaled(leaves as usize);
+            let eta = root.eta();
+            let [c0, c1, c2, c3] = root.coef;
+            let mut prev = f64::NEG_INFINITY;
+            let mut t = next();
+            for _ in 0..2000 {
+                let got = c0 + t * (c1 + t * (c2 + t * c3));
+                let (h, l) = dd_mul_add(c3, 0.0, t, c2);
+                let (h, l) = dd_mul_add(h, l, t, c1);
+                let (h, l) = dd_mul_add(h, l, t, c0);
+                let err = ((got - h) - l).abs();
+                assert!(err <= eta / 4.0, "error {err} vs eta {eta} at t = {t}");
+                if cubic_is_monotone(&root.coef) && got < prev {
+                    wobbles += 1;
+                }
+                prev = got;
+                t = f64::from_bits(t.to_bits() + 1).min(1.0);
+            }
+        }
+        println!("non-monotone rounded steps seen: {wobbles}");
+        // Deterministic (fixed seed): rounded Horner really does step backwards now and
+        // then, so monotone routing for the cubic cannot rest on the real polynomial alone.
+        assert!(wobbles > 0);
     }
 
     #[test]

@@ -21,8 +21,9 @@ fn key_sets() -> impl Strategy<Value = Vec<u64>> {
         // sequential
         (0u64..1000, 1usize..2000).prop_map(|(s, n)| (s..s + n as u64).collect()),
         // equal spacing (stride k), anywhere in the range (saturating at the top)
-        (any::<u64>(), 1u64..1_000_000_000, 1usize..2000)
-            .prop_map(|(s, k, n)| sorted_unique((0..n as u64).map(|i| s.saturating_add(i.saturating_mul(k))).collect())),
+        (any::<u64>(), 1u64..1_000_000_000, 1usize..2000).prop_map(|(s, k, n)| sorted_unique(
+            (0..n as u64).map(|i| s.saturating_add(i.saturating_mul(k))).collect()
+        )),
         // two dense clusters, one at 0 and one ending at u64::MAX
         (1u64..1000, 1u64..1000).prop_map(|(a, b)| (0..a).chain(u64::MAX - b + 1..=u64::MAX).collect()),
         Just(vec![0, u64::MAX]),

@@ -11,12 +11,13 @@
 //!
 //! 1. while more than a threshold of keys remain, one step of a branchless binary search
 //!    (`base += half` selected by a compare, compiled to `cmov`/arithmetic, so there are no
-//!    data-dependent branches); the threshold is [`SIMD_COUNT_LIMIT`] keys for the SIMD
-//!    versions and [`SCALAR_COUNT_LIMIT`] keys for the scalar one;
-//! 2. count the keys `< x` among the at most threshold keys left, 8 per instruction
-//!    (AVX-512F: `vpcmpuq` into a mask + `popcnt`), 4 per instruction (AVX2: bias by
-//!    `2^63` so the signed `vpcmpgtq` compares unsigned, `vmovmskpd` + `popcnt`) or one at
-//!    a time (scalar).
+//!    data-dependent branches); the threshold is [`AVX512_COUNT_LIMIT`] (32),
+//!    [`AVX2_COUNT_LIMIT`] (16) or [`SCALAR_COUNT_LIMIT`] (16) keys;
+//! 2. count the keys `< x` among the at most threshold keys left: 8 per instruction
+//!    (AVX-512F: four masked `vpcmpuq` into mask registers + `popcnt`), 4 per instruction
+//!    (AVX2: four masked loads, bias by `2^63` so the signed `vpcmpgtq` compares unsigned,
+//!    `vmovmskpd` + `popcnt`), both with a fixed instruction sequence whatever the length,
+//!    or one at a time (scalar).
 //!
 //! The version used is chosen **once, at runtime** ([`selected`]), like the distance
 //! kernels of `kyrodb-core`: the Cargo features `simd-avx2` and `simd-avx512` only decide
@@ -31,16 +32,21 @@ mod avx2;
 #[cfg(all(target_arch = "x86_64", feature = "simd-avx512"))]
 mod avx512;
 
+use crate::Rmi;
 use std::fmt;
 use std::sync::OnceLock;
 
-/// Windows longer than this are first narrowed by branchless binary search before the
-/// SIMD versions count the rest. Measured on a Xeon with AVX-512 (see `examples/rmi_report.rs`
-/// `--probe-sweep`): counting 64 keys with 8 independent loads costs about as much as two
-/// dependent binary-search steps, so narrowing below 64 does not pay.
-pub const SIMD_COUNT_LIMIT: usize = 64;
+/// The AVX-512 probe narrows windows longer than this by branchless binary search, then
+/// counts the rest with four masked 8-lane compares. In-cache measurements on an AMD EPYC
+/// with AVX-512 (`examples/rmi_report.rs --probe-sweep`) showed a length-dependent count
+/// loop over 64 keys costing more than one extra binary-search step plus 32 keys; the
+/// branch-free four-compare count fixes the limit at 32.
+pub const AVX512_COUNT_LIMIT: usize = 32;
 
-/// Like [`SIMD_COUNT_LIMIT`] for the scalar version, which counts one key per compare.
+/// Like [`AVX512_COUNT_LIMIT`] for the AVX2 probe (four masked 4-lane compares).
+pub const AVX2_COUNT_LIMIT: usize = 16;
+
+/// Like [`AVX512_COUNT_LIMIT`] for the scalar probe, which counts one key per compare.
 pub const SCALAR_COUNT_LIMIT: usize = 16;
 
 /// An instruction-set level a probe is written for.
@@ -82,11 +88,18 @@ impl fmt::Display for ProbeKind {
 /// Raw probe signature: number of keys `< x` in a sorted window.
 type RawProbe = fn(&[u64], u64) -> usize;
 
+/// A whole RMI lookup (route, predict, probe) compiled for one instruction set, so the
+/// model evaluation also uses that set's conversions (`vcvtusi2sd` and friends under
+/// AVX-512). Rust fixes the results of `as` casts and never contracts `a * b + c` into an
+/// FMA, so every version computes bit-identical windows.
+type RawLookup = fn(&Rmi, &[u64], u64) -> usize;
+
 /// A probe implementation for one [`ProbeKind`], checked to be runnable on this CPU.
 #[derive(Copy, Clone)]
 pub struct Probe {
     kind: ProbeKind,
     raw: RawProbe,
+    lookup: RawLookup,
 }
 
 impl fmt::Debug for Probe {
@@ -103,15 +116,21 @@ impl Probe {
 
     /// Lower bound of `x` in the sorted `window`: the number of keys `< x`, which is the
     /// first index whose key is `>= x`, or `window.len()` if there is none. On an unsorted
-    /// window the result is still the count of keys `< x` (never a panic).
+    /// window the result is some index in `0..=window.len()` (never a panic).
     #[inline]
     pub fn lower_bound(&self, window: &[u64], x: u64) -> usize {
         (self.raw)(window, x)
     }
 
+    /// [`Rmi::lower_bound`] with this probe: one indirect call for the whole lookup.
+    #[inline]
+    pub(crate) fn rmi_lower_bound(&self, rmi: &Rmi, keys: &[u64], x: u64) -> usize {
+        (self.lookup)(rmi, keys, x)
+    }
+
     /// The scalar probe (always available; the reference for every other kind).
     pub fn scalar() -> Probe {
-        Probe { kind: ProbeKind::Scalar, raw: scalar::lower_bound }
+        Probe { kind: ProbeKind::Scalar, raw: scalar::lower_bound, lookup: scalar::rmi_lower_bound }
     }
 
     /// The probe for `kind`, if this build contains it and this CPU supports it.
@@ -119,9 +138,13 @@ impl Probe {
         match kind {
             ProbeKind::Scalar => Some(Probe::scalar()),
             #[cfg(all(target_arch = "x86_64", feature = "simd-avx2"))]
-            ProbeKind::Avx2 if avx2::is_supported() => Some(Probe { kind, raw: avx2::lower_bound }),
+            ProbeKind::Avx2 if avx2::is_supported() => {
+                Some(Probe { kind, raw: avx2::lower_bound, lookup: avx2::rmi_lower_bound })
+            }
             #[cfg(all(target_arch = "x86_64", feature = "simd-avx512"))]
-            ProbeKind::Avx512 if avx512::is_supported() => Some(Probe { kind, raw: avx512::lower_bound }),
+            ProbeKind::Avx512 if avx512::is_supported() => {
+                Some(Probe { kind, raw: avx512::lower_bound, lookup: avx512::rmi_lower_bound })
+            }
             _ => None,
         }
     }
@@ -168,7 +191,7 @@ pub fn lower_bound_with(kind: ProbeKind, window: &[u64], x: u64) -> Option<usize
 /// `window[mid] < x` means the answer is `> mid`, so in `mid..=mid + (size - half)`
 /// (the old upper end); otherwise it is `<= mid`, so in `base..=base + (size - half)`
 /// because `half <= size - half`. The loop trip count depends only on the length, and the
-/// select is arithmetic, so nothing branches on key data.
+/// select is a conditional move, so nothing branches on key data.
 #[inline(always)]
 fn narrow(window: &[u64], x: u64, limit: usize) -> (usize, usize) {
     let mut base = 0usize;
@@ -176,7 +199,9 @@ fn narrow(window: &[u64], x: u64, limit: usize) -> (usize, usize) {
     while size > limit {
         let half = size / 2;
         let mid = base + half;
-        base += usize::from(window[mid] < x) * half;
+        // `select_unpredictable` asks for a `cmov`; plain `if`/arithmetic forms were
+        // compiled to a branch.
+        base = std::hint::select_unpredictable(window[mid] < x, mid, base);
         size -= half;
     }
     (base, size)
