@@ -131,7 +131,8 @@ pub(crate) fn decode(bytes: &[u8], n: usize) -> Result<Rmi, RmiError> {
         return Err(RmiError::corrupt("leaf count out of range"));
     }
     let leaf_count = leaf_count as usize; // <= n <= u32::MAX
-    if bytes.len() != HEADER_BYTES + LEAF_RECORD_BYTES * leaf_count {
+    let expected_len = LEAF_RECORD_BYTES.checked_mul(leaf_count).and_then(|b| b.checked_add(HEADER_BYTES));
+    if expected_len != Some(bytes.len()) {
         return Err(RmiError::corrupt("length does not match the leaf count"));
     }
     let min_key = r.u64()?;
