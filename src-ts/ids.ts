@@ -12,19 +12,24 @@ export type Id = number | bigint
 /** Accepted forms of an id list. */
 export type IdList = readonly Id[] | BigUint64Array
 
-const U64_MAX = (1n << 64n) - 1n
+/** 2^64 − 1. @internal */
+export const U64_MAX = (1n << 64n) - 1n
 
-function checkId(id: unknown, where: string): bigint {
+/**
+ * Validate an unsigned 64-bit integer (an id or a key-value key) named `where` in errors;
+ * returns it as a bigint. @internal
+ */
+export function checkU64(id: unknown, where: string): bigint {
   if (typeof id === 'number') {
     if (!Number.isSafeInteger(id) || id < 0) {
       throw new InvalidArgumentError(
-        `${where} is ${id}; number ids must be integers in 0..${Number.MAX_SAFE_INTEGER} (use a bigint for larger ids)`,
+        `${where} is ${id}; numbers must be integers in 0..${Number.MAX_SAFE_INTEGER} (use a bigint for larger values)`,
       )
     }
     return BigInt(id)
   }
   if (typeof id === 'bigint') {
-    if (id < 0n || id > U64_MAX) throw new InvalidArgumentError(`${where} is ${id}; bigint ids must be in 0..2^64-1`)
+    if (id < 0n || id > U64_MAX) throw new InvalidArgumentError(`${where} is ${id}; bigints must be in 0..2^64-1`)
     return id
   }
   throw new InvalidArgumentError(`${where} must be a number or a bigint, got ${typeof id}`)
@@ -32,7 +37,7 @@ function checkId(id: unknown, where: string): bigint {
 
 /** Validate one id and convert it for the native layer. @internal */
 export function toNativeId(id: unknown): bigint {
-  return checkId(id, 'id')
+  return checkU64(id, 'id')
 }
 
 /** Validate an id list and convert it for the native layer. @internal */
@@ -40,7 +45,7 @@ export function toNativeIds(ids: unknown): BigUint64Array {
   if (ids instanceof BigUint64Array) return ids
   if (!Array.isArray(ids)) throw new InvalidArgumentError('ids must be an array of numbers or bigints, or a BigUint64Array')
   const out = new BigUint64Array(ids.length)
-  for (let i = 0; i < ids.length; i++) out[i] = checkId(ids[i], `ids[${i}]`)
+  for (let i = 0; i < ids.length; i++) out[i] = checkU64(ids[i], `ids[${i}]`)
   return out
 }
 

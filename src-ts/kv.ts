@@ -10,7 +10,7 @@
  * @module
  */
 import { call, callAsync, fromNative, InvalidArgumentError } from './errors.js'
-import { fromNativeId, type Id } from './ids.js'
+import { checkU64, fromNativeId, U64_MAX, type Id } from './ids.js'
 import type { NativeKv } from './native.js'
 
 /** A key: a non-negative safe integer or a bigint in `0..2^64-1`. */
@@ -79,30 +79,9 @@ export interface KvStats {
   probeKind: string
 }
 
-const U64_MAX = (1n << 64n) - 1n
 /** Values up to this size come back through the scratch buffer (no native object created). */
 const SCRATCH_BYTES = 64 * 1024
 const encoder = new TextEncoder()
-
-function keyError(key: unknown, where: string): InvalidArgumentError {
-  const shown = typeof key === 'bigint' ? `${key}n` : typeof key === 'string' ? JSON.stringify(key) : String(key)
-  return new InvalidArgumentError(
-    `${where} must be a bigint in 0..2^64-1 or a safe non-negative integer, got ${shown} (${typeof key})`,
-  )
-}
-
-/** Validate a key; returns it as a bigint. */
-function toBigKey(key: unknown, where = 'key'): bigint {
-  if (typeof key === 'number') {
-    if (!Number.isSafeInteger(key) || key < 0) throw keyError(key, where)
-    return BigInt(key)
-  }
-  if (typeof key === 'bigint') {
-    if (key < 0n || key > U64_MAX) throw keyError(key, where)
-    return key
-  }
-  throw keyError(key, where)
-}
 
 function encodeValue(value: unknown, where: string): { kind: 1 | 2; bytes: Uint8Array } {
   let out: { kind: 1 | 2; bytes: Uint8Array }
@@ -128,7 +107,7 @@ function encodeWrites(writes: readonly KvWrite[]): [BigUint64Array, Uint8Array, 
   for (let i = 0; i < n; i++) {
     const w = writes[i] as KvWrite | undefined
     if (typeof w !== 'object' || w === null) throw new InvalidArgumentError(`writes[${i}] must be an object`)
-    keys[i] = toBigKey(w.key, `writes[${i}].key`)
+    keys[i] = checkU64(w.key, `writes[${i}].key`)
     if (w.type === 'put') {
       const v = encodeValue(w.value, `writes[${i}].value`)
       kinds[i] = v.kind
@@ -194,23 +173,18 @@ export class KeyValueStore {
 
   /** The value of `key` (a `Buffer` or a `string`, as stored), or `undefined`. */
   getSync(key: Key): Buffer | string | undefined {
+    // Valid numbers take the fast path; everything else goes through the shared check.
+    const fast = typeof key === 'number' && Number.isSafeInteger(key) && key >= 0
+    const big = fast ? 0n : checkU64(key, 'key')
     let r: number
     try {
-      if (typeof key === 'number') {
-        if (!Number.isSafeInteger(key) || key < 0) throw keyError(key, 'key')
-        r = this.#native.readNum(key)
-      } else if (typeof key === 'bigint') {
-        if (key < 0n || key > U64_MAX) throw keyError(key, 'key')
-        r = this.#native.readBig(key)
-      } else {
-        throw keyError(key, 'key')
-      }
+      r = fast ? this.#native.readNum(key as number) : this.#native.readBig(big)
     } catch (e) {
       throw fromNative(e)
     }
     if (r >= 0) {
       if (r === Infinity) {
-        const v = call(() => (typeof key === 'number' ? this.#native.getNum(key) : this.#native.getBig(key as bigint)))
+        const v = call(() => (fast ? this.#native.getNum(key as number) : this.#native.getBig(big)))
         return v ?? undefined
       }
       const out = Buffer.allocUnsafe(r)
@@ -228,7 +202,7 @@ export class KeyValueStore {
   get(key: Key): Promise<Buffer | string | undefined> {
     let k: bigint
     try {
-      k = toBigKey(key)
+      k = checkU64(key, 'key')
     } catch (e) {
       return Promise.reject(e)
     }
@@ -259,13 +233,13 @@ export class KeyValueStore {
   async getMany(keys: readonly Key[]): Promise<Array<Buffer | string | undefined>> {
     if (!Array.isArray(keys)) throw new InvalidArgumentError('getMany takes an array of keys')
     const big = new BigUint64Array(keys.length)
-    for (let i = 0; i < keys.length; i++) big[i] = toBigKey(keys[i], `keys[${i}]`)
+    for (let i = 0; i < keys.length; i++) big[i] = checkU64(keys[i], `keys[${i}]`)
     return call(() => this.#native.getMany(big)).map((v) => v ?? undefined)
   }
 
   /** Whether `key` has a value. */
   async has(key: Key): Promise<boolean> {
-    const k = toBigKey(key)
+    const k = checkU64(key, 'key')
     return call(() => this.#native.has(k))
   }
 
@@ -286,18 +260,18 @@ export class KeyValueStore {
     }
     let lo = 0n
     let hi = U64_MAX
-    if (options.gte !== undefined) lo = toBigKey(options.gte, 'gte')
+    if (options.gte !== undefined) lo = checkU64(options.gte, 'gte')
     if (options.gt !== undefined) {
-      const g = toBigKey(options.gt, 'gt')
+      const g = checkU64(options.gt, 'gt')
       if (g === U64_MAX) return
       if (g + 1n > lo) lo = g + 1n
     }
     if (options.lte !== undefined) {
-      const l = toBigKey(options.lte, 'lte')
+      const l = checkU64(options.lte, 'lte')
       if (l < hi) hi = l
     }
     if (options.lt !== undefined) {
-      const l = toBigKey(options.lt, 'lt')
+      const l = checkU64(options.lt, 'lt')
       if (l === 0n) return
       if (l - 1n < hi) hi = l - 1n
     }

@@ -65,6 +65,25 @@ fn config_of(entry: &CollectionEntry) -> Result<CollectionConfig> {
     Ok(config)
 }
 
+/// The files that opened. A damaged one (`CORRUPTION`) fails the open, or with `salvage`
+/// is dropped and reported as `salvage: dropped <name(i)>: <why>`; other errors fail.
+fn keep_intact<T>(
+    loaded: Vec<Result<T>>,
+    salvage: bool,
+    report: &mut Vec<String>,
+    name: impl Fn(usize) -> String,
+) -> Result<Vec<T>> {
+    let mut kept = Vec::with_capacity(loaded.len());
+    for (i, r) in loaded.into_iter().enumerate() {
+        match r {
+            Ok(x) => kept.push(x),
+            Err(Error::Corruption(what)) if salvage => report.push(format!("salvage: dropped {}: {what}", name(i))),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(kept)
+}
+
 impl Database {
     /// Open a database in memory (`None`) or at a directory (created if missing) with the
     /// default options: `full` durability, no salvage.
@@ -137,19 +156,9 @@ impl Database {
                     )
                 })
                 .collect();
-            let mut segments = Vec::with_capacity(entry.segments.len());
-            for (se, r) in entry.segments.iter().zip(loaded) {
-                match r {
-                    Ok(seg) => segments.push(seg),
-                    Err(Error::Corruption(what)) if options.salvage => {
-                        report.push(format!(
-                            "salvage: dropped segment {} of collection '{}': {what}",
-                            se.file, entry.name
-                        ));
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
+            let segments = keep_intact(loaded, options.salvage, &mut report, |i| {
+                format!("segment {} of collection '{}'", entry.segments[i].file, entry.name)
+            })?;
             c.restore_segments(segments)?;
             staged.push((entry.name.clone(), c));
         }
@@ -175,17 +184,10 @@ impl Database {
                     Run::from_file(re.file, f)
                 })
                 .collect();
-            let mut runs = Vec::with_capacity(loaded.len());
-            for (re, r) in manifest.kv.runs.iter().zip(loaded) {
-                match r {
-                    Ok(run) => runs.push(Arc::new(run)),
-                    Err(Error::Corruption(what)) if options.salvage => {
-                        report.push(format!("salvage: dropped key-value run {}: {what}", re.file));
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            kv.restore(runs, manifest.kv.live, manifest.kv.flushed_seq);
+            let runs = keep_intact(loaded, options.salvage, &mut report, |i| {
+                format!("key-value run {}", manifest.kv.runs[i].file)
+            })?;
+            kv.restore(runs.into_iter().map(Arc::new).collect(), manifest.kv.live, manifest.kv.flushed_seq);
         }
 
         // Replay the WAL tail into the hot tiers and the memtable.

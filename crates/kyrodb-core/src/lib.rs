@@ -16,6 +16,7 @@ pub mod error;
 pub mod kv;
 pub mod simd;
 pub mod storage;
+pub mod tiers;
 pub mod vector;
 
 pub use db::Database;

@@ -1,6 +1,6 @@
 //! Maintenance of the key-value store: a full memtable is frozen and written out as a
 //! sorted run with its learned index (in the background); runs merge size-tiered
-//! (`RUN_FANIN` adjacent runs of one power-of-4 tier); `compact` and `build_index` merge
+//! (`MERGE_FANIN` adjacent runs of one tier, `crate::tiers`); `compact` and `build_index` merge
 //! everything into one run. Each new run is published by a manifest update that also
 //! records the WAL position it covers, then swapped in under the state lock (readers see
 //! the old or the new set, never a mix).
@@ -13,29 +13,20 @@ use crate::error::{Error, Result};
 use crate::storage::manifest::RunEntry;
 use crate::storage::records::KV_STORE;
 use crate::storage::run_file;
+use crate::tiers::{size_tier, MERGE_FANIN};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-/// Adjacent runs of one tier that merge into one.
-pub const RUN_FANIN: usize = 4;
 /// Entries of the smallest tier.
 const TIER_BASE: usize = 1 << 16;
 
 /// The adjacent runs (`start..end` in newest-first order) the next merge combines, if any.
 fn pick_merge(sizes: &[usize]) -> Option<std::ops::Range<usize>> {
-    let tier = |n: usize| {
-        let mut t = 0u32;
-        let mut bound = TIER_BASE * 4;
-        while n >= bound && t < 32 {
-            t += 1;
-            bound = bound.saturating_mul(4);
-        }
-        t
-    };
+    let tier = |n: usize| size_tier(n, TIER_BASE);
     let mut start = 0;
     for i in 1..=sizes.len() {
         if i == sizes.len() || tier(sizes[i]) != tier(sizes[start]) {
-            if i - start >= RUN_FANIN {
+            if i - start >= MERGE_FANIN {
                 return Some(start..i);
             }
             start = i;
@@ -114,7 +105,7 @@ impl KvStore {
             None => Run::in_memory(columns, index).map(Some),
             Some(storage) => {
                 let file = storage.allocate_file();
-                run_file::write(storage.seg_dir(), file, &Run::parts(&columns, &index))?;
+                run_file::write(storage.seg_dir(), file, &columns.parts(&index))?;
                 drop(columns);
                 let f = run_file::open(&storage.seg_dir().join(run_file::file_name(file)))?;
                 Run::from_file(file, f).map(Some)
@@ -131,7 +122,8 @@ impl KvStore {
             let range = range.start.min(st.runs.len())..range.end.min(st.runs.len());
             (st.runs[range.clone()].to_vec(), range.end == st.runs.len())
         };
-        if inputs.len() < 2 && !(inputs.len() == 1 && includes_oldest) {
+        // One run alone is rewritten only to purge its tombstones (it is the oldest).
+        if inputs.is_empty() || (inputs.len() == 1 && !includes_oldest) {
             return Ok(());
         }
         let columns = merge_runs(&inputs, includes_oldest)?;

@@ -1,7 +1,7 @@
 //! The memtable: the key-value store's newest writes, in key order, in memory. Bounded by
 //! bytes and by appends; when full it is frozen and written out as a sorted run.
 
-use super::value::{Entry, ValueKind};
+use super::value::Entry;
 use std::collections::BTreeMap;
 
 /// Bytes counted per entry on top of the value (key, kind, map node share).
@@ -66,10 +66,5 @@ impl Memtable {
     /// Every entry in key order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &Entry)> {
         self.map.iter().map(|(&k, e)| (k, e))
-    }
-
-    /// Live values (not tombstones) it holds.
-    pub fn puts(&self) -> usize {
-        self.map.values().filter(|e| e.kind != ValueKind::Deleted).count()
     }
 }

@@ -84,8 +84,9 @@ pub struct KvStore {
     pub(crate) background: AtomicBool,
     /// Writers waiting for a flush when the memtable is over twice its bound.
     pub(crate) flushed: (Mutex<()>, Condvar),
-    /// Writes replayed from the WAL at open, in log order, until `finish_replay`.
-    replayed: Mutex<Vec<(u64, Entry)>>,
+    /// Writes replayed from the WAL at open, in log order, and the last frame's sequence
+    /// number, until `finish_replay`.
+    replayed: Mutex<(Vec<(u64, Entry)>, u64)>,
 }
 
 impl std::fmt::Debug for KvStore {
@@ -126,7 +127,7 @@ impl KvStore {
             maintenance: Mutex::new(()),
             background: AtomicBool::new(false),
             flushed: (Mutex::new(()), Condvar::new()),
-            replayed: Mutex::new(Vec::new()),
+            replayed: Mutex::new((Vec::new(), 0)),
         }
     }
 
@@ -162,15 +163,15 @@ impl KvStore {
     /// Collect a WAL frame's writes at open (applied together by `finish_replay`).
     pub(crate) fn replay(&self, payload: &[u8], seq: u64) -> Result<()> {
         let mut replayed = self.replayed.lock();
-        let before = replayed.len();
+        let (ops, last_seq) = &mut *replayed;
+        let before = ops.len();
         records::decode_kv(payload, &mut |op| {
             let kind = ValueKind::from_code(op.op).unwrap_or(ValueKind::Deleted);
-            replayed.push((op.key, Entry { kind, value: op.value.into() }));
+            ops.push((op.key, Entry { kind, value: op.value.into() }));
         })
         .map_err(|e| Error::Corruption(format!("WAL frame {seq}: {} at payload offset {}", e.what, e.offset)))
-        .inspect_err(|_| replayed.truncate(before))?;
-        let mut st = self.state.write();
-        st.applied_seq = st.applied_seq.max(seq);
+        .inspect_err(|_| ops.truncate(before))?;
+        *last_seq = (*last_seq).max(seq);
         Ok(())
     }
 
@@ -178,10 +179,7 @@ impl KvStore {
     /// (stable, so the last write of a key in log order wins) and one bulk build replace
     /// millions of single inserts: a 1 GiB log opens several times faster (docs §14).
     pub(crate) fn finish_replay(&self) {
-        let mut ops = std::mem::take(&mut *self.replayed.lock());
-        if ops.is_empty() {
-            return;
-        }
+        let (mut ops, last_seq) = std::mem::take(&mut *self.replayed.lock());
         let appends = ops.len() as u64;
         ops.sort_by_key(|(k, _)| *k);
         let mut last: Vec<(u64, Entry)> = Vec::with_capacity(ops.len());
@@ -192,22 +190,30 @@ impl KvStore {
             }
         }
         let mut st = self.state.write();
-        // The memtable is empty at open: a key existed before replay iff a run has it.
-        let mut live = st.live as i64;
+        st.applied_seq = st.applied_seq.max(last_seq);
+        // The memtable is empty at open: what a key held before replay is in the runs.
         let mut keep = Vec::with_capacity(last.len());
         for (k, e) in last {
-            let existed = matches!(lookup(&st, k, &self.counters), Ok(Some(_)));
-            match (e.kind == ValueKind::Deleted, existed) {
-                (true, false) => continue, // deleting what no run has: nothing to hide
-                (true, true) => live -= 1,
-                (false, false) => live += 1,
-                (false, true) => {}
+            if self.count_write(&mut st, k, &e) {
+                keep.push((k, e));
             }
-            keep.push((k, e));
         }
-        st.live = live.max(0) as u64;
         st.active = Memtable::from_sorted(keep);
         self.counters.appends.fetch_add(appends, Relaxed);
+    }
+
+    /// Update the live count for a write of `key` about to be applied; returns whether it
+    /// changes anything (a delete of a key without a value does not, and needs no
+    /// tombstone). A damaged run makes the lookup fail; the write still wins (it is logged).
+    fn count_write(&self, st: &mut KvState, key: u64, e: &Entry) -> bool {
+        let existed = matches!(lookup(st, key, &self.counters), Ok(Some(_)));
+        match (e.kind == ValueKind::Deleted, existed) {
+            (true, false) => return false,
+            (true, true) => st.live = st.live.saturating_sub(1),
+            (false, false) => st.live += 1,
+            (false, true) => {}
+        }
+        true
     }
 
     /// Apply logged writes to memory; returns how many keys changed (puts, and deletes of
@@ -217,18 +223,10 @@ impl KvStore {
         let mut changed = 0;
         let n = entries.len() as u64;
         for (key, e) in entries {
-            // A damaged run makes the lookup fail; the write still wins (it is logged).
-            let existed = matches!(lookup(&st, key, &self.counters), Ok(Some(_)));
-            if e.kind == ValueKind::Deleted {
-                if !existed {
-                    continue;
-                }
-                st.live -= 1;
-            } else if !existed {
-                st.live += 1;
+            if self.count_write(&mut st, key, &e) {
+                changed += 1;
+                st.active.insert(key, e);
             }
-            changed += 1;
-            st.active.insert(key, e);
         }
         st.applied_seq = st.applied_seq.max(seq);
         self.counters.appends.fetch_add(n, Relaxed);
@@ -278,7 +276,11 @@ impl KvStore {
         }
         self.wait_for_room();
         let changed = match self.storage() {
-            None => self.apply(entries, 0),
+            None => {
+                let changed = self.apply(entries, 0);
+                self.after_apply();
+                changed
+            }
             Some(storage) => {
                 let ops: Vec<records::KvOp<'_>> =
                     entries.iter().map(|(k, e)| records::KvOp { op: e.kind as u8, key: *k, value: &e.value }).collect();
@@ -290,20 +292,17 @@ impl KvStore {
                     payload,
                     Box::new(move |seq| {
                         let changed = me.apply(entries, seq);
-                        me.after_apply(seq);
+                        me.after_apply();
                         changed
                     }),
                 )?
             }
         };
-        if self.storage().is_none() {
-            self.after_apply(0);
-        }
         Ok(changed)
     }
 
     /// Bookkeeping after a logged write: the WAL floor, a background flush when full.
-    fn after_apply(self: &Arc<Self>, _seq: u64) {
+    fn after_apply(self: &Arc<Self>) {
         let (full, floor) = {
             let st = self.state.read();
             let full = st.active.bytes() >= self.config.memtable_bytes
@@ -404,7 +403,7 @@ impl KvStore {
 
     /// After open: write out a replayed memtable that is already full.
     pub(crate) fn resume_background_work(self: &Arc<Self>) {
-        self.after_apply(0);
+        self.after_apply();
     }
 
     /// Wake writers waiting for room; stop background work (close).

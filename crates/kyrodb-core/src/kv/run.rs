@@ -4,7 +4,7 @@
 //! opened in memory keeps them as owned arrays.
 
 use super::stats::KvCounters;
-use super::value::{Entry, ValueKind};
+use super::value::ValueKind;
 use crate::error::{Error, Result};
 use crate::storage::run_file::{RunFile, RunParts};
 use crate::storage::slab::Slab;
@@ -12,7 +12,6 @@ use crate::storage::slab::Slab;
 use std::sync::atomic::Ordering::Relaxed;
 
 /// A run's columns, built in memory (from a memtable or a merge) before they are written.
-#[derive(Default)]
 pub struct RunColumns {
     /// Keys, strictly ascending.
     pub keys: Vec<u64>,
@@ -40,9 +39,6 @@ impl RunColumns {
     /// Append an entry (keys must arrive in ascending order).
     pub fn push(&mut self, key: u64, kind: ValueKind, value: &[u8]) {
         debug_assert!(self.keys.last().is_none_or(|&k| k < key));
-        if self.offsets.is_empty() {
-            self.offsets.push(0);
-        }
         self.keys.push(key);
         self.kinds.push(kind as u8);
         self.values.extend_from_slice(value);
@@ -57,6 +53,11 @@ impl RunColumns {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+
+    /// The parts as written to a file, with the serialised `index`.
+    pub fn parts<'a>(&'a self, index: &'a [u8]) -> RunParts<'a> {
+        RunParts { keys: &self.keys, kinds: &self.kinds, offsets: &self.offsets, values: &self.values, index }
     }
 }
 
@@ -142,11 +143,6 @@ impl Run {
             values: c.values.into(),
             index: decoded,
         })
-    }
-
-    /// The parts as written to a file.
-    pub fn parts<'a>(c: &'a RunColumns, index: &'a [u8]) -> RunParts<'a> {
-        RunParts { keys: &c.keys, kinds: &c.kinds, offsets: &c.offsets, values: &c.values, index }
     }
 
     /// Entries (tombstones included).
@@ -240,18 +236,6 @@ impl Run {
         }
         std::hint::black_box(sum);
         bytes
-    }
-
-    /// Convert an entry of this run into a memtable-style entry (merges).
-    pub fn owned_entry(&self, i: usize) -> Result<(u64, Entry)> {
-        let (k, f) = self.entry(i)?;
-        Ok((
-            k,
-            match f {
-                Found::Deleted => Entry { kind: ValueKind::Deleted, value: Box::default() },
-                Found::Value(kind, v) => Entry { kind, value: v.into() },
-            },
-        ))
     }
 }
 

@@ -10,7 +10,6 @@ pub const PROBE_BUCKETS: usize = 21;
 #[derive(Default, Debug)]
 pub struct KvCounters {
     pub(crate) lookups: AtomicU64,
-    pub(crate) run_probes: AtomicU64,
     pub(crate) probe_keys: AtomicU64,
     pub(crate) probe_hist: [AtomicU64; PROBE_BUCKETS],
     pub(crate) mispredictions: AtomicU64,
@@ -26,7 +25,6 @@ impl KvCounters {
     /// Record one run probe that examined `window` keys.
     #[inline]
     pub fn probe(&self, window: usize) {
-        self.run_probes.fetch_add(1, Relaxed);
         self.probe_keys.fetch_add(window as u64, Relaxed);
         let b = (usize::BITS - window.saturating_sub(1).leading_zeros()) as usize;
         self.probe_hist[b.min(PROBE_BUCKETS - 1)].fetch_add(1, Relaxed);
@@ -85,9 +83,9 @@ impl KvCounters {
     /// Copy the counters into `s`.
     pub fn fill(&self, s: &mut KvStats) {
         s.lookups = self.lookups.load(Relaxed);
-        s.run_probes = self.run_probes.load(Relaxed);
         s.probe_keys = self.probe_keys.load(Relaxed);
         s.probe_histogram = self.probe_hist.iter().map(|b| b.load(Relaxed)).collect();
+        s.run_probes = s.probe_histogram.iter().sum();
         s.mispredictions = self.mispredictions.load(Relaxed);
         s.appends = self.appends.load(Relaxed);
         s.flushes = self.flushes.load(Relaxed);

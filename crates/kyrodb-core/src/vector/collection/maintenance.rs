@@ -4,6 +4,7 @@
 //! it in the manifest (see `docs/ARCHITECTURE.md` §3 and §6).
 
 use super::*;
+use crate::tiers::{size_tier, MERGE_FANIN};
 
 /// Which rows a build consumes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,25 +17,12 @@ enum BuildScope {
     Segments(Vec<usize>),
 }
 
-/// Size-tiered merging: segments whose live rows fall in the same power-of-4 tier above
-/// `base` rows merge once `MERGE_FANIN` of them accumulate, so a row is rewritten about
-/// log4(N / base) times over its life and the segment count stays logarithmic.
-const MERGE_FANIN: usize = 4;
-
-/// The segments (indices, ascending) the next merge should combine, if any tier is full.
+/// The segments (indices, ascending) the next merge should combine, if any tier of live
+/// rows above `base` is full (`crate::tiers`).
 fn pick_merge(live_rows: &[usize], base: usize) -> Option<Vec<usize>> {
-    let tier = |rows: usize| {
-        let mut t = 0;
-        let mut bound = base.max(1) * 4;
-        while rows >= bound && t < 32 {
-            t += 1;
-            bound = bound.saturating_mul(4);
-        }
-        t
-    };
     let mut by_tier: std::collections::BTreeMap<u32, Vec<usize>> = std::collections::BTreeMap::new();
     for (i, &rows) in live_rows.iter().enumerate() {
-        by_tier.entry(tier(rows)).or_default().push(i);
+        by_tier.entry(size_tier(rows, base)).or_default().push(i);
     }
     by_tier.into_values().find(|v| v.len() >= MERGE_FANIN).map(|mut v| {
         v.truncate(2 * MERGE_FANIN);
