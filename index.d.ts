@@ -35,6 +35,8 @@ export declare class NativeDatabase {
   static openAsync(path?: string | undefined | null, options?: NativeOpenOptions | undefined | null): Promise<NativeDatabase>
   /** What recovery cut or dropped at open. */
   get recoveryReport(): Array<string>
+  /** WAL totals and size, segment builds and merges, recovery time. */
+  stats(): NativeDatabaseStats
   flush(onProgress?: ProgressFn | undefined | null): Promise<void>
   compact(onProgress?: ProgressFn | undefined | null): Promise<void>
   snapshot(dest: string, onProgress?: ProgressFn | undefined | null): Promise<void>
@@ -81,6 +83,13 @@ export declare class NativeKv {
 }
 
 /**
+ * Send engine log records at `level` and above to stdout as pino JSON lines. `level` is a
+ * pino level name: `trace`, `debug`, `info`, `warn`, `error`, `fatal` or `silent`.
+ * Can be called again to change the level.
+ */
+export declare function initLogging(level: string): void
+
+/**
  * Measure single-thread sequential read bandwidth in GB/s (bytes summed per second over
  * a buffer of `megabytes` MB, best of `rounds`). Used by the benchmarks to state how close
  * a memory-bound scan comes to the machine's limit.
@@ -93,6 +102,19 @@ export interface NativeCollectionInfo {
   dimension: number
   metric: string
   count: number
+}
+
+/** Write-ahead log and maintenance figures since open (`db.stats()`). */
+export interface NativeDatabaseStats {
+  walFrames: number
+  walBytes: number
+  walGroups: number
+  walFsyncs: number
+  walDiskBytes: number
+  walFiles: number
+  segmentBuilds: number
+  merges: number
+  recoveryMs: number
 }
 
 /** Search results in columnar form; the TypeScript layer turns them into objects. */
@@ -116,6 +138,7 @@ export interface NativeIndexOptions {
 export interface NativeKvStats {
   keys: number
   lookups: number
+  hits: number
   runProbes: number
   probeKeys: number
   probeHistogram: Array<number>

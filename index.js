@@ -838,6 +838,7 @@ module.exports = nativeBinding
 module.exports.NativeCollection = nativeBinding.NativeCollection
 module.exports.NativeDatabase = nativeBinding.NativeDatabase
 module.exports.NativeKv = nativeBinding.NativeKv
+module.exports.initLogging = nativeBinding.initLogging
 module.exports.measureReadBandwidth = nativeBinding.measureReadBandwidth
 module.exports.nativeVersion = nativeBinding.nativeVersion
 module.exports.simdLevel = nativeBinding.simdLevel

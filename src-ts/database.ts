@@ -77,6 +77,28 @@ function optionalCount(name: string, value: unknown): number | undefined {
   return value
 }
 
+/** Figures since open, from {@link Database.stats} (zero in memory). */
+export interface DatabaseStats {
+  /** Write-ahead log frames (one per write batch) appended. */
+  walFrames: number
+  /** Bytes appended to the write-ahead log. */
+  walBytes: number
+  /** Group commits (writers sharing one write and one fsync). */
+  walGroups: number
+  /** fsyncs of the write-ahead log. */
+  walFsyncs: number
+  /** Bytes of write-ahead log files on disk now (what a reopen would scan). */
+  walDiskBytes: number
+  /** Write-ahead log files on disk now. */
+  walFiles: number
+  /** Hot tiers written out as vector segments. */
+  segmentBuilds: number
+  /** Merges of vector segments. */
+  merges: number
+  /** Milliseconds `open` took (recovery included). */
+  recoveryMs: number
+}
+
 /** A row of {@link Database.listCollections}. */
 export interface CollectionInfo {
   /** Name. */
@@ -163,6 +185,11 @@ export class Database {
   async dropCollection(name: string): Promise<void> {
     if (typeof name !== 'string') throw new InvalidArgumentError('collection name must be a string')
     call(() => this.#native.dropCollection(name))
+  }
+
+  /** Write-ahead log and maintenance figures since open. */
+  stats(): DatabaseStats {
+    return call(() => this.#native.stats())
   }
 
   /**

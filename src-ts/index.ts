@@ -13,7 +13,7 @@
  * @module kyrodb
  */
 export { open, Database } from './database.js'
-export type { CreateCollectionOptions, CollectionInfo, IndexOptions, OpenOptions, Durability, ProgressOptions } from './database.js'
+export type { CreateCollectionOptions, CollectionInfo, DatabaseStats, IndexOptions, OpenOptions, Durability, ProgressOptions } from './database.js'
 export { Collection } from './collection.js'
 export type {
   Metric,

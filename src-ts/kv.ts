@@ -47,6 +47,8 @@ export interface KvStats {
   keys: number
   /** Point lookups served. */
   lookups: number
+  /** Lookups that found a value. */
+  hits: number
   /** Searches inside a sorted run. */
   runProbes: number
   /** Keys examined by those searches. */
@@ -296,6 +298,15 @@ export class KeyValueStore {
   /** Write the memtable out as a sorted run with its learned index. Resolves with its entries. */
   async flush(): Promise<number> {
     return callAsync(() => this.#native.flush())
+  }
+
+  /**
+   * The original server's snapshot: write the memtable out as a sorted run and record it
+   * in the manifest, so reopening replays none of these writes from the log. The same as
+   * {@link KeyValueStore.flush}; resolves with the entries written once they are durable.
+   */
+  async snapshot(): Promise<number> {
+    return this.flush()
   }
 
   /** Merge every run into one, purging deleted keys, with a fresh learned index over all keys. */

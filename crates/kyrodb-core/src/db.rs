@@ -27,6 +27,20 @@ pub struct Database {
     kv: Arc<KvStore>,
     storage: Option<Arc<Storage>>,
     recovery_report: Vec<String>,
+    recovery_time: std::time::Duration,
+}
+
+/// Figures of the durable side since open (all zero in memory), for metrics.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DatabaseStats {
+    /// Write-ahead log totals and size on disk.
+    pub wal: storage::commit::WalStats,
+    /// Hot tiers written out as vector segments.
+    pub segment_builds: u64,
+    /// Merges of vector segments.
+    pub merges: u64,
+    /// How long `open` took (recovery: manifest, segments, WAL replay).
+    pub recovery_time: std::time::Duration,
 }
 
 /// Summary of one collection, as listed by [`Database::list_collections`].
@@ -95,6 +109,7 @@ impl Database {
     /// the WAL tail replayed, a torn last frame cut off; other damage fails with
     /// `CORRUPTION` unless `options.salvage`.
     pub fn open_with(path: Option<&Path>, options: OpenOptions) -> Result<Database> {
+        let started = std::time::Instant::now();
         let closed = Arc::new(AtomicBool::new(false));
         let kv = Arc::new(KvStore::new(closed.clone(), options.kv));
         let Some(dir) = path else {
@@ -105,6 +120,7 @@ impl Database {
                 kv,
                 storage: None,
                 recovery_report: Vec::new(),
+                recovery_time: started.elapsed(),
             });
         };
         let opened = storage::open_dir(dir)?;
@@ -233,7 +249,18 @@ impl Database {
             kv,
             storage: Some(storage),
             recovery_report: report,
+            recovery_time: started.elapsed(),
         };
+        for line in &db.recovery_report {
+            log::warn!("recovery: {line}");
+        }
+        log::info!(
+            "opened {} in {:.1} ms: {} collections, {} key-value entries",
+            dir.display(),
+            db.recovery_time.as_secs_f64() * 1e3,
+            db.collections.read().len(),
+            db.kv.count().unwrap_or(0)
+        );
         for c in db.collections.read().values() {
             c.resume_background_work();
         }
@@ -245,6 +272,19 @@ impl Database {
     /// salvage, damaged files); empty after a clean shutdown.
     pub fn recovery_report(&self) -> &[String] {
         &self.recovery_report
+    }
+
+    /// Write-ahead log and maintenance figures since open.
+    pub fn stats(&self) -> DatabaseStats {
+        let Some(storage) = &self.storage else {
+            return DatabaseStats { recovery_time: self.recovery_time, ..DatabaseStats::default() };
+        };
+        DatabaseStats {
+            wal: storage.committer.stats(),
+            segment_builds: storage.counters.segment_builds.load(Ordering::Relaxed),
+            merges: storage.counters.merges.load(Ordering::Relaxed),
+            recovery_time: self.recovery_time,
+        }
     }
 
     /// The key-value store.

@@ -130,6 +130,20 @@ pub struct NativeIndexOptions {
     pub auto_build_rows: Option<u32>,
 }
 
+/// Write-ahead log and maintenance figures since open (`db.stats()`).
+#[napi(object)]
+pub struct NativeDatabaseStats {
+    pub wal_frames: f64,
+    pub wal_bytes: f64,
+    pub wal_groups: f64,
+    pub wal_fsyncs: f64,
+    pub wal_disk_bytes: f64,
+    pub wal_files: u32,
+    pub segment_builds: f64,
+    pub merges: f64,
+    pub recovery_ms: f64,
+}
+
 /// One row of `listCollections()`.
 #[napi(object)]
 pub struct NativeCollectionInfo {
@@ -160,6 +174,23 @@ impl NativeDatabase {
     #[napi(getter)]
     pub fn recovery_report(&self) -> Vec<String> {
         self.inner.recovery_report().to_vec()
+    }
+
+    /// WAL totals and size, segment builds and merges, recovery time.
+    #[napi]
+    pub fn stats(&self) -> NativeDatabaseStats {
+        let s = self.inner.stats();
+        NativeDatabaseStats {
+            wal_frames: s.wal.frames as f64,
+            wal_bytes: s.wal.bytes as f64,
+            wal_groups: s.wal.groups as f64,
+            wal_fsyncs: s.wal.fsyncs as f64,
+            wal_disk_bytes: s.wal.disk_bytes as f64,
+            wal_files: s.wal.files as u32,
+            segment_builds: s.segment_builds as f64,
+            merges: s.merges as f64,
+            recovery_ms: s.recovery_time.as_secs_f64() * 1e3,
+        }
     }
 
     #[napi(ts_return_type = "Promise<void>")]

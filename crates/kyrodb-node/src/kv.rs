@@ -139,6 +139,7 @@ pub struct NativeRangePage<'env> {
 pub struct NativeKvStats {
     pub keys: f64,
     pub lookups: f64,
+    pub hits: f64,
     pub run_probes: f64,
     pub probe_keys: f64,
     pub probe_histogram: Vec<f64>,
@@ -325,6 +326,7 @@ impl NativeKv {
             Ok(NativeKvStats {
                 keys: s.keys as f64,
                 lookups: s.lookups as f64,
+                hits: s.hits as f64,
                 run_probes: s.run_probes as f64,
                 probe_keys: s.probe_keys as f64,
                 probe_histogram: s.probe_histogram.iter().map(|&x| x as f64).collect(),

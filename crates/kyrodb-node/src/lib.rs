@@ -12,6 +12,7 @@ mod collection;
 mod database;
 mod errors;
 mod kv;
+mod logging;
 
 pub use collection::NativeCollection;
 pub use database::NativeDatabase;

@@ -62,6 +62,7 @@ impl KvStore {
             let frozen = Arc::clone(st.frozen.as_ref().expect("frozen"));
             (frozen, st.frozen_seq, st.frozen_live, !st.runs.is_empty())
         };
+        let started = std::time::Instant::now();
         let columns = columns_of(&frozen, older_runs);
         let run = self.persist(columns)?;
         let entries = run.as_ref().map_or(0, |r| r.len());
@@ -87,6 +88,7 @@ impl KvStore {
             }
         }
         self.counters.flushes.fetch_add(1, Ordering::Relaxed);
+        log::info!("kv: memtable written out as a run of {entries} entries in {:.1} ms", ms(started));
         self.flushed.1.notify_all();
         if let Some(storage) = self.storage() {
             storage.trim_wal(false)?;
@@ -126,6 +128,7 @@ impl KvStore {
         if inputs.is_empty() || (inputs.len() == 1 && !includes_oldest) {
             return Ok(());
         }
+        let started = std::time::Instant::now();
         let columns = merge_runs(&inputs, includes_oldest)?;
         let merged = self.persist(columns)?;
         let old_files: Vec<u64> = inputs.iter().map(|r| r.file).collect();
@@ -148,6 +151,7 @@ impl KvStore {
             st.runs.insert(at, Arc::new(r));
         }
         self.counters.compactions.fetch_add(1, Ordering::Relaxed);
+        log::info!("kv: merged {} runs into one in {:.1} ms", inputs.len(), ms(started));
         Ok(())
     }
 
@@ -188,11 +192,16 @@ impl KvStore {
         let spawned = std::thread::Builder::new().name("kyrodb-kv-flush".into()).spawn(move || {
             // A failed background flush (database closed, disk full) leaves the writes in
             // the memtable and the WAL, where they are still found; nothing is lost.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<()> {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<()> {
                 let _m = me.maintenance.lock();
                 me.flush_locked()?;
                 me.merge_tiers_locked()
             }));
+            match outcome {
+                Ok(Ok(())) | Ok(Err(Error::Closed)) => {}
+                Ok(Err(e)) => log::warn!("kv: background flush failed (the writes stay in the memtable and WAL): {e}"),
+                Err(_) => log::error!("kv: background flush panicked (the writes stay in the memtable and WAL)"),
+            }
             me.background.store(false, Ordering::Release);
         });
         if spawned.is_err() {
@@ -257,4 +266,8 @@ mod tests {
         assert_eq!(pick_merge(&[small, big, small, small, small]), None);
         assert_eq!(pick_merge(&[big, big, big, big]), Some(0..4));
     }
+}
+
+fn ms(since: std::time::Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1e3
 }

@@ -346,7 +346,11 @@ impl KvStore {
         self.check_open()?;
         self.counters.lookups.fetch_add(1, Relaxed);
         let st = self.state.read();
-        Ok(lookup(&st, key, &self.counters)?.map(|(k, v)| f(k, v)))
+        let found = lookup(&st, key, &self.counters)?;
+        if found.is_some() {
+            self.counters.hits.fetch_add(1, Relaxed);
+        }
+        Ok(found.map(|(k, v)| f(k, v)))
     }
 
     /// The value of `key`, copied out.
@@ -364,11 +368,14 @@ impl KvStore {
         self.check_open()?;
         self.counters.lookups.fetch_add(keys.len() as u64, Relaxed);
         let st = self.state.read();
+        let mut hits = 0;
         for (i, &k) in keys.iter().enumerate() {
             if let Some((kind, v)) = lookup(&st, k, &self.counters)? {
+                hits += 1;
                 f(i, kind, v);
             }
         }
+        self.counters.hits.fetch_add(hits, Relaxed);
         Ok(())
     }
 

@@ -10,6 +10,7 @@ pub const PROBE_BUCKETS: usize = 21;
 #[derive(Default, Debug)]
 pub struct KvCounters {
     pub(crate) lookups: AtomicU64,
+    pub(crate) hits: AtomicU64,
     pub(crate) probe_keys: AtomicU64,
     pub(crate) probe_hist: [AtomicU64; PROBE_BUCKETS],
     pub(crate) mispredictions: AtomicU64,
@@ -45,6 +46,8 @@ pub struct KvStats {
     pub keys: u64,
     /// Point lookups served (`get`, `has`, each key of `getMany`).
     pub lookups: u64,
+    /// Lookups that found a value.
+    pub hits: u64,
     /// Searches inside a run (a lookup may probe several runs, or none when the memtable
     /// answers).
     pub run_probes: u64,
@@ -83,6 +86,7 @@ impl KvCounters {
     /// Copy the counters into `s`.
     pub fn fill(&self, s: &mut KvStats) {
         s.lookups = self.lookups.load(Relaxed);
+        s.hits = self.hits.load(Relaxed);
         s.probe_keys = self.probe_keys.load(Relaxed);
         s.probe_histogram = self.probe_hist.iter().map(|b| b.load(Relaxed)).collect();
         s.run_probes = s.probe_histogram.iter().sum();

@@ -8,6 +8,7 @@ use super::wal::{self, FrameKind, WalWriter};
 use crate::error::{Error, Result};
 use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,8 +45,35 @@ struct Queue {
 /// Most frame bytes one leader writes in one go.
 const GROUP_BYTES: usize = 64 << 20;
 
+/// Totals of the commit pipeline since open (for metrics).
+#[derive(Default)]
+pub struct CommitCounters {
+    frames: AtomicU64,
+    bytes: AtomicU64,
+    groups: AtomicU64,
+    fsyncs: AtomicU64,
+}
+
+/// A copy of [`CommitCounters`] plus the WAL's size on disk.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WalStats {
+    /// Frames (batches) appended since open.
+    pub frames: u64,
+    /// Bytes appended since open (frame headers included).
+    pub bytes: u64,
+    /// Group commits (one `write` each) since open.
+    pub groups: u64,
+    /// `fdatasync` calls on WAL files since open.
+    pub fsyncs: u64,
+    /// Bytes of WAL files on disk now (what a reopen would have to scan).
+    pub disk_bytes: u64,
+    /// WAL files on disk now.
+    pub files: u64,
+}
+
 /// The commit pipeline of one database.
 pub struct Committer {
+    counters: CommitCounters,
     queue: Mutex<Queue>,
     wake: Condvar,
     wal: Mutex<Option<WalWriter>>,
@@ -58,6 +86,7 @@ impl Committer {
     /// A committer appending to `wal`.
     pub fn new(wal: WalWriter, durability: Durability) -> Committer {
         Committer {
+            counters: CommitCounters::default(),
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
             wal: Mutex::new(Some(wal)),
@@ -78,6 +107,7 @@ impl Committer {
     fn poison(&self, why: String) {
         let mut r = self.read_only.lock();
         if r.is_none() {
+            log::error!("the database is read-only until reopened: {why}");
             *r = Some(why);
         }
     }
@@ -155,12 +185,16 @@ impl Committer {
                 }
                 return fail_all(e.error);
             }
+            self.counters.frames.fetch_add(requests.len() as u64, Relaxed);
+            self.counters.bytes.fetch_add(buf.len() as u64, Relaxed);
+            self.counters.groups.fetch_add(1, Relaxed);
             let must_sync = match self.durability {
                 Durability::Full => true,
                 Durability::Normal { interval } => self.last_sync.lock().elapsed() >= interval,
                 Durability::None => false,
             };
             if must_sync {
+                self.counters.fsyncs.fetch_add(1, Relaxed);
                 if let Err(e) = w.sync() {
                     // fsync failures are never retried (the kernel may have dropped the
                     // dirty pages): stop accepting writes until the database is reopened.
@@ -189,6 +223,7 @@ impl Committer {
         if !w.dirty() {
             return Ok(());
         }
+        self.counters.fsyncs.fetch_add(1, Relaxed);
         if let Err(e) = w.sync() {
             self.poison(e.to_string());
             return Err(e);
@@ -203,6 +238,20 @@ impl Committer {
         match guard.as_mut() {
             Some(w) => f(w),
             None => Err(Error::Closed),
+        }
+    }
+
+    /// Totals since open and the WAL's current size on disk.
+    pub fn stats(&self) -> WalStats {
+        let (disk_bytes, files) = self.wal.lock().as_ref().map_or((0, 0), WalWriter::disk_usage);
+        let c = &self.counters;
+        WalStats {
+            frames: c.frames.load(Relaxed),
+            bytes: c.bytes.load(Relaxed),
+            groups: c.groups.load(Relaxed),
+            fsyncs: c.fsyncs.load(Relaxed),
+            disk_bytes,
+            files,
         }
     }
 

@@ -70,8 +70,19 @@ impl Default for OpenOptions {
 /// Default fsync interval of the `normal` durability mode.
 pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_millis(100);
 
+/// Background work done on the durable side since open (for metrics).
+#[derive(Default)]
+pub struct MaintenanceCounters {
+    /// Hot tiers written out as new vector segments.
+    pub segment_builds: std::sync::atomic::AtomicU64,
+    /// Merges of vector segments (size-tiered, `compact`, `buildIndex`).
+    pub merges: std::sync::atomic::AtomicU64,
+}
+
 /// The durable side of an open database.
 pub struct Storage {
+    /// Segment builds and merges since open.
+    pub counters: MaintenanceCounters,
     dir: PathBuf,
     seg_dir: PathBuf,
     lock: Mutex<Option<DirLock>>,
@@ -304,6 +315,7 @@ impl Storage {
         let writer =
             wal::WalWriter::open(&wal_dir(&dir), manifest.database_id, replayed.files, replayed.last_len, next_seq)?;
         let storage = Arc::new(Storage {
+            counters: MaintenanceCounters::default(),
             seg_dir: seg_dir(&dir),
             dir,
             lock: Mutex::new(Some(lock)),

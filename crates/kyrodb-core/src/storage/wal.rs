@@ -162,6 +162,17 @@ impl WalWriter {
         self.next_seq
     }
 
+    /// (bytes, files) of the log on disk: the current file's length plus the size of every
+    /// older file still kept.
+    pub fn disk_usage(&self) -> (u64, u64) {
+        let older: u64 = self.files[..self.files.len().saturating_sub(1)]
+            .iter()
+            .filter_map(|(_, p)| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
+        (older + self.len, self.files.len() as u64)
+    }
+
     /// Whether bytes were written since the last sync.
     pub fn dirty(&self) -> bool {
         self.synced < self.len

@@ -90,7 +90,7 @@ impl Collection {
         let spawned = std::thread::Builder::new().name(format!("kyrodb-build-{}", self.name)).spawn(move || {
             // A failed background build (database closed meanwhile, disk full) leaves the
             // rows in the hot tier and the WAL, where they are still found; nothing is lost.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<()> {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<()> {
                 me.build(BuildScope::Hot, &mut |_, _| {})?;
                 let base = me.auto_flush_rows().unwrap_or(DEFAULT_AUTO_BUILD_ROWS);
                 loop {
@@ -99,6 +99,16 @@ impl Collection {
                     me.build(BuildScope::Segments(pick), &mut |_, _| {})?;
                 }
             }));
+            match outcome {
+                Ok(Ok(())) | Ok(Err(Error::Closed)) => {}
+                Ok(Err(e)) => log::warn!(
+                    "collection {}: background build failed (rows stay in the hot tier and WAL): {e}",
+                    me.name
+                ),
+                Err(_) => {
+                    log::error!("collection {}: background build panicked (rows stay in the hot tier and WAL)", me.name)
+                }
+            }
             me.background_build.store(false, Ordering::Release);
         });
         if spawned.is_err() {
@@ -152,6 +162,7 @@ impl Collection {
             (sources, vectors, metas, hot_prefix, consumed, covered)
         };
         let built = sources.len();
+        let started = std::time::Instant::now();
         if !consumed_segments.is_empty() || hot_prefix > 0 {
             // 2. Build (and store) without any lock.
             let rows: Vec<SegmentRow<'_>> = sources
@@ -168,6 +179,21 @@ impl Collection {
             }
             // 3. Swap (short write lock).
             self.swap(segment, &sources, hot_prefix, &consumed_segments);
+            if let Some(storage) = self.storage() {
+                let counter = if consumed_segments.is_empty() {
+                    &storage.counters.segment_builds
+                } else {
+                    &storage.counters.merges
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+            }
+            log::info!(
+                "collection {}: {} of {built} rows ({} segments merged) in {:.1} ms",
+                self.name,
+                if consumed_segments.is_empty() { "segment build" } else { "merge" },
+                consumed_segments.len(),
+                started.elapsed().as_secs_f64() * 1e3
+            );
         } else {
             progress(0, 0);
         }

@@ -1,0 +1,41 @@
+/**
+ * Request bodies: compressed bodies (`Content-Encoding: gzip`, `deflate`, `br`) are
+ * inflated as they stream in, so the body limit counts **decompressed** bytes (a small
+ * compressed body cannot expand past the limit: 413); any body that is not JSON reaches
+ * the routes as a `Buffer` (raw values of `put_fast`, binary vectors).
+ * @module
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Readable } from 'node:stream'
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib'
+import { HttpError } from './errors.js'
+
+const inflaters: Record<string, () => NodeJS.ReadWriteStream> = {
+  gzip: createGunzip,
+  'x-gzip': createGunzip,
+  deflate: createInflate,
+  br: createBrotliDecompress,
+}
+
+/** Install the decompression hook and the raw-body parser on `app`. */
+export function installBodyHandling(app: FastifyInstance): void {
+  app.addHook('preParsing', async (req: FastifyRequest, _reply, payload: Readable) => {
+    const encoding = req.headers['content-encoding']?.trim().toLowerCase()
+    if (encoding === undefined || encoding === '' || encoding === 'identity') return payload
+    const make = inflaters[encoding]
+    if (make === undefined) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${encoding} is not supported (gzip, deflate, br)`)
+    const inflated = make() as NodeJS.ReadWriteStream & { receivedEncodedLength?: number }
+    // fastify matches Content-Length against the bytes received on the wire.
+    inflated.receivedEncodedLength = 0
+    payload.on('data', (chunk: Buffer) => {
+      inflated.receivedEncodedLength! += chunk.length
+    })
+    payload.on('error', (err) => inflated.emit('error', err))
+    // A corrupt compressed body is the client's fault: 400, not 500.
+    inflated.on('error', (err: Error & { statusCode?: number }) => {
+      err.statusCode ??= 400
+    })
+    return payload.pipe(inflated) as unknown as Readable
+  })
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
+}

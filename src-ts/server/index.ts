@@ -1,0 +1,126 @@
+/**
+ * The HTTP server (`kyrodb serve`): a fastify app over one {@link Database}.
+ *
+ * Layout: `routes/` holds the routes by area (key-value, collections, maintenance,
+ * system); `schemas.ts` the JSON schemas they validate with (and `/openapi.json` is
+ * generated from); `auth.ts` API keys; `metrics.ts` Prometheus; `body.ts` compressed and
+ * binary bodies; `errors.ts` the one error shape. See `docs/ARCHITECTURE.md` § Server.
+ * @module
+ */
+import rateLimit from '@fastify/rate-limit'
+import swagger from '@fastify/swagger'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Database } from '../database.js'
+import { KeyRing, type Access, type ApiKeys } from './auth.js'
+import { installBodyHandling } from './body.js'
+import { errorBodySchema, errorHandler, HttpError } from './errors.js'
+import { ServerMetrics } from './metrics.js'
+import { adminRoutes } from './routes/admin.js'
+import { collectionRoutes } from './routes/collections.js'
+import { kvRoutes } from './routes/kv.js'
+import { systemRoutes } from './routes/system.js'
+
+export type { Access, ApiKeys } from './auth.js'
+export type { HttpErrorCode } from './errors.js'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Who may call the route (see `auth.ts`). */
+    access?: Access
+  }
+}
+
+/** Options of {@link createServer}. */
+export interface ServerOptions {
+  /** The database to serve. The server does not close it. */
+  db: Database
+  /** fastify (pino) logger: `false`, `true` or pino options. Default `false`. */
+  logger?: boolean | Record<string, unknown>
+  /** Largest accepted request body in bytes, counted after decompression; default 64 MiB. */
+  bodyLimit?: number
+  /** API keys; none means every route is open. */
+  apiKeys?: ApiKeys
+  /** Requests per second per client address above which requests get 429; off when absent. */
+  rateLimitRps?: number
+  /** Time to receive a whole request, in ms; default 30,000. */
+  requestTimeoutMs?: number
+  /** Time to receive the request headers, in ms; default 10,000. */
+  headersTimeoutMs?: number
+}
+
+/** Build the fastify app. Call `.listen()` on it to serve. */
+export function createServer(options: ServerOptions): FastifyInstance {
+  const { db } = options
+  const keys = new KeyRing(options.apiKeys)
+  const metrics = new ServerMetrics(db)
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimit ?? 64 * 1024 * 1024,
+    requestTimeout: options.requestTimeoutMs ?? 30_000,
+    // Strict validation: no type coercion (a "10" is not a 10), no silently dropped fields.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    // Ids and keys reach the routes as decimal strings; keep them whole.
+    maxParamLength: 200,
+    return503OnClosing: true,
+    // One line per request at debug (below), not two at info: at tens of thousands of
+    // requests per second the default request logging would cost more than the lookups.
+    disableRequestLogging: true,
+  })
+  app.server.headersTimeout = options.headersTimeoutMs ?? 10_000
+
+  app.setErrorHandler(errorHandler)
+  app.setNotFoundHandler((req, reply) => {
+    void reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } })
+  })
+  installBodyHandling(app)
+
+  if (options.rateLimitRps !== undefined) {
+    void app.register(rateLimit, {
+      max: options.rateLimitRps,
+      timeWindow: 1000,
+      keyGenerator: (req) => req.ip,
+      errorResponseBuilder: (_req, ctx) =>
+        new HttpError(429, 'RATE_LIMITED', `over ${ctx.max} requests per second from this address; retry in ${ctx.after}`),
+    })
+  }
+
+  app.addHook('onRequest', async (req) => {
+    keys.check(req, req.routeOptions.config?.access ?? 'read')
+  })
+  app.addHook('onResponse', async (req, reply) => {
+    const ms = reply.elapsedTime
+    metrics.requests.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: reply.statusCode }, ms / 1000)
+    req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms }, 'request')
+  })
+
+  app.addSchema(errorBodySchema)
+  // Every documented route answers errors in the one shape.
+  app.addHook('onRoute', (route) => {
+    const schema = route.schema as { hide?: boolean; response?: Record<string, unknown> } | undefined
+    if (schema && !schema.hide) schema.response = { ...schema.response, '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } }
+  })
+  void app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'KyroDB HTTP API',
+        version: 'v1',
+        description:
+          'Vector collections and a learned-index key-value store. Errors: `{ "error": { "code", "message" } }`. ' +
+          'u64 keys and ids: JSON integers up to 2^53-1 or decimal strings.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'an admin or read-only API key' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+        },
+      },
+      security: [{ bearer: [] }, { apiKey: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+  })
+  void app.register(systemRoutes, { db, metrics })
+  void app.register(kvRoutes, { db })
+  void app.register(adminRoutes, { db })
+  void app.register(collectionRoutes, { db, metrics })
+  return app
+}

@@ -1,0 +1,161 @@
+/**
+ * Prometheus metrics (`GET /metrics`): the process (memory, CPU, event loop) and HTTP
+ * figures from `prom-client`, and the engine's own counters read at scrape time from
+ * {@link Database.stats}, {@link KeyValueStore.stats} and each collection's stats — so a
+ * scrape costs a few native calls and the hot paths carry no extra bookkeeping.
+ * @module
+ */
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client'
+import type { Database } from '../database.js'
+
+type MetricType = 'counter' | 'gauge' | 'histogram'
+interface Sample {
+  value: number
+  labels?: Record<string, string | number>
+  metricName?: string
+}
+
+/**
+ * A metric whose values are read from the engine when scraped (prom-client's collector
+ * interface: `name`, `help`, `type`, `get()`).
+ */
+class EngineMetric {
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: MetricType,
+    private readonly read: () => Sample[],
+  ) {}
+
+  get(): { name: string; help: string; type: MetricType; values: Sample[]; aggregator: 'sum' } {
+    return { name: this.name, help: this.help, type: this.type, values: this.read(), aggregator: 'sum' }
+  }
+
+  reset(): void {}
+}
+
+/** Seconds buckets of the latency histograms: 50 µs to 10 s. */
+const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10]
+
+/** The registry and the figures routes record. */
+export class ServerMetrics {
+  readonly registry = new Registry()
+  /** Request latency by route pattern, method and status. */
+  readonly requests: Histogram<'method' | 'route' | 'status'>
+  /** Search latency by kind (`single`, `batch`). */
+  readonly searches: Histogram<'kind'>
+  /** Vectors written and deleted through the API. */
+  readonly vectorWrites: Counter<'op'>
+
+  constructor(db: Database) {
+    const registers = [this.registry]
+    collectDefaultMetrics({ register: this.registry })
+    this.requests = new Histogram({
+      name: 'kyrodb_http_request_duration_seconds',
+      help: 'HTTP request latency, from the first byte read to the last byte written.',
+      labelNames: ['method', 'route', 'status'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    })
+    this.searches = new Histogram({
+      name: 'kyrodb_search_duration_seconds',
+      help: 'Vector search latency inside the engine (batch: the whole batch).',
+      labelNames: ['kind'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    })
+    this.vectorWrites = new Counter({
+      name: 'kyrodb_vectors_written_total',
+      help: 'Vectors upserted or deleted through the API.',
+      labelNames: ['op'],
+      registers,
+    })
+    for (const m of engineMetrics(db)) this.registry.registerMetric(m as never)
+  }
+}
+
+function engineMetrics(db: Database): EngineMetric[] {
+  // One native stats call per scrape and store, shared by every metric of that store.
+  let cache: { at: number; kv: ReturnType<Database['kv']['stats']>; db: ReturnType<Database['stats']> } | null = null
+  const stats = () => {
+    const now = Date.now()
+    if (cache === null || now - cache.at > 100) cache = { at: now, kv: db.kv.stats(), db: db.stats() }
+    return cache
+  }
+  const closedSafe = (f: () => Sample[]) => (): Sample[] => (db.closed ? [] : f())
+  const one = (name: string, help: string, type: MetricType, f: () => number) =>
+    new EngineMetric(name, help, type, closedSafe(() => [{ value: f() }]))
+  const kv = () => stats().kv
+  const d = () => stats().db
+  const collections = () => {
+    if (db.closed) return []
+    const out: { labels: { collection: string }; c: ReturnType<ReturnType<Database['collection']>['stats']> }[] = []
+    for (const { name } of db.listCollections()) {
+      try {
+        out.push({ labels: { collection: name }, c: db.collection(name).stats() })
+      } catch {
+        // dropped between the listing and now
+      }
+    }
+    return out
+  }
+  return [
+    one('kyrodb_appends_total', 'Key-value writes (puts and deletes) applied.', 'counter', () => kv().appends),
+    one('kyrodb_rmi_reads_total', 'Key-value point lookups served (through the learned index when on).', 'counter', () => kv().lookups),
+    new EngineMetric(
+      'kyrodb_kv_lookups_total',
+      'Key-value point lookups by result: hit (a value was found) or miss.',
+      'counter',
+      closedSafe(() => [
+        { value: kv().hits, labels: { result: 'hit' } },
+        { value: kv().lookups - kv().hits, labels: { result: 'miss' } },
+      ]),
+    ),
+    new EngineMetric(
+      'kyrodb_rmi_probe_length',
+      'Keys examined by each search inside a sorted run (the learned-index window).',
+      'histogram',
+      closedSafe(() => {
+        const s = kv()
+        const out: Sample[] = []
+        let cumulative = 0
+        s.probeHistogram.forEach((n, b) => {
+          cumulative += n
+          const le = b === s.probeHistogram.length - 1 ? '+Inf' : String(2 ** b)
+          out.push({ metricName: 'kyrodb_rmi_probe_length_bucket', labels: { le }, value: cumulative })
+        })
+        out.push({ metricName: 'kyrodb_rmi_probe_length_sum', value: s.probeKeys })
+        out.push({ metricName: 'kyrodb_rmi_probe_length_count', value: s.runProbes })
+        return out
+      }),
+    ),
+    one('kyrodb_rmi_mispredictions_total', 'Lookups whose key was outside the predicted window (must stay 0).', 'counter', () => kv().mispredictions),
+    one('kyrodb_rmi_rebuilds_total', 'Learned-index builds.', 'counter', () => kv().indexBuilds),
+    one('kyrodb_rmi_rebuild_seconds_total', 'Time spent building learned indexes.', 'counter', () => kv().indexBuildNs / 1e9),
+    one('kyrodb_rmi_last_rebuild_seconds', 'Duration of the last learned-index build.', 'gauge', () => kv().lastIndexBuildNs / 1e9),
+    one('kyrodb_rmi_index_bytes', 'Bytes of the learned indexes.', 'gauge', () => kv().indexBytes),
+    one('kyrodb_kv_keys', 'Live key-value keys.', 'gauge', () => kv().keys),
+    one('kyrodb_kv_runs', 'Sorted runs of the key-value store.', 'gauge', () => kv().runs),
+    one('kyrodb_kv_memtable_entries', 'Key-value entries not yet in a run.', 'gauge', () => kv().memtableEntries),
+    one('kyrodb_kv_flushes_total', 'Key-value memtables written out as runs.', 'counter', () => kv().flushes),
+    one('kyrodb_kv_compactions_total', 'Merges of key-value runs.', 'counter', () => kv().compactions),
+    one('kyrodb_wal_frames_total', 'Write-ahead log frames (write batches) appended.', 'counter', () => d().walFrames),
+    one('kyrodb_wal_bytes_total', 'Bytes appended to the write-ahead log.', 'counter', () => d().walBytes),
+    one('kyrodb_wal_fsyncs_total', 'fsyncs of the write-ahead log.', 'counter', () => d().walFsyncs),
+    one('kyrodb_wal_group_commits_total', 'Group commits (writers sharing one write and fsync).', 'counter', () => d().walGroups),
+    one('kyrodb_wal_disk_bytes', 'Bytes of write-ahead log files on disk (what a restart replays).', 'gauge', () => d().walDiskBytes),
+    one('kyrodb_wal_files', 'Write-ahead log files on disk.', 'gauge', () => d().walFiles),
+    one('kyrodb_segment_builds_total', 'Hot tiers written out as vector segments.', 'counter', () => d().segmentBuilds),
+    one('kyrodb_compactions_total', 'Merges of vector segments (background, compact, buildIndex).', 'counter', () => d().merges),
+    one('kyrodb_recovery_seconds', 'How long opening the database (recovery) took.', 'gauge', () => d().recoveryMs / 1e3),
+    new EngineMetric('kyrodb_vectors', 'Live vectors per collection.', 'gauge', () =>
+      collections().map((r) => ({ value: r.c.count, labels: r.labels })),
+    ),
+    new EngineMetric('kyrodb_hot_rows', 'Vectors in the hot tier (not yet in a segment) per collection.', 'gauge', () =>
+      collections().map((r) => ({ value: r.c.hotRows, labels: r.labels })),
+    ),
+    new EngineMetric('kyrodb_segments', 'Immutable segments per collection.', 'gauge', () =>
+      collections().map((r) => ({ value: r.c.segments.length, labels: r.labels })),
+    ),
+  ]
+}
