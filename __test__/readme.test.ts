@@ -29,18 +29,25 @@ test('README curl examples work against a live server', async (t) => {
   const block = /## Server\s+```sh\n([\s\S]*?)```/.exec(readme)
   t.truthy(block)
   const commands = block![1].replace(/\\\n\s*/g, '').split('\n').filter((l) => l.startsWith('curl'))
-  t.true(commands.length >= 4)
+  t.is(commands.length, 9)
   const server = await startServer()
   try {
     const port = new URL(server.url).port
     const outputs = commands.map((c) => execFileSync('sh', ['-c', c.replace('localhost:3030', `127.0.0.1:${port}`)], { encoding: 'utf8' }))
-    t.deepEqual(JSON.parse(outputs[0]), { status: 'ok' })
-    t.is(JSON.parse(outputs[1]).name, 'docs')
-    t.deepEqual(JSON.parse(outputs[2]), { upserted: 2 })
-    const results = JSON.parse(outputs[3]).results
+    const [health, put, lookup, putFast, getFast, created, upserted, found, metrics] = outputs
+    t.deepEqual(JSON.parse(health!), { status: 'ok' })
+    t.deepEqual(JSON.parse(put!), { ok: true })
+    t.deepEqual(JSON.parse(lookup!), { key: 123, value: 'hello world' })
+    t.is(putFast, '', 'put_fast answers 204 with no body')
+    t.is(getFast, 'binary data')
+    t.is(JSON.parse(created!).name, 'docs')
+    t.deepEqual(JSON.parse(upserted!), { upserted: 2 })
+    const results = JSON.parse(found!).results
     t.is(results.length, 1)
     t.is(results[0].id, 1)
     t.deepEqual(results[0].metadata, { t: 'a' })
+    t.regex(metrics!, /^kyrodb_appends_total 2$/m)
+    t.regex(metrics!, /^kyrodb_rmi_reads_total \d+$/m)
   } finally {
     await server.stop()
   }

@@ -175,15 +175,8 @@ async function serve(host: string, port: number, opts: ServeOptions, program: Co
   })
 }
 
-/** Parse `argv` and run the chosen command. */
-export async function main(argv: string[]): Promise<void> {
-  const program = new Command()
-  program
-    .name('kyrodb')
-    .description('KyroDB: embedded vector database and learned-index key-value store, served over HTTP')
-    .addHelpText(
-      'after',
-      `
+/** The environment variables, listed by both `kyrodb --help` and `kyrodb serve --help`. */
+const ENVIRONMENT_HELP = `
 Environment:
   KYRODB_API_KEY         admin API keys, comma-separated (same as --api-key)
   KYRODB_READ_API_KEY    read-only API keys, comma-separated (same as --read-api-key)
@@ -192,8 +185,15 @@ Environment:
   RUST_LOG               log level of both the server and the engine (error, warn, info, debug, trace, off)
 
 Example:
-  kyrodb serve 127.0.0.1 3030 --data-dir ./kyrodb-data`,
-    )
+  kyrodb serve 127.0.0.1 3030 --data-dir ./kyrodb-data`
+
+/** Parse `argv` and run the chosen command. */
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command()
+  program
+    .name('kyrodb')
+    .description('KyroDB: embedded vector database and learned-index key-value store, served over HTTP')
+    .addHelpText('after', ENVIRONMENT_HELP)
 
   program
     .command('serve')
@@ -211,6 +211,7 @@ Example:
     .option('--read-api-key <key>', 'read-only API key (lookups, searches, listings, metrics); repeatable', collect, [])
     .option('--body-limit <bytes>', 'largest request body, counted after decompression', parseCount('--body-limit', 1), 64 * 1024 * 1024)
     .addOption(new Option('--log-level <level>', 'log level of both layers (default: from RUST_LOG, else info)').choices(LEVELS).default(levelFromRustLog(process.env.RUST_LOG) ?? 'info'))
+    .addHelpText('after', ENVIRONMENT_HELP)
     .action(async (host: string, port: number, opts: ServeOptions) => serve(host, port, opts, program))
 
   await program.parseAsync(argv)

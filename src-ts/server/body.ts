@@ -37,5 +37,8 @@ export function installBodyHandling(app: FastifyInstance): void {
     })
     return payload.pipe(inflated) as unknown as Readable
   })
+  // fastify's built-in text/plain parser would hand routes a string, which skips the JSON
+  // schemas of routes that also take binary bodies (points): everything not JSON is bytes.
+  app.removeContentTypeParser('text/plain')
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
 }

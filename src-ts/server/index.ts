@@ -9,7 +9,7 @@
  */
 import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { Database } from '../database.js'
 import { KeyRing, type Access, type ApiKeys } from './auth.js'
 import { installBodyHandling } from './body.js'
@@ -60,11 +60,11 @@ export function createServer(options: ServerOptions): FastifyInstance {
     // Strict validation: no type coercion (a "10" is not a 10), no silently dropped fields.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     // Ids and keys reach the routes as decimal strings; keep them whole.
-    maxParamLength: 200,
+    routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
     // One line per request at debug (below), not two at info: at tens of thousands of
     // requests per second the default request logging would cost more than the lookups.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
   })
   app.server.headersTimeout = options.headersTimeoutMs ?? 10_000
 

@@ -46,6 +46,8 @@ export class ServerMetrics {
   readonly searches: Histogram<'kind'>
   /** Vectors written and deleted through the API. */
   readonly vectorWrites: Counter<'op'>
+  /** Forget the engine figures read by the last scrape. */
+  readonly #freshen: () => void
 
   constructor(db: Database) {
     const registers = [this.registry]
@@ -70,12 +72,22 @@ export class ServerMetrics {
       labelNames: ['op'],
       registers,
     })
-    for (const m of engineMetrics(db)) this.registry.registerMetric(m as never)
+    const engine = engineMetrics(db)
+    this.#freshen = engine.freshen
+    for (const m of engine.metrics) this.registry.registerMetric(m as never)
+  }
+
+  /** The text exposition of every metric, with the engine figures read afresh. */
+  async scrape(): Promise<string> {
+    this.#freshen()
+    return this.registry.metrics()
   }
 }
 
-function engineMetrics(db: Database): EngineMetric[] {
+function engineMetrics(db: Database): { metrics: EngineMetric[]; freshen: () => void } {
   // One native stats call per scrape and store, shared by every metric of that store.
+  // `freshen` (at the start of each scrape) drops it, so a scrape never reports figures
+  // older than the scrape itself; the 100 ms bound is only a backstop.
   let cache: { at: number; kv: ReturnType<Database['kv']['stats']>; db: ReturnType<Database['stats']> } | null = null
   const stats = () => {
     const now = Date.now()
@@ -99,7 +111,10 @@ function engineMetrics(db: Database): EngineMetric[] {
     }
     return out
   }
-  return [
+  const freshen = () => {
+    cache = null
+  }
+  const metrics = [
     one('kyrodb_appends_total', 'Key-value writes (puts and deletes) applied.', 'counter', () => kv().appends),
     one('kyrodb_rmi_reads_total', 'Key-value point lookups served (through the learned index when on).', 'counter', () => kv().lookups),
     new EngineMetric(
@@ -158,4 +173,5 @@ function engineMetrics(db: Database): EngineMetric[] {
       collections().map((r) => ({ value: r.c.segments.length, labels: r.labels })),
     ),
   ]
+  return { metrics, freshen }
 }

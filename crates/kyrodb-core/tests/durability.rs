@@ -87,6 +87,31 @@ fn reopen_after_flush_replays_nothing_and_trims_the_wal() {
 }
 
 #[test]
+fn stats_count_log_frames_fsyncs_builds_and_merges() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path()).unwrap();
+    assert_eq!(db.stats().wal.frames, 0);
+    let c = db.create_collection("v", config()).unwrap();
+    c.upsert(&[1, 2], vec![0.5; 2 * c.config().dimension], None).unwrap();
+    db.kv().put(7, kyrodb_core::kv::ValueKind::Bytes, b"seven").unwrap();
+    let s = db.stats();
+    assert_eq!(s.wal.frames, 2, "one frame per write batch");
+    assert!(s.wal.bytes > 0 && s.wal.fsyncs >= 1 && s.wal.groups >= 1, "{s:?}");
+    assert!(s.wal.disk_bytes >= s.wal.bytes && s.wal.files == 1, "{s:?}");
+    assert_eq!((s.segment_builds, s.merges), (0, 0));
+    c.flush(&mut |_, _| {}).unwrap();
+    c.upsert(&[3], vec![0.25; c.config().dimension], None).unwrap();
+    c.flush(&mut |_, _| {}).unwrap();
+    assert_eq!(db.stats().segment_builds, 2);
+    c.compact(&mut |_, _| {}).unwrap();
+    assert_eq!(db.stats().merges, 1, "compact merges the two segments");
+    db.flush(&mut |_, _| {}).unwrap();
+    let after = db.stats();
+    assert!(after.wal.disk_bytes < 1024 && after.wal.files == 1, "the flush trimmed the log: {after:?}");
+    db.close().unwrap();
+}
+
+#[test]
 fn dropped_collections_stay_dropped_and_names_can_be_reused() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path()).unwrap();

@@ -210,11 +210,9 @@ export async function collectionRoutes(app: FastifyInstance, { db, metrics }: { 
               },
             },
             'application/octet-stream': {
-              schema: {
-                description: 'n little-endian u64 ids, then n x dimension little-endian f32 (row-major)',
-                type: 'string',
-                format: 'binary',
-              },
+              // No `type`: fastify validates the parsed body, a Buffer, against this schema,
+              // and a Buffer is not a JSON string (`type: 'string'` refused every binary body).
+              schema: { description: 'n little-endian u64 ids, then n x dimension little-endian f32 (row-major)' },
             },
           },
         },

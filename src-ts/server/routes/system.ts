@@ -45,7 +45,7 @@ export async function systemRoutes(app: FastifyInstance, { db, metrics }: { db: 
       schema: { tags: ['system'], summary: 'Prometheus metrics (text exposition format).' },
     },
     async (_req, reply) => {
-      const text = await metrics.registry.metrics()
+      const text = await metrics.scrape()
       return reply.type(metrics.registry.contentType).send(text)
     },
   )

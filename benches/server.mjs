@@ -1,0 +1,190 @@
+#!/usr/bin/env node
+// The HTTP path: `kyrodb serve` under autocannon beside a bare fastify route, one run.
+//
+//   node benches/server.mjs [--keys 1000000] [--duration 10] [--connections 32] [--n 331479] [--queries 2000]
+//
+// 1. Builds a data directory in-process: --keys key-value entries (100-byte values,
+//    flushed, one learned index) and the GloVe-100 collection (cosine, M = 16,
+//    efConstruction = 200, one graph).
+// 2. In-process search latency on that directory: `await collection.search(q, { k: 10 })`
+//    one query at a time (what the route calls), mean and p99, and recall@10.
+// 3. Starts the bare fastify app (benches/lib/bare-server.mjs) and `kyrodb serve` on the
+//    directory as child processes, one at a time, and points autocannon (in this process)
+//    at them: GET /bare vs GET /v1/get_fast/{random key} (--connections), POST /bare vs
+//    POST /v1/collections/glove/search (one connection, so latency adds up).
+// Targets (issue 6): get_fast ≥ 0.8× the bare route's requests/s; HTTP search mean latency
+// ≤ 1.2 × (in-process search + bare POST route). Writes benches/RESULTS.md § server-http.
+import autocannon from 'autocannon'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import fs from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { createRequire } from 'node:module'
+import { loadGlove, machineInfo } from './datasets/glove.mjs'
+import { normalizeRows, recallAtK } from './lib/vectors.mjs'
+import { REPO_DIR, fmt, percentile, table, writeSection } from './lib/report.mjs'
+
+const require = createRequire(import.meta.url)
+const kyrodb = require('../dist/index.js')
+
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
+)
+const KEYS = Number(args.keys ?? 1_000_000)
+const DURATION = Number(args.duration ?? 10)
+const CONNECTIONS = Number(args.connections ?? 32)
+const N = args.n === undefined ? undefined : Number(args.n)
+const QUERIES = Number(args.queries ?? 2000)
+const VALUE_BYTES = 100
+const DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'kyrodb-bench-server-'))
+
+async function freePort() {
+  const srv = net.createServer().listen(0, '127.0.0.1')
+  await once(srv, 'listening')
+  const { port } = srv.address()
+  srv.close()
+  await once(srv, 'close')
+  return port
+}
+
+async function startChild(argv, url) {
+  const child = spawn(process.execPath, argv, { cwd: REPO_DIR, stdio: ['ignore', 'ignore', 'inherit'] })
+  for (let i = 0; i < 400; i++) {
+    try {
+      if ((await fetch(url)).ok) return child
+    } catch {}
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  child.kill('SIGKILL')
+  throw new Error(`${argv.join(' ')} did not start`)
+}
+
+async function stopChild(child) {
+  child.kill('SIGTERM')
+  await once(child, 'exit')
+}
+
+function cannon(opts) {
+  return new Promise((resolve, reject) => {
+    autocannon({ duration: DURATION, ...opts }, (err, r) => (err ? reject(err) : resolve(r)))
+  })
+}
+
+// Mean latency by Little's law (connections / throughput: exact for a closed loop);
+// autocannon's own percentiles have 1 ms resolution.
+async function measure(name, opts) {
+  await cannon({ ...opts, duration: 1 }) // warm: JIT, connections, pages
+  const r = await cannon(opts)
+  if (r.errors || r.non2xx || r.timeouts) throw new Error(`${name}: ${r.errors} errors, ${r.non2xx} non-2xx, ${r.timeouts} timeouts`)
+  const rps = r.requests.total / (r.duration || DURATION)
+  return { name, connections: opts.connections, rps, mean: (opts.connections * 1000) / rps, p50: r.latency.p50, p99: r.latency.p99 }
+}
+
+// ------------------------------------------------------------------ 1. the data directory
+console.log(`data directory ${DIR}`)
+const glove = await loadGlove()
+const nBase = Math.min(N ?? glove.nBase, glove.nBase)
+const base = normalizeRows(glove.base.subarray(0, nBase * glove.dim), glove.dim)
+const queries = normalizeRows(glove.queries.subarray(0, QUERIES * glove.dim), glove.dim)
+{
+  const db = await kyrodb.open(DIR, { durability: 'none' })
+  const t0 = performance.now()
+  const value = Buffer.alloc(VALUE_BYTES, 7)
+  for (let s = 0; s < KEYS; s += 100_000) {
+    const batch = []
+    for (let k = s; k < Math.min(KEYS, s + 100_000); k++) batch.push([k, value])
+    await db.kv.putBatch(batch)
+  }
+  await db.kv.buildIndex()
+  console.log(`kv: ${KEYS.toLocaleString('en-US')} keys in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+  const t1 = performance.now()
+  const col = await db.createCollection('glove', { dimension: glove.dim, metric: 'cosine', index: { m: 16, efConstruction: 200, autoBuildRows: 2 ** 31 } })
+  for (let s = 0; s < nBase; s += 50_000) {
+    const e = Math.min(nBase, s + 50_000)
+    const ids = new BigUint64Array(e - s)
+    for (let i = 0; i < ids.length; i++) ids[i] = BigInt(s + i)
+    await col.upsert(ids, base.subarray(s * glove.dim, e * glove.dim))
+  }
+  await col.buildIndex()
+  console.log(`glove: ${nBase.toLocaleString('en-US')} vectors indexed in ${((performance.now() - t1) / 1000).toFixed(1)} s`)
+  await db.close()
+}
+
+// ------------------------------------------------------------------ 2. in-process search
+const q = (i) => queries.subarray((i % QUERIES) * glove.dim, ((i % QUERIES) + 1) * glove.dim)
+let inproc
+{
+  const db = await kyrodb.open(DIR)
+  const col = db.collection('glove')
+  for (let i = 0; i < 200; i++) await col.search(q(i), { k: 10 }) // warm
+  const lat = []
+  const found = []
+  for (let i = 0; i < QUERIES; i++) {
+    const t0 = performance.now()
+    const hits = await col.search(q(i), { k: 10 })
+    lat.push(performance.now() - t0)
+    found.push(hits.map((h) => h.id))
+  }
+  lat.sort((a, b) => a - b)
+  // Ground truth over the full set only (a --n subset has none).
+  const recall = nBase === glove.nBase ? found.reduce((sum, ids, i) => sum + recallAtK(ids, glove.groundTruth, i), 0) / QUERIES : NaN
+  inproc = { mean: lat.reduce((a, b) => a + b, 0) / lat.length, p50: percentile(lat, 50), p99: percentile(lat, 99), recall }
+  await db.close()
+}
+console.log('in-process search', inproc)
+
+// ------------------------------------------------------------------ 3. HTTP
+const results = {}
+const bodies = Array.from({ length: QUERIES }, (_, i) => JSON.stringify({ vector: Array.from(q(i)), k: 10 }))
+let seq = 0
+const nextBody = (req) => ({ ...req, body: bodies[seq++ % QUERIES] })
+const randomKey = (req) => ({ ...req, path: `/v1/get_fast/${Math.floor(Math.random() * KEYS)}` })
+{
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  const child = await startChild(['benches/lib/bare-server.mjs', String(port)], `${url}/bare`)
+  results.bareGet = await measure('bare GET', { url: `${url}/bare`, connections: CONNECTIONS })
+  results.barePost = await measure('bare POST', { url: `${url}/bare`, connections: 1, method: 'POST', headers: { 'content-type': 'application/json' }, requests: [{ setupRequest: nextBody }] })
+  await stopChild(child)
+}
+{
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}`
+  const child = await startChild(['dist/cli.js', 'serve', '127.0.0.1', String(port), '--data-dir', DIR, '--log-level', 'warn'], `${url}/health`)
+  await fetch(`${url}/v1/warmup`, { method: 'POST' })
+  results.getFast = await measure('get_fast', { url, connections: CONNECTIONS, requests: [{ method: 'GET', setupRequest: randomKey }] })
+  results.search = await measure('search', { url: `${url}/v1/collections/glove/search`, connections: 1, method: 'POST', headers: { 'content-type': 'application/json' }, requests: [{ setupRequest: nextBody }] })
+  results.searchConc = await measure('search', { url: `${url}/v1/collections/glove/search`, connections: 8, method: 'POST', headers: { 'content-type': 'application/json' }, requests: [{ setupRequest: nextBody }] })
+  await stopChild(child)
+}
+fs.rmSync(DIR, { recursive: true, force: true })
+
+// ------------------------------------------------------------------ report
+const m = machineInfo()
+const getRatio = results.getFast.rps / results.bareGet.rps
+const searchBudget = 1.2 * (inproc.mean + results.barePost.mean)
+const row = (r) => [r.name, String(r.connections), fmt(r.rps, 0), fmt(r.mean, 3), fmt(r.p50, 0), fmt(r.p99, 0)]
+const body = `
+### HTTP server (\`kyrodb serve\`) against a bare fastify route
+
+${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}; loopback; autocannon ${DURATION} s per run in the bench
+process, each server a child process; ${KEYS.toLocaleString('en-US')} keys × ${VALUE_BYTES} B; GloVe-100 ${nBase.toLocaleString('en-US')} × 100,
+cosine, M = 16, efConstruction = 200, k = 10, default ef; \`node benches/server.mjs --keys ${KEYS} --duration ${DURATION} --connections ${CONNECTIONS}\`.
+
+${table(['route', 'connections', 'requests/s', 'mean ms (connections / rate)', 'p50 ms (autocannon, 1 ms steps)', 'p99 ms'], [
+  row(results.bareGet),
+  row(results.getFast),
+  row(results.barePost),
+  row(results.search),
+  row(results.searchConc),
+])}
+
+- \`GET /v1/get_fast/{random key}\` serves **${fmt(getRatio, 2)}×** the bare route's requests/s (target ≥ 0.80).
+- Search over HTTP, one connection: mean ${fmt(results.search.mean, 3)} ms; in-process \`await search\` mean ${fmt(inproc.mean, 3)} ms
+  (p99 ${fmt(inproc.p99, 3)} ms, recall@10 ${fmt(inproc.recall, 3)}) + bare POST ${fmt(results.barePost.mean, 3)} ms, × 1.2 = ${fmt(searchBudget, 3)} ms budget:
+  **${fmt(results.search.mean / searchBudget, 2)}×** of the budget (target ≤ 1.0).
+`
+writeSection(path.join(REPO_DIR, 'benches', 'RESULTS.md'), 'server-http', body)
+console.log(body)
