@@ -72,6 +72,13 @@ export function createServer(options: ServerOptions): FastifyInstance {
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } })
   })
+  // Keys are checked in the first preParsing hook: after every onRequest hook (the rate
+  // limiter attaches its own to each route, so guessing keys is throttled too) and before
+  // any byte of the body is read or inflated.
+  app.addHook('preParsing', async (req, _reply, payload) => {
+    keys.check(req, req.routeOptions.config?.access ?? 'read')
+    return payload
+  })
   installBodyHandling(app)
 
   if (options.rateLimitRps !== undefined) {
@@ -84,9 +91,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
     })
   }
 
-  app.addHook('onRequest', async (req) => {
-    keys.check(req, req.routeOptions.config?.access ?? 'read')
-  })
+
   app.addHook('onResponse', async (req, reply) => {
     const ms = reply.elapsedTime
     metrics.requests.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: reply.statusCode }, ms / 1000)

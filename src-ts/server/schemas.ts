@@ -47,7 +47,9 @@ export function toKey(value: unknown, what: string): number | bigint {
     if (value.length < 16) return Number(value)
     const big = BigInt(value)
     if (big > U64_MAX) throw new InvalidArgumentError(`${what} ${value} is above 2^64 - 1`)
-    return big
+    // 16-digit strings and leading zeros can still be safe: a number, so that responses
+    // echo the key as a number like every other safe key.
+    return big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big
   }
   if (typeof value === 'number' && !Number.isSafeInteger(value)) {
     throw new InvalidArgumentError(`${what} ${value} is not a safe integer: send keys above 2^53 - 1 as decimal strings`)

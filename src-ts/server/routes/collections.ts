@@ -222,6 +222,11 @@ export async function collectionRoutes(app: FastifyInstance, { db, metrics }: { 
     async (req) => {
       const c = db.collection(req.params.name)
       let upserted: number
+      // No body at all (and no content type) reaches here unvalidated: the JSON schema
+      // applies to application/json bodies only.
+      if (req.body === undefined || req.body === null) {
+        throw new HttpError(400, 'INVALID_ARGUMENT', 'a body is required: JSON { ids, vectors, metadata? } or the binary points layout')
+      }
       if (Buffer.isBuffer(req.body)) {
         if (!isBinary(req)) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send points as application/json or application/octet-stream')
         const { ids, vectors } = binaryPoints(c, req.body)
