@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The HTTP path: `kyrodb serve` under autocannon beside a bare fastify route, one run.
 //
-//   node benches/server.mjs [--keys 1000000] [--duration 10] [--connections 32] [--n 331479] [--queries 2000]
+//   node benches/server.mjs [--keys 1000000] [--duration 5] [--rounds 3] [--connections 32] [--n 331479] [--queries 2000]
 //
 // 1. Builds a data directory in-process: --keys key-value entries (100-byte values,
 //    flushed, one learned index) and the GloVe-100 collection (cosine, M = 16,
@@ -9,12 +9,12 @@
 // 2. In-process search latency on that directory: `await collection.search(q, { k: 10 })`
 //    one query at a time (what the route calls), mean and p99, and recall@10.
 // 3. Starts the bare fastify app (benches/lib/bare-server.mjs) and `kyrodb serve` on the
-//    directory as child processes, one at a time, and points autocannon (in this process)
-//    at them: GET /bare vs GET /v1/get_fast/{random key} (--connections), POST /bare vs
-//    POST /v1/collections/glove/search (one connection, so latency adds up).
+//    directory as child processes, one at a time, and points autocannon (its own process,
+//    benches/lib/load.mjs) at them: GET /bare/{random key} vs GET /v1/get_fast/{random key}
+//    (--connections), POST /bare vs POST /v1/collections/glove/search with the same JSON
+//    bodies (one connection, so latency adds up).
 // Targets (issue 6): get_fast ≥ 0.8× the bare route's requests/s; HTTP search mean latency
 // ≤ 1.2 × (in-process search + bare POST route). Writes benches/RESULTS.md § server-http.
-import autocannon from 'autocannon'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import fs from 'node:fs'
@@ -33,10 +33,12 @@ const args = Object.fromEntries(
   process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
 )
 const KEYS = Number(args.keys ?? 1_000_000)
-const DURATION = Number(args.duration ?? 10)
+const DURATION = Number(args.duration ?? 5)
 const CONNECTIONS = Number(args.connections ?? 32)
 const N = args.n === undefined ? undefined : Number(args.n)
 const QUERIES = Number(args.queries ?? 2000)
+const ROUNDS = Number(args.rounds ?? 3)
+const ONLY = args.only // 'get' skips the vector part (quick iterations); the report needs both
 const VALUE_BYTES = 100
 const DIR = fs.mkdtempSync(path.join(os.tmpdir(), 'kyrodb-bench-server-'))
 
@@ -66,25 +68,25 @@ async function stopChild(child) {
   await once(child, 'exit')
 }
 
-function cannon(opts) {
-  return new Promise((resolve, reject) => {
-    autocannon({ duration: DURATION, ...opts }, (err, r) => (err ? reject(err) : resolve(r)))
-  })
-}
-
-// Mean latency by Little's law (connections / throughput: exact for a closed loop);
+// autocannon runs in a child process (benches/lib/load.mjs): this process holds the data
+// set, and a load generator sharing its heap and event loop would measure itself.
+// Mean latency by Little's law (connections / throughput, exact for a closed loop);
 // autocannon's own percentiles have 1 ms resolution.
 async function measure(name, opts) {
-  await cannon({ ...opts, duration: 1 }) // warm: JIT, connections, pages
-  const r = await cannon(opts)
-  if (r.errors || r.non2xx || r.timeouts) throw new Error(`${name}: ${r.errors} errors, ${r.non2xx} non-2xx, ${r.timeouts} timeouts`)
-  const rps = r.requests.total / (r.duration || DURATION)
-  return { name, connections: opts.connections, rps, mean: (opts.connections * 1000) / rps, p50: r.latency.p50, p99: r.latency.p99 }
+  const child = spawn(process.execPath, ['benches/lib/load.mjs', JSON.stringify({ duration: DURATION, ...opts })], { cwd: REPO_DIR, stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.on('data', (d) => (out += d))
+  const [code] = await once(child, 'exit')
+  if (code !== 0) throw new Error(`${name}: load generator exited with ${code}`)
+  const r = JSON.parse(out)
+  if (r.errors) throw new Error(`${name}: ${r.errors} errors, non-2xx responses or timeouts`)
+  return { name, connections: opts.connections, ...r }
 }
 
 // ------------------------------------------------------------------ 1. the data directory
 console.log(`data directory ${DIR}`)
-const glove = await loadGlove()
+const VECTORS = ONLY !== 'get'
+const glove = VECTORS ? await loadGlove() : { nBase: 0, dim: 1, base: new Float32Array(0), queries: new Float32Array(QUERIES) }
 const nBase = Math.min(N ?? glove.nBase, glove.nBase)
 const base = normalizeRows(glove.base.subarray(0, nBase * glove.dim), glove.dim)
 const queries = normalizeRows(glove.queries.subarray(0, QUERIES * glove.dim), glove.dim)
@@ -100,22 +102,22 @@ const queries = normalizeRows(glove.queries.subarray(0, QUERIES * glove.dim), gl
   await db.kv.buildIndex()
   console.log(`kv: ${KEYS.toLocaleString('en-US')} keys in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
   const t1 = performance.now()
-  const col = await db.createCollection('glove', { dimension: glove.dim, metric: 'cosine', index: { m: 16, efConstruction: 200, autoBuildRows: 2 ** 31 } })
-  for (let s = 0; s < nBase; s += 50_000) {
+  const col = VECTORS && await db.createCollection('glove', { dimension: glove.dim, metric: 'cosine', index: { m: 16, efConstruction: 200, autoBuildRows: 2 ** 31 } })
+  for (let s = 0; VECTORS && s < nBase; s += 50_000) {
     const e = Math.min(nBase, s + 50_000)
     const ids = new BigUint64Array(e - s)
     for (let i = 0; i < ids.length; i++) ids[i] = BigInt(s + i)
     await col.upsert(ids, base.subarray(s * glove.dim, e * glove.dim))
   }
-  await col.buildIndex()
-  console.log(`glove: ${nBase.toLocaleString('en-US')} vectors indexed in ${((performance.now() - t1) / 1000).toFixed(1)} s`)
+  if (VECTORS) await col.buildIndex()
+  if (VECTORS) console.log(`glove: ${nBase.toLocaleString('en-US')} vectors indexed in ${((performance.now() - t1) / 1000).toFixed(1)} s`)
   await db.close()
 }
 
 // ------------------------------------------------------------------ 2. in-process search
 const q = (i) => queries.subarray((i % QUERIES) * glove.dim, ((i % QUERIES) + 1) * glove.dim)
 let inproc
-{
+if (VECTORS) {
   const db = await kyrodb.open(DIR)
   const col = db.collection('glove')
   for (let i = 0; i < 200; i++) await col.search(q(i), { k: 10 }) // warm
@@ -137,31 +139,45 @@ console.log('in-process search', inproc)
 
 // ------------------------------------------------------------------ 3. HTTP
 const results = {}
-const bodies = Array.from({ length: QUERIES }, (_, i) => JSON.stringify({ vector: Array.from(q(i)), k: 10 }))
-let seq = 0
-const nextBody = (req) => ({ ...req, body: bodies[seq++ % QUERIES] })
-const randomKey = (req) => ({ ...req, path: `/v1/get_fast/${Math.floor(Math.random() * KEYS)}` })
+const bodiesFile = path.join(os.tmpdir(), `kyrodb-bench-bodies-${process.pid}.json`)
+fs.writeFileSync(bodiesFile, JSON.stringify(Array.from({ length: QUERIES }, (_, i) => JSON.stringify({ vector: Array.from(q(i)), k: 10 }))))
+// The same client work for both GET routes: a random key in the path of every request.
+const randomPath = (prefix) => ({ prefix, keys: KEYS })
 {
-  const port = await freePort()
-  const url = `http://127.0.0.1:${port}`
-  const child = await startChild(['benches/lib/bare-server.mjs', String(port)], `${url}/bare`)
-  results.bareGet = await measure('bare GET', { url: `${url}/bare`, connections: CONNECTIONS })
-  results.barePost = await measure('bare POST', { url: `${url}/bare`, connections: 1, method: 'POST', headers: { 'content-type': 'application/json' }, requests: [{ setupRequest: nextBody }] })
-  await stopChild(child)
-}
-{
-  const port = await freePort()
-  const url = `http://127.0.0.1:${port}`
-  const child = await startChild(['dist/cli.js', 'serve', '127.0.0.1', String(port), '--data-dir', DIR, '--log-level', 'warn'], `${url}/health`)
-  await fetch(`${url}/v1/warmup`, { method: 'POST' })
-  results.getFast = await measure('get_fast', { url, connections: CONNECTIONS, requests: [{ method: 'GET', setupRequest: randomKey }] })
-  results.search = await measure('search', { url: `${url}/v1/collections/glove/search`, connections: 1, method: 'POST', headers: { 'content-type': 'application/json' }, requests: [{ setupRequest: nextBody }] })
-  results.searchConc = await measure('search', { url: `${url}/v1/collections/glove/search`, connections: 8, method: 'POST', headers: { 'content-type': 'application/json' }, requests: [{ setupRequest: nextBody }] })
-  await stopChild(child)
+  // Both servers run side by side (an idle one costs nothing) and the routes are measured
+  // in interleaved rounds; each figure is the median round, so a slow minute of this
+  // shared machine does not land on one side only.
+  const [barePort, kyroPort] = [await freePort(), await freePort()]
+  const bare = `http://127.0.0.1:${barePort}`
+  const kyro = `http://127.0.0.1:${kyroPort}`
+  const bareChild = await startChild(['benches/lib/bare-server.mjs', String(barePort)], `${bare}/bare/1`)
+  const kyroChild = await startChild(['dist/cli.js', 'serve', '127.0.0.1', String(kyroPort), '--data-dir', DIR, '--log-level', 'warn'], `${kyro}/health`)
+  await fetch(`${kyro}/v1/warmup`, { method: 'POST' })
+  const runs = {
+    bareGet: () => measure('bare GET', { url: bare, connections: CONNECTIONS, randomPath: randomPath('/bare/') }),
+    getFast: () => measure('get_fast', { url: kyro, connections: CONNECTIONS, randomPath: randomPath('/v1/get_fast/') }),
+    ...(VECTORS && {
+      barePost: () => measure('bare POST', { url: `${bare}/bare`, connections: 1, bodiesFile }),
+      search: () => measure('search', { url: `${kyro}/v1/collections/glove/search`, connections: 1, bodiesFile }),
+      searchConc: () => measure('search', { url: `${kyro}/v1/collections/glove/search`, connections: 8, bodiesFile }),
+    }),
+  }
+  const rounds = {}
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, run] of Object.entries(runs)) (rounds[name] ??= []).push(await run())
+  }
+  for (const [name, list] of Object.entries(rounds)) results[name] = [...list].sort((a, b) => a.rps - b.rps)[list.length >> 1]
+  await stopChild(bareChild)
+  await stopChild(kyroChild)
 }
 fs.rmSync(DIR, { recursive: true, force: true })
+fs.rmSync(bodiesFile, { force: true })
 
 // ------------------------------------------------------------------ report
+if (!VECTORS) {
+  console.log(results, `get_fast / bare GET = ${(results.getFast.rps / results.bareGet.rps).toFixed(2)}`)
+  process.exit(0)
+}
 const m = machineInfo()
 const getRatio = results.getFast.rps / results.bareGet.rps
 const searchBudget = 1.2 * (inproc.mean + results.barePost.mean)
@@ -169,8 +185,8 @@ const row = (r) => [r.name, String(r.connections), fmt(r.rps, 0), fmt(r.mean, 3)
 const body = `
 ### HTTP server (\`kyrodb serve\`) against a bare fastify route
 
-${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}; loopback; autocannon ${DURATION} s per run in the bench
-process, each server a child process; ${KEYS.toLocaleString('en-US')} keys × ${VALUE_BYTES} B; GloVe-100 ${nBase.toLocaleString('en-US')} × 100,
+${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}; loopback; autocannon ${DURATION} s per run (after 1 s of warm-up)
+in its own process, each server a child process, routes interleaved over ${ROUNDS} rounds, median round shown; ${KEYS.toLocaleString('en-US')} keys × ${VALUE_BYTES} B; GloVe-100 ${nBase.toLocaleString('en-US')} × 100,
 cosine, M = 16, efConstruction = 200, k = 10, default ef; \`node benches/server.mjs --keys ${KEYS} --duration ${DURATION} --connections ${CONNECTIONS}\`.
 
 ${table(['route', 'connections', 'requests/s', 'mean ms (connections / rate)', 'p50 ms (autocannon, 1 ms steps)', 'p99 ms'], [

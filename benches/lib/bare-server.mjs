@@ -1,5 +1,5 @@
 // The baseline of benches/server.mjs: a bare fastify app on the same machine, same
-// runtime, same fastify version. GET /bare returns a constant; POST /bare parses a JSON
+// runtime, same fastify version. GET /bare/{key} returns a constant; POST /bare parses a JSON
 // body (like a search request) and returns a constant of a search response's size.
 //   node benches/lib/bare-server.mjs <port>
 import Fastify from 'fastify'
@@ -8,7 +8,7 @@ const port = Number(process.argv[2])
 const app = Fastify({ logger: false })
 const constant = Buffer.alloc(100, 'x')
 const hits = { results: Array.from({ length: 10 }, (_, i) => ({ id: i, distance: 0.5 })) }
-app.get('/bare', (_req, reply) => {
+app.get('/bare/:key', (_req, reply) => {
   void reply.type('application/octet-stream').send(constant)
   return reply
 })

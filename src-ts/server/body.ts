@@ -19,11 +19,13 @@ const inflaters: Record<string, () => NodeJS.ReadWriteStream> = {
 
 /** Install the decompression hook and the raw-body parser on `app`. */
 export function installBodyHandling(app: FastifyInstance): void {
-  app.addHook('preParsing', async (req: FastifyRequest, _reply, payload: Readable) => {
-    const encoding = req.headers['content-encoding']?.trim().toLowerCase()
-    if (encoding === undefined || encoding === '' || encoding === 'identity') return payload
+  app.addHook('preParsing', (req: FastifyRequest, _reply, payload: Readable, done) => {
+    const header = req.headers['content-encoding']
+    if (header === undefined) return done(null, payload)
+    const encoding = header.trim().toLowerCase()
+    if (encoding === '' || encoding === 'identity') return done(null, payload)
     const make = inflaters[encoding]
-    if (make === undefined) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${encoding} is not supported (gzip, deflate, br)`)
+    if (make === undefined) return done(new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${encoding} is not supported (gzip, deflate, br)`))
     const inflated = make() as NodeJS.ReadWriteStream & { receivedEncodedLength?: number }
     // fastify matches Content-Length against the bytes received on the wire.
     inflated.receivedEncodedLength = 0
@@ -35,7 +37,7 @@ export function installBodyHandling(app: FastifyInstance): void {
     inflated.on('error', (err: Error & { statusCode?: number }) => {
       err.statusCode ??= 400
     })
-    return payload.pipe(inflated) as unknown as Readable
+    done(null, payload.pipe(inflated) as unknown as Readable)
   })
   // fastify's built-in text/plain parser would hand routes a string, which skips the JSON
   // schemas of routes that also take binary bodies (points): everything not JSON is bytes.

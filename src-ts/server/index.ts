@@ -65,6 +65,9 @@ export function createServer(options: ServerOptions): FastifyInstance {
     // One line per request at debug (below), not two at info: at tens of thousands of
     // requests per second the default request logging would cost more than the lookups.
     logController: new LogController({ disableRequestLogging: true }),
+    // Requests log through the app's logger: a pino child per request (fastify's default)
+    // costs more than a key lookup.
+    childLoggerFactory: (logger) => logger,
   })
   app.server.headersTimeout = options.headersTimeoutMs ?? 10_000
 
@@ -75,10 +78,16 @@ export function createServer(options: ServerOptions): FastifyInstance {
   // Keys are checked in the first preParsing hook: after every onRequest hook (the rate
   // limiter attaches its own to each route, so guessing keys is throttled too) and before
   // any byte of the body is read or inflated.
-  app.addHook('preParsing', async (req, _reply, payload) => {
-    keys.check(req, req.routeOptions.config?.access ?? 'read')
-    return payload
-  })
+  if (keys.enabled) {
+    app.addHook('preParsing', (req, _reply, payload, done) => {
+      try {
+        keys.check(req, req.routeOptions.config?.access ?? 'read')
+      } catch (err) {
+        return done(err as Error)
+      }
+      done(null, payload)
+    })
+  }
   installBodyHandling(app)
 
   if (options.rateLimitRps !== undefined) {
@@ -92,10 +101,12 @@ export function createServer(options: ServerOptions): FastifyInstance {
   }
 
 
-  app.addHook('onResponse', async (req, reply) => {
+  const logRequests = app.log.level === 'debug' || app.log.level === 'trace'
+  app.addHook('onResponse', (req, reply, done) => {
     const ms = reply.elapsedTime
-    metrics.requests.observe({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status: reply.statusCode }, ms / 1000)
-    req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms }, 'request')
+    metrics.observeRequest(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, ms / 1000)
+    if (logRequests) req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms }, 'request')
+    done()
   })
 
   app.addSchema(errorBodySchema)

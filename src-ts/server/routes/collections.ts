@@ -32,7 +32,7 @@ const info = {
   required: ['name', 'dimension', 'metric', 'count'],
 } as const
 
-const jsonId = { anyOf: [{ type: 'integer' }, { type: 'string' }] } as const
+const jsonId = { type: ['integer', 'string'] } as const
 
 const hit = {
   type: 'object',

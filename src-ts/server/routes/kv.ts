@@ -19,7 +19,7 @@ const jsonValue = (value: Buffer | string) =>
 const valueSchema = {
   type: 'object',
   properties: {
-    key: { anyOf: [{ type: 'integer' }, { type: 'string' }] },
+    key: { type: ['integer', 'string'] },
     value: { type: 'string' },
     encoding: { type: 'string', enum: ['base64'], description: 'present when the value is bytes (base64 in `value`)' },
   },
@@ -158,7 +158,7 @@ export async function kvRoutes(app: FastifyInstance, { db }: { db: Database }): 
             type: 'object',
             properties: {
               entries: { type: 'array', items: valueSchema },
-              next: { anyOf: [{ type: 'integer' }, { type: 'string' }] },
+              next: { type: ['integer', 'string'] },
             },
             required: ['entries'],
           },
