@@ -115,9 +115,11 @@ const queries = normalizeRows(glove.queries.subarray(0, QUERIES * glove.dim), gl
 }
 
 // ------------------------------------------------------------------ 2. in-process search
+// `await collection.search(q, { k: 10 })` one query at a time, the call the route makes;
+// measured once per round, between the HTTP rounds (the server holds the directory lock
+// while it runs), so that both sides see the same state of this shared machine.
 const q = (i) => queries.subarray((i % QUERIES) * glove.dim, ((i % QUERIES) + 1) * glove.dim)
-let inproc
-if (VECTORS) {
+async function inProcessSearch() {
   const db = await kyrodb.open(DIR)
   const col = db.collection('glove')
   for (let i = 0; i < 200; i++) await col.search(q(i), { k: 10 }) // warm
@@ -129,13 +131,12 @@ if (VECTORS) {
     lat.push(performance.now() - t0)
     found.push(hits.map((h) => h.id))
   }
+  await db.close()
   lat.sort((a, b) => a - b)
   // Ground truth over the full set only (a --n subset has none).
   const recall = nBase === glove.nBase ? found.reduce((sum, ids, i) => sum + recallAtK(ids, glove.groundTruth, i), 0) / QUERIES : NaN
-  inproc = { mean: lat.reduce((a, b) => a + b, 0) / lat.length, p50: percentile(lat, 50), p99: percentile(lat, 99), recall }
-  await db.close()
+  return { mean: lat.reduce((a, b) => a + b, 0) / lat.length, p50: percentile(lat, 50), p99: percentile(lat, 99), recall }
 }
-console.log('in-process search', inproc)
 
 // ------------------------------------------------------------------ 3. HTTP
 const results = {}
@@ -143,33 +144,39 @@ const bodiesFile = path.join(os.tmpdir(), `kyrodb-bench-bodies-${process.pid}.js
 fs.writeFileSync(bodiesFile, JSON.stringify(Array.from({ length: QUERIES }, (_, i) => JSON.stringify({ vector: Array.from(q(i)), k: 10 }))))
 // The same client work for both GET routes: a random key in the path of every request.
 const randomPath = (prefix) => ({ prefix, keys: KEYS })
+const inprocRounds = []
 {
-  // Both servers run side by side (an idle one costs nothing) and the routes are measured
-  // in interleaved rounds; each figure is the median round, so a slow minute of this
-  // shared machine does not land on one side only.
-  const [barePort, kyroPort] = [await freePort(), await freePort()]
+  // The bare server runs throughout; kyrodb serve is started for each round (after the
+  // in-process measurement, which needs the directory). Routes are measured in interleaved
+  // rounds and each figure is the median round, so a slow minute of this shared machine
+  // does not land on one side only.
+  const barePort = await freePort()
   const bare = `http://127.0.0.1:${barePort}`
-  const kyro = `http://127.0.0.1:${kyroPort}`
   const bareChild = await startChild(['benches/lib/bare-server.mjs', String(barePort)], `${bare}/bare/1`)
-  const kyroChild = await startChild(['dist/cli.js', 'serve', '127.0.0.1', String(kyroPort), '--data-dir', DIR, '--log-level', 'warn'], `${kyro}/health`)
-  await fetch(`${kyro}/v1/warmup`, { method: 'POST' })
-  const runs = {
-    bareGet: () => measure('bare GET', { url: bare, connections: CONNECTIONS, randomPath: randomPath('/bare/') }),
-    getFast: () => measure('get_fast', { url: kyro, connections: CONNECTIONS, randomPath: randomPath('/v1/get_fast/') }),
-    ...(VECTORS && {
-      barePost: () => measure('bare POST', { url: `${bare}/bare`, connections: 1, bodiesFile }),
-      search: () => measure('search', { url: `${kyro}/v1/collections/glove/search`, connections: 1, bodiesFile }),
-      searchConc: () => measure('search', { url: `${kyro}/v1/collections/glove/search`, connections: 8, bodiesFile }),
-    }),
-  }
   const rounds = {}
   for (let round = 0; round < ROUNDS; round++) {
+    if (VECTORS) inprocRounds.push(await inProcessSearch())
+    const kyroPort = await freePort()
+    const kyro = `http://127.0.0.1:${kyroPort}`
+    const kyroChild = await startChild(['dist/cli.js', 'serve', '127.0.0.1', String(kyroPort), '--data-dir', DIR, '--log-level', 'warn'], `${kyro}/health`)
+    await fetch(`${kyro}/v1/warmup`, { method: 'POST' })
+    const runs = {
+      bareGet: () => measure('bare GET', { url: bare, connections: CONNECTIONS, randomPath: randomPath('/bare/') }),
+      getFast: () => measure('get_fast', { url: kyro, connections: CONNECTIONS, randomPath: randomPath('/v1/get_fast/') }),
+      ...(VECTORS && {
+        barePost: () => measure('bare POST', { url: `${bare}/bare`, connections: 1, bodiesFile }),
+        search: () => measure('search', { url: `${kyro}/v1/collections/glove/search`, connections: 1, bodiesFile }),
+        searchConc: () => measure('search', { url: `${kyro}/v1/collections/glove/search`, connections: 8, bodiesFile }),
+      }),
+    }
     for (const [name, run] of Object.entries(runs)) (rounds[name] ??= []).push(await run())
+    await stopChild(kyroChild)
   }
   for (const [name, list] of Object.entries(rounds)) results[name] = [...list].sort((a, b) => a.rps - b.rps)[list.length >> 1]
   await stopChild(bareChild)
-  await stopChild(kyroChild)
 }
+const inproc = VECTORS ? [...inprocRounds].sort((a, b) => a.mean - b.mean)[inprocRounds.length >> 1] : null
+console.log('in-process search per round', inprocRounds)
 fs.rmSync(DIR, { recursive: true, force: true })
 fs.rmSync(bodiesFile, { force: true })
 
@@ -187,7 +194,7 @@ const body = `
 
 ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}; loopback; autocannon ${DURATION} s per run (after 1 s of warm-up)
 in its own process, each server a child process, routes interleaved over ${ROUNDS} rounds, median round shown; ${KEYS.toLocaleString('en-US')} keys × ${VALUE_BYTES} B; GloVe-100 ${nBase.toLocaleString('en-US')} × 100,
-cosine, M = 16, efConstruction = 200, k = 10, default ef; \`node benches/server.mjs --keys ${KEYS} --duration ${DURATION} --connections ${CONNECTIONS}\`.
+cosine, M = 16, efConstruction = 200, k = 10, default ef; \`node benches/server.mjs --keys ${KEYS} --duration ${DURATION} --connections ${CONNECTIONS} --rounds ${ROUNDS}\`.
 
 ${table(['route', 'connections', 'requests/s', 'mean ms (connections / rate)', 'p50 ms (autocannon, 1 ms steps)', 'p99 ms'], [
   row(results.bareGet),
