@@ -132,6 +132,17 @@ export function createServer(options: ServerOptions): FastifyInstance {
       },
       security: [{ bearer: [] }, { apiKey: [] }],
     },
+    // Binary bodies are Buffers to the validator (so their schema is empty), but the
+    // document should say what they are.
+    // (A copy: the route's own schema objects are left alone.)
+    transform: ({ schema, url }) => {
+      const s = schema as { body?: { content?: Record<string, { schema: Record<string, unknown> }> } } | undefined
+      const content = s?.body?.content
+      const binary = content?.['application/octet-stream']
+      if (!s || !content || !binary) return { schema, url }
+      const documented = { ...content, 'application/octet-stream': { ...binary, schema: { ...binary.schema, type: 'string', format: 'binary' } } }
+      return { schema: { ...s, body: { ...s.body, content: documented } } as typeof schema, url }
+    },
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   })
   void app.register(systemRoutes, { db, metrics })
