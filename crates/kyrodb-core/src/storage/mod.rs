@@ -28,6 +28,8 @@ pub mod commit;
 pub mod deletes;
 pub mod failpoints;
 pub mod fs;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod lock;
 pub mod manifest;
 pub mod records;
