@@ -4,7 +4,9 @@
  * code 0) with everything still there on the next start.
  */
 import test, { type ExecutionContext } from 'ava'
+import { once } from 'node:events'
 import { rmSync } from 'node:fs'
+import { connect } from 'node:net'
 import { rng } from './helpers/data.js'
 import { request, startServer, tempDataDir, type RunningServer } from './helpers/server.js'
 
@@ -187,4 +189,44 @@ test.serial('SIGTERM shuts down cleanly (exit code 0) and the data is there on t
   const again = await start()
   await verify(t, again, 'after SIGTERM')
   t.is(await again.stop(), 0, again.output())
+})
+
+test.serial('SIGTERM during a request on a keep-alive connection: the request completes, then the server exits 0 at once', async (t) => {
+  const s = await startServer()
+  running.push(s)
+  try {
+    // A request in flight when SIGTERM arrives (headers received, body not yet sent), on a
+    // connection the client keeps open afterwards, as pooling clients and load balancers do.
+    const body = JSON.stringify({ key: 7, value: 'written during shutdown' })
+    const socket = connect(s.port, '127.0.0.1')
+    await once(socket, 'connect')
+    let response = ''
+    socket.on('data', (d) => (response += d))
+    const until = async (what: string, ok: () => boolean) => {
+      for (const deadline = Date.now() + 10_000; !ok(); await new Promise((r) => setTimeout(r, 20))) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+      }
+    }
+    socket.write(`POST /v1/put HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`)
+    await until('100 Continue (the server has the request)', () => response.includes('100 Continue'))
+    const t0 = Date.now()
+    s.child.kill('SIGTERM')
+    await until('the shutdown to start', () => s.output().includes('shutting down'))
+    socket.write(body)
+    const exited = once(s.child, 'exit').then(() => s.child.exitCode)
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running after 10 s'), 10_000))])
+    socket.destroy()
+    t.regex(response, /HTTP\/1\.1 200 /, 'the request in flight is answered')
+    t.regex(response, /\{"ok":true\}$/)
+    t.is(code, 0, s.output())
+    t.true(Date.now() - t0 < 10_000, 'shutdown does not wait for the idle keep-alive connection')
+    t.regex(s.output(), /database closed/)
+
+    const again = await startServer([], { dataDir: s.dataDir })
+    running.push(again)
+    t.deepEqual((await request(again.url, 'GET', '/v1/lookup?key=7')).json, { key: 7, value: 'written during shutdown' })
+    t.is(await again.stop(), 0)
+  } finally {
+    rmSync(s.dataDir, { recursive: true, force: true })
+  }
 })

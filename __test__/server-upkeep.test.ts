@@ -71,3 +71,18 @@ test('--wal-max-bytes snapshots once the log on disk outgrows it; --rmi-rebuild-
   t.is(runs.kv.keys, 4)
   t.is((await request(s.url, 'GET', '/v1/lookup?key=2')).json.value.length, 8192)
 })
+
+test('--auto-snapshot-secs beyond what a timer can wait (2^31-1 ms) is refused, not run as a snapshot every millisecond', async (t) => {
+  // 30 days: Node turns a timer delay above 2^31-1 ms into 1 ms, so this served with a
+  // snapshot (and a run per write) every millisecond.
+  const started = startServer(['--auto-snapshot-secs', String(30 * 24 * 3600), '--wal-max-bytes', '0'])
+  const err = await t.throwsAsync(
+    started.then(async (s) => {
+      servers.push(s)
+      await request(s.url, 'POST', '/v1/put', { key: 1, value: 'one' })
+      await new Promise((r) => setTimeout(r, 1000))
+      return (await stats(s)).kv.flushes
+    }),
+  )
+  t.regex(err?.message ?? '', /--auto-snapshot-secs must be an integer in 0\.\.2147483/)
+})

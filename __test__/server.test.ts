@@ -187,6 +187,12 @@ test.serial('GET /openapi.json documents every route; /v1/put requires key and v
   t.truthy(upsert['application/json'])
   t.truthy(upsert['application/octet-stream'], 'the binary points layout is documented')
   t.truthy(doc.paths['/v1/lookup'].get.responses['404'] ?? doc.paths['/v1/lookup'].get.responses['4XX'], 'error responses are documented')
+  // The document says which routes need a key: /health needs none.
+  t.truthy(doc.security?.length, 'routes need a key by default')
+  t.deepEqual(doc.paths['/health'].get.security, [], '/health is documented as open')
+  // put_fast takes a raw body: documented as bytes.
+  const fast = doc.paths['/v1/put_fast/{key}'].post.requestBody?.content?.['application/octet-stream']?.schema
+  t.like(fast, { type: 'string', format: 'binary' }, 'put_fast documents its raw body')
 })
 
 // ------------------------------------------------------------------ key-value routes
@@ -773,6 +779,16 @@ test.serial('bad input to the collection routes: 4xx with the error code, nothin
     const shown = Buffer.isBuffer(body) ? `<${body.length} bytes>` : typeof body === 'string' ? body : JSON.stringify(body)
     isError(t, r, status, code, `${method} ${path} ${shown}`)
   }
+  // More than a million hits in one answer (queries x min(k, count)) is refused before
+  // searching: 10,000 queries x k = 10,000 would build 10^8 hits and exhaust the heap.
+  const many = Math.floor(1_000_000 / points.size) + 1
+  const tooMany = await post('/v1/collections/vecs/search_batch', { vectors: Array(many).fill(v), k: 10_000 })
+  t.is(tooMany.status, 400, `search_batch of ${many} queries x k = 10000 over ${points.size} points: ${tooMany.text.slice(0, 200)}`)
+  t.is(tooMany.json?.error?.code, 'INVALID_ARGUMENT')
+  t.regex(tooMany.json?.error?.message ?? '', /1000000/)
+  const fits = await post('/v1/collections/vecs/search_batch', { vectors: Array(Math.floor(1_000_000 / points.size)).fill(v), k: 10_000, withMetadata: false })
+  t.is(fits.status, 200, 'at most a million hits is fine')
+  t.is(fits.json.results[0].length, points.size)
   t.deepEqual(await vectorState(), before, 'nothing changed')
 })
 
@@ -783,6 +799,10 @@ test.serial('unknown routes and methods: 404 NOT_FOUND', async (t) => {
   isError(t, await get('/v1/put'), 404, 'NOT_FOUND', 'GET on a POST route')
   isError(t, await call('PUT', '/v1/collections/vecs', { name: 'vecs' }), 404, 'NOT_FOUND', 'PUT')
   isError(t, await call('DELETE', '/v1/lookup?key=1'), 404, 'NOT_FOUND', 'DELETE')
+  // URLs the router itself refuses answer in the one error shape too.
+  isError(t, await get('/v1/get_fast/%ZZ'), 400, 'INVALID_ARGUMENT', 'malformed percent-encoding')
+  isError(t, await post('/v1/collections/%ZZ/search', { vector: [1] }), 400, 'INVALID_ARGUMENT', 'malformed percent-encoding in a name')
+  isError(t, await get(`/v1/collections/${'n'.repeat(201)}`), 400, 'INVALID_ARGUMENT', 'a path parameter over 200 characters')
 })
 
 // ------------------------------------------------------------------ body limits and encodings
@@ -832,6 +852,10 @@ test.serial('--body-limit 1024: larger bodies get 413, also when they are only l
   isError(t, await s('POST', '/v1/put_fast/13', Buffer.from('not deflate'), { ...octet, 'content-encoding': 'deflate' }), 400, 'INVALID_ARGUMENT', 'corrupt deflate')
   isError(t, await s('POST', '/v1/put', JSON.stringify({ key: 13, value: 'v' }), { 'content-type': 'application/json', 'content-encoding': 'zstd' }), 415, 'UNSUPPORTED_MEDIA_TYPE', 'zstd')
   isError(t, await s('POST', '/v1/put_fast/13', Buffer.from('x'), { ...octet, 'content-encoding': 'compress' }), 415, 'UNSUPPORTED_MEDIA_TYPE', 'compress')
+  // Names of Object.prototype properties are just unknown encodings too (not a 500).
+  for (const encoding of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+    isError(t, await s('POST', '/v1/put', JSON.stringify({ key: 13, value: 'v' }), { 'content-type': 'application/json', 'content-encoding': encoding }), 415, 'UNSUPPORTED_MEDIA_TYPE', encoding)
+  }
 
   // Nothing refused was stored.
   const keys = (await s('GET', '/v1/range')).json.entries.map((e: { key: number }) => e.key)

@@ -17,13 +17,18 @@ function parsePort(value: string): number {
   return port
 }
 
-function parseCount(name: string, min: number) {
+function parseCount(name: string, min: number, max?: number) {
   return (value: string): number => {
     const n = Number(value)
-    if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n) || n < min) throw new CommanderArgError(`${name} must be an integer >= ${min}`)
+    if (!/^[0-9]+$/.test(value) || !Number.isSafeInteger(n) || n < min || (max !== undefined && n > max)) {
+      throw new CommanderArgError(max === undefined ? `${name} must be an integer >= ${min}` : `${name} must be an integer in ${min}..${max}`)
+    }
     return n
   }
 }
+
+/** Longest timer delay Node honours, in whole seconds (2^31 - 1 ms; longer fires after 1 ms). */
+const MAX_TIMER_SECS = Math.floor(0x7fffffff / 1000)
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value]
@@ -76,7 +81,9 @@ interface ServeOptions {
  * whenever the write-ahead log on disk grows past `walMaxBytes` (checked every second),
  * which bounds what a restart must replay. One at a time.
  */
-function startUpkeep(db: Database, opts: ServeOptions, log: (msg: string, extra?: object) => void): () => Promise<void> {
+type LogFn = (msg: string, extra?: object) => void
+
+function startUpkeep(db: Database, opts: ServeOptions, log: LogFn, warn: LogFn): () => Promise<void> {
   let running: Promise<void> | null = null
   const snapshot = (why: string) => {
     if (running || db.closed) return
@@ -84,7 +91,7 @@ function startUpkeep(db: Database, opts: ServeOptions, log: (msg: string, extra?
     running = db
       .flush()
       .then(() => log('snapshot', { why, ms: Math.round(performance.now() - t0) }))
-      .catch((err: unknown) => log('snapshot failed', { why, err: String(err) }))
+      .catch((err: unknown) => warn('snapshot failed', { why, err: String(err) }))
       .finally(() => {
         running = null
       })
@@ -137,7 +144,7 @@ async function serve(host: string, port: number, opts: ServeOptions, program: Co
     const bytes = await db.kv.warmup()
     log('warmed up', { bytes, ms: Math.round(performance.now() - t0) })
   }
-  const stopUpkeep = startUpkeep(db, opts, log)
+  const stopUpkeep = startUpkeep(db, opts, log, (msg, extra = {}) => app.log.warn(extra, msg))
 
   let stopping = false
   const stop = async (signal: string) => {
@@ -201,7 +208,7 @@ export async function main(argv: string[]): Promise<void> {
     .argument('[host]', 'address to bind; anything but loopback needs an API key', '127.0.0.1')
     .argument('[port]', 'TCP port', parsePort, 3030)
     .option('--data-dir <dir>', 'database directory (created if missing)', './kyrodb-data')
-    .option('--auto-snapshot-secs <n>', 'snapshot (write recent writes into segments and runs, trim the WAL) every n seconds; 0 = off', parseCount('--auto-snapshot-secs', 0), 0)
+    .option('--auto-snapshot-secs <n>', 'snapshot (write recent writes into segments and runs, trim the WAL) every n seconds (at most 2147483); 0 = off', parseCount('--auto-snapshot-secs', 0, MAX_TIMER_SECS), 0)
     .option('--wal-max-bytes <n>', 'snapshot whenever the WAL on disk exceeds n bytes (bounds restart time); 0 = off', parseCount('--wal-max-bytes', 0), 1 << 30)
     .option('--rmi-rebuild-appends <n>', 'key-value writes after which the memtable becomes a run with a fresh learned index (default 1000000)', parseCount('--rmi-rebuild-appends', 1))
     .option('--kv-memtable-bytes <n>', 'key-value memtable size that triggers a run (default 64 MiB)', parseCount('--kv-memtable-bytes', 1))

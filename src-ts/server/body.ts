@@ -24,7 +24,8 @@ export function installBodyHandling(app: FastifyInstance): void {
     if (header === undefined) return done(null, payload)
     const encoding = header.trim().toLowerCase()
     if (encoding === '' || encoding === 'identity') return done(null, payload)
-    const make = inflaters[encoding]
+    // Own properties only: `constructor` or `__proto__` must not find Object.prototype's.
+    const make = Object.hasOwn(inflaters, encoding) ? inflaters[encoding] : undefined
     if (make === undefined) return done(new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${encoding} is not supported (gzip, deflate, br)`))
     const inflated = make() as NodeJS.ReadWriteStream & { receivedEncodedLength?: number }
     // fastify matches Content-Length against the bytes received on the wire.

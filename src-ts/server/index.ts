@@ -62,6 +62,9 @@ export function createServer(options: ServerOptions): FastifyInstance {
     // Ids and keys reach the routes as decimal strings; keep them whole.
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
+    // URLs the router refuses (bad percent-encoding, a parameter over maxParamLength): the
+    // one error shape too, not fastify's own `{ "error": "Bad Request", ... }` (and 400, not 414).
+    frameworkErrors: errorHandler,
     // One line per request at debug (below), not two at info: at tens of thousands of
     // requests per second the default request logging would cost more than the lookups.
     logController: new LogController({ disableRequestLogging: true }),
@@ -101,11 +104,22 @@ export function createServer(options: ServerOptions): FastifyInstance {
   }
 
 
+  // While closing: server.close() closes the connections idle at that moment and then waits
+  // for the rest, but a keep-alive connection whose request was in flight stays open after
+  // its response until the client lets go (fastify's keep-alive timeout is 72 s), so close
+  // would wait that long. Close such connections as soon as their response is sent.
+  let closing = false
+  app.addHook('preClose', (done) => {
+    closing = true
+    done()
+  })
+
   const logRequests = app.log.level === 'debug' || app.log.level === 'trace'
   app.addHook('onResponse', (req, reply, done) => {
     const ms = reply.elapsedTime
     metrics.observeRequest(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, ms / 1000)
     if (logRequests) req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms }, 'request')
+    if (closing) app.server.closeIdleConnections()
     done()
   })
 

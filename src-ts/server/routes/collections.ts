@@ -93,6 +93,13 @@ function binaryPoints(c: Collection, body: Buffer): { ids: BigUint64Array; vecto
   return { ids, vectors }
 }
 
+/**
+ * Most hits one `search_batch` answer may hold (queries x min(k, count)): each hit is a few
+ * JavaScript objects and ~30 bytes of JSON, so 10,000 queries x k = 10,000 (10^8 hits)
+ * would exhaust the heap and kill the process.
+ */
+const MAX_BATCH_HITS = 1_000_000
+
 function isBinary(req: FastifyRequest): boolean {
   return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase() === 'application/octet-stream'
 }
@@ -335,7 +342,9 @@ export async function collectionRoutes(app: FastifyInstance, { db, metrics }: { 
       config: { access: 'read' },
       schema: {
         tags: ['collections'],
-        summary: 'Search many vectors at once (spread over every core); one result list per vector, in order.',
+        summary:
+          'Search many vectors at once (spread over every core); one result list per vector, in order. ' +
+          `At most ${MAX_BATCH_HITS} hits per call (queries x min(k, count)); more is 400 INVALID_ARGUMENT.`,
         params: nameParams,
         body: {
           type: 'object',
@@ -348,6 +357,15 @@ export async function collectionRoutes(app: FastifyInstance, { db, metrics }: { 
     },
     async (req) => {
       const c = db.collection(req.params.name)
+      const count = c.count()
+      const hits = req.body.vectors.length * Math.min(req.body.k, count)
+      if (hits > MAX_BATCH_HITS) {
+        throw new HttpError(
+          400,
+          'INVALID_ARGUMENT',
+          `${req.body.vectors.length} queries x min(k = ${req.body.k}, ${count} points) = ${hits} hits, over the ${MAX_BATCH_HITS} a batch may return: split the batch or lower k`,
+        )
+      }
       const end = metrics.searches.startTimer({ kind: 'batch' })
       const results = await c.searchBatch(req.body.vectors, searchOptions(req.body))
       end()

@@ -90,6 +90,9 @@ export async function kvRoutes(app: FastifyInstance, { db }: { db: Database }): 
           tags: ['kv'],
           summary: 'Store the raw request body (any content type) as a byte value. 204 when durable.',
           params: { type: 'object', properties: { key: u64String }, required: ['key'] },
+          // Documentation only: the bytes are stored as sent, whatever the content type (a
+          // Buffer is valid against this empty schema; other media types are not validated).
+          body: { content: { 'application/octet-stream': { schema: { description: 'the value: raw bytes, any content type' } } } },
           response: { 204: { type: 'null', description: 'stored' } },
         },
       },

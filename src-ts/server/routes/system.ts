@@ -29,6 +29,8 @@ export async function systemRoutes(app: FastifyInstance, { db, metrics }: { db: 
       schema: {
         tags: ['system'],
         summary: 'Liveness: 200 while the database is open, 503 once it is closed (shutting down).',
+        // Open to all: no key needed (the document's default is a key).
+        security: [],
         response: { 200: { type: 'object', properties: { status: { type: 'string' } }, required: ['status'] } },
       },
     },
