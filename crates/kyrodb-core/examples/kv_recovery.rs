@@ -7,7 +7,10 @@
 //! Writes MIB MiB of key-value WAL (batches of 1,000 puts of random keys, durability `none`,
 //! a memtable large enough that nothing is flushed), closes, reopens (the log is warm in
 //! the page cache, as after a process crash and restart on the same machine) and prints
-//! the phases of `open` from the engine's log line, and the replay rate.
+//! the phases of `open` from the engine's log line, and the replay rate. The reopen runs
+//! in the same process, whose allocator reuses the memory the first memtable freed, so it
+//! understates a fresh process (page faults for ~2 GiB of entries); the reference figure
+//! is `benches/kv.mjs --only recovery`, which reopens in a new process.
 
 use kyrodb_core::kv::{KvConfig, ValueKind, Write};
 use kyrodb_core::{Database, Durability, OpenOptions};
