@@ -609,7 +609,8 @@ test.serial('bad input to the key-value routes: 4xx with the error code, nothing
     ['POST', '/v1/put', '{"key":9007199254740993,"value":"x"}', json, 400, 'INVALID_ARGUMENT'], // a JSON number above 2^53
     ['POST', '/v1/put', '{"key":18446744073709551615,"value":"x"}', json, 400, 'INVALID_ARGUMENT'],
     ['POST', '/v1/put', '{"key":1e3,"value":"x"}', json, 200, ''], // 1e3 is the integer 1000: fine (undone below)
-    ['POST', '/v1/put', { key: 1, value: 'x' }, { 'content-type': 'text/plain' }, 400, 'INVALID_ARGUMENT'], // not JSON: not an object
+    ['POST', '/v1/put', { key: 1, value: 'x' }, { 'content-type': 'text/plain' }, 415, 'UNSUPPORTED_MEDIA_TYPE'], // a JSON route, not JSON
+    ['POST', '/v1/put', 'key=1&value=x', { 'content-type': 'application/x-www-form-urlencoded' }, 415, 'UNSUPPORTED_MEDIA_TYPE'], // plain curl -d
     ['GET', '/v1/lookup?key=-1', undefined, undefined, 400, 'INVALID_ARGUMENT'],
     ['GET', '/v1/lookup?key=1.5', undefined, undefined, 400, 'INVALID_ARGUMENT'],
     ['GET', '/v1/lookup?key=abc', undefined, undefined, 400, 'INVALID_ARGUMENT'],
