@@ -126,7 +126,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   const logRequests = app.log.level === 'debug' || app.log.level === 'trace'
   app.addHook('onResponse', (req, reply, done) => {
     const ms = reply.elapsedTime
-    metrics.observeRequest(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, ms / 1000)
+    metrics.requests.observe(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, ms / 1000)
     if (logRequests) req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms }, 'request')
     if (closing) app.server.closeIdleConnections()
     done()

@@ -96,11 +96,6 @@ export class ServerMetrics {
   /** Forget the engine figures read by the last scrape. */
   readonly #freshen: () => void
 
-  /** Record one request. */
-  observeRequest(method: string, route: string, status: number, seconds: number): void {
-    this.requests.observe(method, route, status, seconds)
-  }
-
   constructor(db: Database) {
     const registers = [this.registry]
     collectDefaultMetrics({ register: this.registry })

@@ -39,8 +39,8 @@ impl Log for PinoLines {
             "target": record.target(),
             "msg": record.args().to_string(),
         });
-        // One write per line (shorter than PIPE_BUF), so lines never interleave with the
-        // JavaScript logger's.
+        // One write per line: lines up to PIPE_BUF (4 KiB; engine messages are short) are
+        // written atomically, so they do not interleave with the JavaScript logger's.
         let mut bytes = line.to_string().into_bytes();
         bytes.push(b'\n');
         let _ = std::io::stdout().lock().write_all(&bytes);
