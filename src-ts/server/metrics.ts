@@ -131,13 +131,25 @@ export class ServerMetrics {
 }
 
 function engineMetrics(db: Database): { metrics: EngineMetric[]; freshen: () => void } {
-  // One native stats call per scrape and store, shared by every metric of that store.
-  // `freshen` (at the start of each scrape) drops it, so a scrape never reports figures
-  // older than the scrape itself; the 100 ms bound is only a backstop.
-  let cache: { at: number; kv: ReturnType<Database['kv']['stats']>; db: ReturnType<Database['stats']> } | null = null
-  const stats = () => {
-    const now = Date.now()
-    if (cache === null || now - cache.at > 100) cache = { at: now, kv: db.kv.stats(), db: db.stats() }
+  // The engine's figures are read once per scrape (on first use) and shared by every
+  // metric; `freshen`, at the start of each scrape, drops the previous scrape's copy.
+  type Figures = {
+    kv: ReturnType<Database['kv']['stats']>
+    db: ReturnType<Database['stats']>
+    collections: { labels: { collection: string }; c: ReturnType<ReturnType<Database['collection']>['stats']> }[]
+  }
+  let cache: Figures | null = null
+  const stats = (): Figures => {
+    if (cache !== null) return cache
+    const collections: Figures['collections'] = []
+    for (const { name } of db.listCollections()) {
+      try {
+        collections.push({ labels: { collection: name }, c: db.collection(name).stats() })
+      } catch {
+        // dropped between the listing and now
+      }
+    }
+    cache = { kv: db.kv.stats(), db: db.stats(), collections }
     return cache
   }
   const closedSafe = (f: () => Sample[]) => (): Sample[] => (db.closed ? [] : f())
@@ -145,18 +157,7 @@ function engineMetrics(db: Database): { metrics: EngineMetric[]; freshen: () => 
     new EngineMetric(name, help, type, closedSafe(() => [{ value: f() }]))
   const kv = () => stats().kv
   const d = () => stats().db
-  const collections = () => {
-    if (db.closed) return []
-    const out: { labels: { collection: string }; c: ReturnType<ReturnType<Database['collection']>['stats']> }[] = []
-    for (const { name } of db.listCollections()) {
-      try {
-        out.push({ labels: { collection: name }, c: db.collection(name).stats() })
-      } catch {
-        // dropped between the listing and now
-      }
-    }
-    return out
-  }
+  const collections = () => (db.closed ? [] : stats().collections)
   const freshen = () => {
     cache = null
   }

@@ -128,6 +128,13 @@ pub struct WalWriter {
     next_seq: u64,
     /// (first sequence, path) of every file, current last.
     files: Vec<(u64, PathBuf)>,
+    /// Bytes of the files before the current one (kept up to date at rotation and removal,
+    /// so that reporting the log's size never touches the file system under the WAL lock).
+    older_bytes: u64,
+}
+
+fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
 impl WalWriter {
@@ -135,15 +142,27 @@ impl WalWriter {
     /// checked and truncated to its last good frame, `len` bytes), or start a new file when
     /// there is none or it is full.
     pub fn open(dir: &Path, db_id: u64, mut files: Vec<(u64, PathBuf)>, len: u64, next_seq: u64) -> Result<WalWriter> {
+        let older_bytes: u64 = files[..files.len().saturating_sub(1)].iter().map(|(_, p)| file_size(p)).sum();
         if let Some((_, path)) = files.last() {
             if len < ROTATE_BYTES {
                 let file = OpenOptions::new()
                     .append(true)
                     .open(path)
                     .map_err(|e| Error::Io(format!("cannot open {}: {e}", path.display())))?;
-                return Ok(WalWriter { dir: dir.to_path_buf(), db_id, file, len, synced: len, next_seq, files });
+                return Ok(WalWriter {
+                    dir: dir.to_path_buf(),
+                    db_id,
+                    file,
+                    len,
+                    synced: len,
+                    next_seq,
+                    files,
+                    older_bytes,
+                });
             }
         }
+        // The last file is full: it joins the older ones.
+        let older_bytes = older_bytes + if files.is_empty() { 0 } else { len };
         let (file, path) = create_file(dir, db_id, next_seq)?;
         files.push((next_seq, path));
         Ok(WalWriter {
@@ -154,6 +173,7 @@ impl WalWriter {
             synced: FILE_HEADER as u64,
             next_seq,
             files,
+            older_bytes,
         })
     }
 
@@ -165,12 +185,7 @@ impl WalWriter {
     /// (bytes, files) of the log on disk: the current file's length plus the size of every
     /// older file still kept.
     pub fn disk_usage(&self) -> (u64, u64) {
-        let older: u64 = self.files[..self.files.len().saturating_sub(1)]
-            .iter()
-            .filter_map(|(_, p)| std::fs::metadata(p).ok())
-            .map(|m| m.len())
-            .sum();
-        (older + self.len, self.files.len() as u64)
+        (self.older_bytes + self.len, self.files.len() as u64)
     }
 
     /// Whether bytes were written since the last sync.
@@ -208,6 +223,7 @@ impl WalWriter {
         self.sync()?;
         let (file, path) = create_file(&self.dir, self.db_id, self.next_seq)?;
         self.files.push((self.next_seq, path));
+        self.older_bytes += self.len;
         self.file = file;
         self.len = FILE_HEADER as u64;
         self.synced = self.len;
@@ -219,7 +235,12 @@ impl WalWriter {
     pub fn remove_covered(&mut self, bound: u64) -> usize {
         let mut removed = 0;
         // A file that cannot be removed stays listed; it is retried at the next checkpoint.
-        while self.files.len() > 1 && self.files[1].0 <= bound && std::fs::remove_file(&self.files[0].1).is_ok() {
+        while self.files.len() > 1 && self.files[1].0 <= bound {
+            let size = file_size(&self.files[0].1);
+            if std::fs::remove_file(&self.files[0].1).is_err() {
+                break;
+            }
+            self.older_bytes = self.older_bytes.saturating_sub(size);
             self.files.remove(0);
             removed += 1;
         }
