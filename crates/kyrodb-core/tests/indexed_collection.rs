@@ -257,3 +257,55 @@ fn filtered_search_is_exact_about_membership_and_count() {
         }
     }
 }
+
+/// The graph walk scores 8-bit codes; the answer must still carry exact distances, keep
+/// its recall, and come back the same from the segment file (whose codes are stored).
+#[test]
+fn quantized_walk_answers_with_exact_distances_before_and_after_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dim = 48;
+    let n = 6_000;
+    let all = glove_like(n + 100, dim, 21);
+    let (data, queries) = all.split_at(n * dim);
+    let idv = ids(n);
+    let answers = |c: &kyrodb_core::Collection| -> Vec<(Vec<u64>, Vec<f32>)> {
+        queries
+            .chunks_exact(dim)
+            .map(|q| {
+                let hits =
+                    c.search(q, &SearchParams { k: 10, ef: Some(96), ..SearchParams::default() }).expect("search");
+                (hits.ids, hits.distances)
+            })
+            .collect()
+    };
+    let before = {
+        let db = Database::open(Some(dir.path())).expect("open");
+        let c = db.create_collection("q", config(dim, Metric::Cosine, usize::MAX)).expect("create");
+        c.upsert(&idv, data.to_vec(), None).expect("upsert");
+        c.build_index(&mut |_, _| {}).expect("build");
+        assert!(c.stats().expect("stats").segments[0].2, "the segment has a graph");
+        let found = answers(&c);
+        let mut total = 0.0;
+        for (q, (hits, distances)) in queries.chunks_exact(dim).zip(&found) {
+            for (id, d) in hits.iter().zip(distances) {
+                let stored = c.get(*id).expect("get").expect("present").vector;
+                let prepared: Vec<f32> = {
+                    let norm = q.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+                    q.iter().map(|x| (*x as f64 / norm) as f32).collect()
+                };
+                let exact = Metric::Cosine.distance(kyrodb_core::simd::kernels(), &prepared, &stored);
+                assert!((exact - d).abs() <= 1e-6, "reported {d}, exact {exact}");
+            }
+            let truth = brute_force(Metric::Cosine, data, dim, q, 10);
+            total += recall(hits, &truth.iter().map(|&r| r * 3 + 1).collect::<Vec<_>>());
+        }
+        let r = total / found.len() as f64;
+        println!("recall@10 with the quantized walk: {r:.4}");
+        assert!(r >= 0.95, "recall {r}");
+        db.close().expect("close");
+        found
+    };
+    let db = Database::open(Some(dir.path())).expect("reopen");
+    let c = db.collection("q").expect("collection");
+    assert_eq!(answers(&c), before, "the reopened segment answers the same");
+}

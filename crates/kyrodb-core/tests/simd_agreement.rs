@@ -141,3 +141,42 @@ fn cpu_detection_picks_best_available() {
 fn mismatched_lengths_panic_instead_of_reading_out_of_bounds() {
     kyrodb_core::simd::kernels().l2sq(&[1.0, 2.0], &[1.0]);
 }
+
+proptest! {
+    /// The 8-bit code kernels (`f32` weights against `u8` codes, padded to 16 lanes) agree
+    /// with the scalar reference within the same reordered-summation bound.
+    #[test]
+    fn sq8_kernels_agree_with_scalar(
+        (a, w, codes) in (1usize..20).prop_flat_map(|blocks| {
+            let n = blocks * 16;
+            (
+                prop::collection::vec(-300.0f32..300.0, n),
+                prop::collection::vec(0.0f32..4.0, n),
+                prop::collection::vec(any::<u8>(), n..n + 64),
+            )
+        })
+    ) {
+        let scalar = Kernels::scalar();
+        let n = a.len();
+        for k in Kernels::available() {
+            let dot_terms: f64 = a.iter().zip(&codes).map(|(x, &c)| (*x as f64 * c as f64).abs()).sum();
+            let (got, want) = (k.sq8_dot(&a, &codes), scalar.sq8_dot(&a, &codes));
+            prop_assert!(close(got, want, bound(n, dot_terms)), "{} sq8_dot: {got} vs {want}", k.level());
+            let l2_terms: f64 = a.iter().zip(&w).zip(&codes)
+                .map(|((x, wi), &c)| *wi as f64 * (*x as f64 - c as f64).powi(2)).sum();
+            let (got, want) = (k.sq8_l2(&a, &w, &codes), scalar.sq8_l2(&a, &w, &codes));
+            prop_assert!(close(got, want, 2.0 * bound(n, l2_terms)), "{} sq8_l2: {got} vs {want}", k.level());
+        }
+    }
+}
+
+#[test]
+fn sq8_kernels_run_at_every_level() {
+    let levels: Vec<SimdLevel> = Kernels::available().iter().map(|k| k.level()).collect();
+    assert!(levels.contains(&SimdLevel::Scalar));
+    let a = vec![1.0f32; 32];
+    for k in Kernels::available() {
+        assert_eq!(k.sq8_dot(&a, &[2u8; 40]), 64.0, "{}", k.level());
+        assert_eq!(k.sq8_l2(&a, &a, &[3u8; 32]), 128.0, "{}", k.level());
+    }
+}

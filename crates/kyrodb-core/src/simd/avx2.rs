@@ -24,6 +24,17 @@ pub(super) fn cosine(a: &[f32], b: &[f32]) -> f32 {
     cosine_from_parts(ab, aa, bb)
 }
 
+pub(super) fn sq8_dot(a: &[f32], codes: &[u8]) -> f32 {
+    // SAFETY: as in `l2sq`; the caller guarantees `a.len()` is a multiple of 16 and
+    // `codes.len() >= a.len()`.
+    unsafe { sq8_dot_impl(a, codes) }
+}
+
+pub(super) fn sq8_l2(q: &[f32], w: &[f32], codes: &[u8]) -> f32 {
+    // SAFETY: as in `sq8_dot`, and `w.len() == q.len()`.
+    unsafe { sq8_l2_impl(q, w, codes) }
+}
+
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 fn hsum(v: __m256) -> f32 {
@@ -114,4 +125,40 @@ unsafe fn cosine_parts_impl(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
         i += 1;
     }
     (sab, saa, sbb)
+}
+
+/// 8 codes at `p` widened to `f32` lanes.
+#[inline(always)]
+unsafe fn codes8(p: *const u8) -> __m256 {
+    _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(p as *const __m128i)))
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn sq8_dot_impl(a: &[f32], codes: &[u8]) -> f32 {
+    let (pa, pc) = (a.as_ptr(), codes.as_ptr());
+    let mut acc = [_mm256_setzero_ps(); 2];
+    let mut i = 0;
+    // SAFETY: i + 16 <= a.len() <= codes.len() for every load (a.len() % 16 == 0).
+    while i < a.len() {
+        acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), codes8(pc.add(i)), acc[0]);
+        acc[1] = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i + 8)), codes8(pc.add(i + 8)), acc[1]);
+        i += 16;
+    }
+    hsum(_mm256_add_ps(acc[0], acc[1]))
+}
+
+#[target_feature(enable = "avx2,fma")]
+unsafe fn sq8_l2_impl(q: &[f32], w: &[f32], codes: &[u8]) -> f32 {
+    let (pq, pw, pc) = (q.as_ptr(), w.as_ptr(), codes.as_ptr());
+    let mut acc = [_mm256_setzero_ps(); 2];
+    let mut i = 0;
+    // SAFETY: as in `sq8_dot_impl`, with w.len() == q.len().
+    while i < q.len() {
+        for (j, acc) in acc.iter_mut().enumerate() {
+            let d = _mm256_sub_ps(_mm256_loadu_ps(pq.add(i + 8 * j)), codes8(pc.add(i + 8 * j)));
+            *acc = _mm256_fmadd_ps(_mm256_mul_ps(d, _mm256_loadu_ps(pw.add(i + 8 * j))), d, *acc);
+        }
+        i += 16;
+    }
+    hsum(_mm256_add_ps(acc[0], acc[1]))
 }

@@ -25,6 +25,17 @@ pub(super) fn cosine(a: &[f32], b: &[f32]) -> f32 {
     cosine_from_parts(ab, aa, bb)
 }
 
+pub(super) fn sq8_dot(a: &[f32], codes: &[u8]) -> f32 {
+    // SAFETY: as in `l2sq`; the caller guarantees `a.len()` is a multiple of 16 and
+    // `codes.len() >= a.len()`.
+    unsafe { sq8_dot_impl(a, codes) }
+}
+
+pub(super) fn sq8_l2(q: &[f32], w: &[f32], codes: &[u8]) -> f32 {
+    // SAFETY: as in `sq8_dot`, and `w.len() == q.len()`.
+    unsafe { sq8_l2_impl(q, w, codes) }
+}
+
 /// Mask selecting the first `rest` (< 16) lanes.
 #[inline(always)]
 fn tail_mask(rest: usize) -> __mmask16 {
@@ -103,4 +114,42 @@ unsafe fn cosine_parts_impl(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
         i += 16;
     }
     (_mm512_reduce_add_ps(ab), _mm512_reduce_add_ps(aa), _mm512_reduce_add_ps(bb))
+}
+
+/// 16 codes at `p` widened to `f32` lanes.
+#[inline(always)]
+unsafe fn codes16(p: *const u8) -> __m512 {
+    _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(p as *const __m128i)))
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn sq8_dot_impl(a: &[f32], codes: &[u8]) -> f32 {
+    let (pa, pc) = (a.as_ptr(), codes.as_ptr());
+    let mut acc = [_mm512_setzero_ps(); 2];
+    let mut i = 0;
+    // SAFETY: i + 16 <= a.len() <= codes.len() for every load.
+    while i + 32 <= a.len() {
+        acc[0] = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), codes16(pc.add(i)), acc[0]);
+        acc[1] = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i + 16)), codes16(pc.add(i + 16)), acc[1]);
+        i += 32;
+    }
+    if i < a.len() {
+        acc[0] = _mm512_fmadd_ps(_mm512_loadu_ps(pa.add(i)), codes16(pc.add(i)), acc[0]);
+    }
+    _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]))
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn sq8_l2_impl(q: &[f32], w: &[f32], codes: &[u8]) -> f32 {
+    let (pq, pw, pc) = (q.as_ptr(), w.as_ptr(), codes.as_ptr());
+    let mut acc = [_mm512_setzero_ps(); 2];
+    let mut i = 0;
+    // SAFETY: i + 16 <= q.len() == w.len() <= codes.len() for every load.
+    while i < q.len() {
+        let d = _mm512_sub_ps(_mm512_loadu_ps(pq.add(i)), codes16(pc.add(i)));
+        let j = (i / 16) & 1;
+        acc[j] = _mm512_fmadd_ps(_mm512_mul_ps(d, _mm512_loadu_ps(pw.add(i))), d, acc[j]);
+        i += 16;
+    }
+    _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]))
 }

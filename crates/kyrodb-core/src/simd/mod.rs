@@ -1,4 +1,5 @@
-//! Distance kernels for `f32` vectors: squared L2, inner product and cosine.
+//! Distance kernels for `f32` vectors: squared L2, inner product and cosine; and the two
+//! asymmetric kernels of the 8-bit quantized graph search (`f32` query side, `u8` codes).
 //!
 //! Every kernel exists as a portable scalar version and, where the CPU has them, AVX2+FMA,
 //! AVX-512F (x86-64) and NEON (aarch64) versions. The version used is chosen **once, at
@@ -59,6 +60,10 @@ impl fmt::Display for SimdLevel {
 /// Raw kernel signature. Implementations may assume `a.len() == b.len()`; the public
 /// methods of [`Kernels`] check it before calling.
 type RawKernel = fn(&[f32], &[f32]) -> f32;
+/// `Σ aᵢ·cᵢ` over 8-bit codes; `a.len()` is a multiple of 16, `codes.len() ≥ a.len()`.
+type Sq8DotKernel = fn(&[f32], &[u8]) -> f32;
+/// `Σ wᵢ·(qᵢ − cᵢ)²` over 8-bit codes; lengths as for [`Sq8DotKernel`], `w.len() == q.len()`.
+type Sq8L2Kernel = fn(&[f32], &[f32], &[u8]) -> f32;
 
 /// One consistent set of distance kernels for a single [`SimdLevel`].
 #[derive(Copy, Clone)]
@@ -67,6 +72,8 @@ pub struct Kernels {
     l2sq: RawKernel,
     dot: RawKernel,
     cosine: RawKernel,
+    sq8_dot: Sq8DotKernel,
+    sq8_l2: Sq8L2Kernel,
 }
 
 impl fmt::Debug for Kernels {
@@ -102,9 +109,32 @@ impl Kernels {
         (self.cosine)(a, b)
     }
 
+    /// Inner product of `f32` weights with 8-bit codes, `Σ aᵢ·cᵢ` (the quantized search
+    /// of `vector/quant.rs`). `a.len()` must be a multiple of 16 and at most `codes.len()`.
+    #[inline]
+    pub fn sq8_dot(&self, a: &[f32], codes: &[u8]) -> f32 {
+        assert!(a.len().is_multiple_of(16) && codes.len() >= a.len(), "sq8 kernels need padded lengths");
+        (self.sq8_dot)(a, codes)
+    }
+
+    /// Weighted squared distance to 8-bit codes, `Σ wᵢ·(qᵢ − cᵢ)²`. `q` and `w` have the
+    /// same length, a multiple of 16, at most `codes.len()`.
+    #[inline]
+    pub fn sq8_l2(&self, q: &[f32], w: &[f32], codes: &[u8]) -> f32 {
+        assert!(q.len().is_multiple_of(16) && w.len() == q.len() && codes.len() >= q.len(), "sq8 kernels need padded lengths");
+        (self.sq8_l2)(q, w, codes)
+    }
+
     /// The scalar kernel set (always available; the reference for every other level).
     pub fn scalar() -> Kernels {
-        Kernels { level: SimdLevel::Scalar, l2sq: scalar::l2sq, dot: scalar::dot, cosine: scalar::cosine }
+        Kernels {
+            level: SimdLevel::Scalar,
+            l2sq: scalar::l2sq,
+            dot: scalar::dot,
+            cosine: scalar::cosine,
+            sq8_dot: scalar::sq8_dot,
+            sq8_l2: scalar::sq8_l2,
+        }
     }
 
     /// The kernel set for `level`, if this CPU supports it and this build allows it.
@@ -112,15 +142,33 @@ impl Kernels {
         match level {
             SimdLevel::Scalar => Some(Kernels::scalar()),
             #[cfg(all(target_arch = "x86_64", feature = "simd-avx2"))]
-            SimdLevel::Avx2 if avx2::is_supported() => {
-                Some(Kernels { level, l2sq: avx2::l2sq, dot: avx2::dot, cosine: avx2::cosine })
-            }
+            SimdLevel::Avx2 if avx2::is_supported() => Some(Kernels {
+                level,
+                l2sq: avx2::l2sq,
+                dot: avx2::dot,
+                cosine: avx2::cosine,
+                sq8_dot: avx2::sq8_dot,
+                sq8_l2: avx2::sq8_l2,
+            }),
             #[cfg(all(target_arch = "x86_64", feature = "simd-avx512"))]
-            SimdLevel::Avx512 if avx512::is_supported() => {
-                Some(Kernels { level, l2sq: avx512::l2sq, dot: avx512::dot, cosine: avx512::cosine })
-            }
+            SimdLevel::Avx512 if avx512::is_supported() => Some(Kernels {
+                level,
+                l2sq: avx512::l2sq,
+                dot: avx512::dot,
+                cosine: avx512::cosine,
+                sq8_dot: avx512::sq8_dot,
+                sq8_l2: avx512::sq8_l2,
+            }),
             #[cfg(target_arch = "aarch64")]
-            SimdLevel::Neon => Some(Kernels { level, l2sq: neon::l2sq, dot: neon::dot, cosine: neon::cosine }),
+            // The 8-bit kernels have no NEON version yet: the scalar ones are auto-vectorised.
+            SimdLevel::Neon => Some(Kernels {
+                level,
+                l2sq: neon::l2sq,
+                dot: neon::dot,
+                cosine: neon::cosine,
+                sq8_dot: scalar::sq8_dot,
+                sq8_l2: scalar::sq8_l2,
+            }),
             _ => None,
         }
     }

@@ -39,3 +39,20 @@ pub(super) fn cosine_from_parts(ab: f32, aa: f32, bb: f32) -> f32 {
     }
     (1.0 - ab as f64 / denom) as f32
 }
+
+pub(super) fn sq8_dot(a: &[f32], codes: &[u8]) -> f32 {
+    let mut sum = 0.0f32;
+    for (x, &c) in a.iter().zip(codes) {
+        sum += x * c as f32;
+    }
+    sum
+}
+
+pub(super) fn sq8_l2(q: &[f32], w: &[f32], codes: &[u8]) -> f32 {
+    let mut sum = 0.0f32;
+    for ((x, wi), &c) in q.iter().zip(w).zip(codes) {
+        let d = x - c as f32;
+        sum += wi * d * d;
+    }
+    sum
+}

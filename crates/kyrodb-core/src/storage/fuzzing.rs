@@ -8,7 +8,7 @@
 //! record encodings, the learned index) are what is exercised.
 
 use super::codec::{le_u32, le_u64};
-use super::sectioned::{HEADER, MAX_SECTIONS};
+use super::sectioned::{header_len, HEADER, MAX_SECTIONS};
 use super::{records, run_file, wal};
 use crate::kv::run::{Found, Run};
 use crate::kv::stats::KvCounters;
@@ -21,6 +21,10 @@ pub fn reseal_sectioned(bytes: &mut [u8]) {
         return;
     }
     let sections = (le_u32(bytes, 44) as usize).min(MAX_SECTIONS);
+    let header = header_len(sections);
+    if bytes.len() < header {
+        return;
+    }
     for i in 0..sections {
         let at = 48 + i * 24;
         let (off, len) = (le_u64(bytes, at), le_u64(bytes, at + 8));
@@ -29,8 +33,8 @@ pub fn reseal_sectioned(bytes: &mut [u8]) {
             bytes[at + 16..at + 20].copy_from_slice(&crc.to_le_bytes());
         }
     }
-    let crc = crc32c::crc32c(&bytes[0..240]);
-    bytes[240..244].copy_from_slice(&crc.to_le_bytes());
+    let crc = crc32c::crc32c(&bytes[0..header - 16]);
+    bytes[header - 16..header - 12].copy_from_slice(&crc.to_le_bytes());
 }
 
 /// Recompute a WAL file's header checksum and the checksum of every frame whose declared

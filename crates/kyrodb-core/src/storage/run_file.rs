@@ -78,10 +78,7 @@ pub fn write(dir: &Path, file: u64, parts: &RunParts<'_>) -> Result<()> {
 /// Open and check `path`.
 pub fn open(path: &Path) -> Result<RunFile> {
     let bad = |offset: u64, what: &str| Error::Corruption(format!("{}: {what} at offset {offset}", path.display()));
-    let file = sectioned::open(path, MAGIC, "run", SECTIONS)?;
-    if file.version() != VERSION {
-        return Err(bad(8, &format!("unsupported run format version {}", file.version())));
-    }
+    let file = sectioned::open(path, MAGIC, "run", &|v| (v == VERSION).then_some(SECTIONS))?;
     let b = file.bytes();
     let n = le_u64(b, 12);
     let has_index = le_u32(b, 20) & 1 == 1;

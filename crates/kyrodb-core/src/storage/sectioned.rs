@@ -1,18 +1,21 @@
 //! The container shared by the immutable data files (segments `.kseg`, key-value runs
-//! `.krun`): a 256-byte checksummed header, then up to 8 sections, each starting on a
-//! 64-byte boundary with its own CRC32C, so that opening is one `mmap` plus checks and
-//! readers use the mapped arrays in place.
+//! `.krun`): a checksummed header, then up to 16 sections, each starting on a 64-byte
+//! boundary with its own CRC32C, so that opening is one `mmap` plus checks and readers
+//! use the mapped arrays in place.
 //!
 //! ```text
-//! header (256 bytes)
+//! header (256 bytes for up to 8 sections, 512 bytes for 9 to 16)
 //!   0  magic                     8 bytes, names the format
 //!   8  format version u32
 //!  12  format fields             32 bytes, defined by the format
-//!  44  section count u32         (≤ 8)
-//!  48  8 × section { offset u64, length u64 (bytes), crc32c u32, reserved u32 }
-//! 240  crc32c u32 of bytes 0..240; zero padding to 256
+//!  44  section count u32         (≤ 16)
+//!  48  count × section { offset u64, length u64 (bytes), crc32c u32, reserved u32 }
+//! header − 16: crc32c u32 of every header byte before it; zero padding to the end
 //! sections, each starting on a 64-byte boundary, in order
 //! ```
+//!
+//! (Files of up to 8 sections — every run file, and segment files of format version 1 —
+//! keep the original 256-byte header byte for byte.)
 //!
 //! Files are written under a temporary name, fsynced, renamed and the directory fsynced
 //! ([`AtomicFile`]); they are never modified afterwards.
@@ -24,10 +27,21 @@ use memmap2::Mmap;
 use std::path::Path;
 use std::sync::Arc;
 
-/// Header size.
+/// Header size of a file of at most 8 sections.
 pub const HEADER: usize = 256;
+/// Header size of a file of 9 to 16 sections.
+pub const LARGE_HEADER: usize = 512;
 /// Most sections in one file.
-pub const MAX_SECTIONS: usize = 8;
+pub const MAX_SECTIONS: usize = 16;
+
+/// Header size for a table of `sections` entries.
+pub fn header_len(sections: usize) -> usize {
+    if sections <= 8 {
+        HEADER
+    } else {
+        LARGE_HEADER
+    }
+}
 /// Alignment of every section.
 pub const ALIGN: u64 = 64;
 /// Offset of the format's own header fields.
@@ -46,12 +60,13 @@ pub fn write(
     sections: &[&[u8]],
 ) -> std::io::Result<()> {
     assert!(sections.len() <= MAX_SECTIONS && fields.len() <= FIELDS_LEN, "sectioned file layout");
-    let mut header = vec![0u8; HEADER];
+    let header_len = header_len(sections.len());
+    let mut header = vec![0u8; header_len];
     header[0..8].copy_from_slice(magic);
     header[8..12].copy_from_slice(&version.to_le_bytes());
     header[FIELDS..FIELDS + fields.len()].copy_from_slice(fields);
     header[44..48].copy_from_slice(&(sections.len() as u32).to_le_bytes());
-    let mut offset = HEADER as u64;
+    let mut offset = header_len as u64;
     for (i, s) in sections.iter().enumerate() {
         offset = offset.div_ceil(ALIGN) * ALIGN;
         let at = 48 + i * 24;
@@ -60,8 +75,9 @@ pub fn write(
         header[at + 16..at + 20].copy_from_slice(&crc32c::crc32c(s).to_le_bytes());
         offset += s.len() as u64;
     }
-    let crc = crc32c::crc32c(&header[0..240]);
-    header[240..244].copy_from_slice(&crc.to_le_bytes());
+    let crc_at = header_len - 16;
+    let crc = crc32c::crc32c(&header[0..crc_at]);
+    header[crc_at..crc_at + 4].copy_from_slice(&crc.to_le_bytes());
 
     let mut f = AtomicFile::create(dir, name)?;
     f.write(&header)?;
@@ -106,9 +122,16 @@ impl Sectioned {
     }
 }
 
-/// Map `path` and check magic, header checksum, section count, every section's bounds,
-/// alignment and checksum. `what` names the format in errors ("segment", "run").
-pub fn open(path: &Path, magic: &[u8; 8], what: &str, sections: usize) -> Result<Sectioned> {
+/// Map `path` and check magic, header checksum, format version, section count, every
+/// section's bounds, alignment and checksum. `what` names the format in errors ("segment",
+/// "run"); `sections_for(version)` is the section count of a supported format version,
+/// `None` for a version this build cannot read.
+pub fn open(
+    path: &Path,
+    magic: &[u8; 8],
+    what: &str,
+    sections_for: &dyn Fn(u32) -> Option<usize>,
+) -> Result<Sectioned> {
     let bad = |offset: u64, why: &str| Error::Corruption(format!("{}: {why} at offset {offset}", path.display()));
     let file =
         std::fs::File::open(path).map_err(|e| Error::Io(format!("cannot open {what} {}: {e}", path.display())))?;
@@ -119,17 +142,26 @@ pub fn open(path: &Path, magic: &[u8; 8], what: &str, sections: usize) -> Result
     if b.len() < HEADER || &b[0..8] != magic {
         return Err(bad(0, &format!("not a KyroDB {what} (bad magic or too short)")));
     }
-    if crc32c::crc32c(&b[0..240]) != le_u32(b, 240) {
-        return Err(bad(240, "header checksum mismatch"));
+    // The count is checked by the header checksum it selects: a damaged count picks the
+    // wrong checksum position and fails there.
+    let count = le_u32(b, 44) as usize;
+    let header = header_len(count);
+    let crc_at = header - 16;
+    if count > MAX_SECTIONS || b.len() < header || crc32c::crc32c(&b[0..crc_at]) != le_u32(b, crc_at) {
+        return Err(bad(crc_at as u64, "header checksum mismatch"));
     }
-    if le_u32(b, 44) as usize != sections {
-        return Err(bad(44, &format!("{} sections, expected {sections}", le_u32(b, 44))));
+    let version = le_u32(b, 8);
+    let Some(sections) = sections_for(version) else {
+        return Err(bad(8, &format!("unsupported {what} format version {version}")));
+    };
+    if count != sections {
+        return Err(bad(44, &format!("{count} sections, expected {sections} for format version {version}")));
     }
     let mut out = Vec::with_capacity(sections);
     for i in 0..sections {
         let at = 48 + i * 24;
         let (off, len) = (le_u64(b, at), le_u64(b, at + 8));
-        let end = off.checked_add(len).filter(|&e| e <= b.len() as u64 && off % ALIGN == 0 && off >= HEADER as u64);
+        let end = off.checked_add(len).filter(|&e| e <= b.len() as u64 && off % ALIGN == 0 && off >= header as u64);
         if end.is_none() {
             return Err(bad(at as u64, &format!("section {i} lies outside the file")));
         }

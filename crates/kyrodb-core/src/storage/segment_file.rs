@@ -5,17 +5,17 @@
 //! The container (header, section table, checksums) is [`super::sectioned`]'s:
 //!
 //! ```text
-//! header (256 bytes)
+//! header (512 bytes; 256 in format version 1)
 //!   0  magic "KYROSEG1"          8
-//!   8  format version u32        (1)
+//!   8  format version u32        (2; version 1 files, without sections 8 and 9, are read)
 //!  12  flags u32                 bit 0: has a graph
 //!  16  rows u64
 //!  24  dimension u32
 //!  28  metric u8                 0 cosine, 1 l2, 2 ip; 3 bytes reserved
 //!  32  graph M u32, entry u32, max level u8, 3 bytes reserved   (zero without a graph)
-//!  44  section count u32         (8)
-//!  48  8 × section { offset u64, length u64 (bytes), crc32c u32, reserved u32 }
-//! 240  crc32c u32 of bytes 0..240; zero padding to 256
+//!  44  section count u32         (10; 8 in version 1)
+//!  48  10 × section { offset u64, length u64 (bytes), crc32c u32, reserved u32 }
+//! 496  crc32c u32 of bytes 0..496; zero padding to 512 (version 1: at 240, of 0..240)
 //! sections, each starting on a 64-byte boundary, in this order:
 //!   0 vectors      rows × dimension f32
 //!   1 ids          rows × u64
@@ -25,6 +25,10 @@
 //!   5 layer 0      rows × (2M + 1) × u32: degree, then neighbours
 //!   6 upper slots  rows × u32 (u32::MAX for layer-0-only nodes)
 //!   7 upper lists  u32: per upper node, `level` lists of M + 1 (degree, neighbours)
+//!   8 sq8 ranges   dimension × f32 offsets (value of code 0), then dimension × f32 steps
+//!                  (graph only; every step finite and > 0)
+//!   9 sq8 codes    rows × stride u8, stride = dimension rounded up to 64, zero padding
+//!                  (graph only; row r quantizes vector r, see `vector/quant.rs`)
 //! ```
 //!
 //! Opening checks the header checksum, every section's bounds, length and checksum, and the
@@ -36,13 +40,23 @@ use super::sectioned;
 use super::slab::Slab;
 use crate::error::{Error, Result};
 use crate::vector::hnsw::FrozenGraph;
+use crate::vector::quant::{code_stride, Sq8};
 use crate::vector::Metric;
 use std::path::Path;
 use std::sync::Arc;
 
 const MAGIC: &[u8; 8] = b"KYROSEG1";
-const VERSION: u32 = 1;
-const SECTIONS: usize = 8;
+const VERSION: u32 = 2;
+const SECTIONS: usize = 10;
+
+/// Section count of each readable format version.
+fn sections_for(version: u32) -> Option<usize> {
+    match version {
+        1 => Some(8),
+        2 => Some(SECTIONS),
+        _ => None,
+    }
+}
 
 /// Name of segment file number `file`.
 pub fn file_name(file: u64) -> String {
@@ -63,6 +77,8 @@ pub struct SegmentParts<'a> {
     pub metadata: Vec<Option<&'a str>>,
     /// The graph, if the segment has one.
     pub graph: Option<&'a FrozenGraph>,
+    /// The rows' 8-bit codes (present with the graph).
+    pub quant: Option<&'a Sq8>,
 }
 
 /// A segment file opened and checked.
@@ -79,6 +95,9 @@ pub struct SegmentFile {
     pub metadata: Vec<Option<String>>,
     /// Graph over mapped arrays.
     pub graph: Option<FrozenGraph>,
+    /// 8-bit codes over the mapped code rows (`None` for a version 1 file: the caller
+    /// computes them).
+    pub quant: Option<Sq8>,
 }
 
 fn metric_code(m: Metric) -> u8 {
@@ -108,6 +127,13 @@ pub fn write(dir: &Path, file: u64, parts: &SegmentParts<'_>) -> Result<()> {
         Some(g) => (&g.levels, &g.adj0, &g.upper_slot, &g.upper_adj),
         None => (empty_u8, empty_u32, empty_u32, empty_u32),
     };
+    let (ranges, codes): (Vec<f32>, &[u8]) = match parts.quant {
+        Some(q) => {
+            let (lo, step, codes) = q.parts();
+            (lo.iter().chain(step).copied().collect(), codes)
+        }
+        None => (Vec::new(), &[]),
+    };
     // Little-endian hosts only (x86-64, aarch64): the arrays are written as they sit in
     // memory and mapped back the same way.
     let sections: [&[u8]; SECTIONS] = [
@@ -119,6 +145,8 @@ pub fn write(dir: &Path, file: u64, parts: &SegmentParts<'_>) -> Result<()> {
         as_bytes(adj0),
         as_bytes(slots),
         as_bytes(upper),
+        as_bytes(&ranges),
+        codes,
     ];
     let mut fields = [0u8; 32];
     fields[0..4].copy_from_slice(&(parts.graph.is_some() as u32).to_le_bytes());
@@ -136,12 +164,9 @@ pub fn write(dir: &Path, file: u64, parts: &SegmentParts<'_>) -> Result<()> {
 /// Open and check `path`, which must hold a segment of `dim` and `metric`.
 pub fn open(path: &Path, dim: usize, metric: Metric) -> Result<SegmentFile> {
     let bad = |offset: u64, what: &str| Error::Corruption(format!("{}: {what} at offset {offset}", path.display()));
-    let file = sectioned::open(path, MAGIC, "segment", SECTIONS)?;
+    let file = sectioned::open(path, MAGIC, "segment", &sections_for)?;
     let map = Arc::clone(&file.map);
     let b = file.bytes();
-    if file.version() != VERSION {
-        return Err(bad(8, &format!("unsupported segment format version {}", file.version())));
-    }
     let has_graph = le_u32(b, 12) & 1 == 1;
     let rows = le_u64(b, 16);
     let fdim = le_u32(b, 24) as usize;
@@ -215,7 +240,18 @@ pub fn open(path: &Path, dim: usize, metric: Metric) -> Result<SegmentFile> {
     } else {
         None
     };
-    Ok(SegmentFile { dim, rows, vectors, ids, metadata, graph })
+    let quant = if has_graph && file.version() >= 2 {
+        expect(8, dim * 8)?;
+        expect(9, rows * code_stride(dim))?;
+        let ranges = Slab::<f32>::mapped(&map, sec[8].0, dim * 2).ok_or_else(|| slab_err(8))?;
+        let codes = Slab::<u8>::mapped(&map, sec[9].0, sec[9].1).ok_or_else(|| slab_err(9))?;
+        let q = Sq8::from_parts(dim, rows, ranges[..dim].to_vec(), ranges[dim..].to_vec(), codes)
+            .ok_or_else(|| bad(sec[8].0 as u64, "quantization ranges are not finite with positive steps"))?;
+        Some(q)
+    } else {
+        None
+    };
+    Ok(SegmentFile { dim, rows, vectors, ids, metadata, graph, quant })
 }
 
 /// Structural checks that make every read of the search kernel in bounds.

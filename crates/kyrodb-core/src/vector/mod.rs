@@ -6,6 +6,7 @@
 //! - [`exact`]: brute-force scans, one query or a tiled batch over all cores;
 //! - [`row`]: parsed metadata and the hot tier of recent writes;
 //! - [`hnsw`]: graph build (hnsw_rs), frozen layout, search kernel;
+//! - [`quant`]: 8-bit scalar quantization of segment rows for the graph walk;
 //! - [`filter`]: metadata filters (two syntaxes, evaluation, inverted indexes);
 //! - [`segment`]: an immutable segment (vectors, ids, metadata, graph, tombstones);
 //! - [`collection`]: the collection itself (validation, write and read paths over the hot
@@ -17,6 +18,7 @@ pub mod exact;
 pub mod filter;
 pub mod hnsw;
 pub mod metric;
+pub mod quant;
 pub mod row;
 pub mod segment;
 pub mod topk;

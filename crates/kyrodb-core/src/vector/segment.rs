@@ -6,8 +6,11 @@ use super::aligned::AlignedF32;
 use super::exact::{self, RowSet};
 use super::filter::index::FieldIndex;
 use super::filter::Filter;
-use super::hnsw::{build_graph, search_graph, Admission, BuildParams, FrozenGraph};
+use super::hnsw::{
+    build_graph, search_graph_with, Admission, BuildParams, ExactRows, FrozenGraph, NodeDistance, QuantRows,
+};
 use super::metric::Metric;
+use super::quant::{self, Sq8};
 use super::row::RowMeta;
 use super::topk::{Candidate, TopK};
 use crate::error::{Error, Result};
@@ -87,6 +90,9 @@ pub struct Segment {
     pub files: Option<SegmentFiles>,
     metadata: Vec<Option<Arc<RowMeta>>>,
     graph: Option<FrozenGraph>,
+    /// 8-bit codes of the rows, present with the graph: the walk scores these and
+    /// re-ranks its final candidates with the exact vectors.
+    quant: Option<Sq8>,
     index: FieldIndex,
     deleted: Vec<u64>,
     deleted_count: usize,
@@ -135,6 +141,7 @@ impl Segment {
             metadata.push(row.meta.clone());
         }
         let index = FieldIndex::build(metadata.iter().map(|m| m.as_deref().map(|m| &m.flat)));
+        let quant = graph.as_ref().map(|_| Sq8::encode(&vectors, dim));
         Ok(Segment {
             dim,
             vectors: VectorBlock::Owned(vectors),
@@ -142,6 +149,7 @@ impl Segment {
             files: None,
             metadata,
             graph,
+            quant,
             index,
             deleted: vec![0; n.div_ceil(64)],
             deleted_count: 0,
@@ -165,6 +173,8 @@ impl Segment {
         let deleted = deleted.unwrap_or_else(|| vec![0; n.div_ceil(64)]);
         let deleted_count = deleted.iter().map(|w| w.count_ones() as usize).sum();
         let index = FieldIndex::build(metadata.iter().map(|m| m.as_deref().map(|m| &m.flat)));
+        // Format version 1 files carry no codes: compute them once here.
+        let quant = f.quant.or_else(|| f.graph.as_ref().map(|_| Sq8::encode(&f.vectors, f.dim)));
         Ok(Segment {
             dim: f.dim,
             vectors: VectorBlock::Mapped(f.vectors),
@@ -172,6 +182,7 @@ impl Segment {
             files: Some(files),
             metadata,
             graph: f.graph,
+            quant,
             index,
             deleted,
             deleted_count,
@@ -188,6 +199,7 @@ impl Segment {
             ids: &self.ids,
             metadata: self.metadata.iter().map(|m| m.as_ref().map(|m| &*m.json)).collect(),
             graph: self.graph.as_ref(),
+            quant: self.quant.as_ref(),
         }
     }
 
@@ -281,7 +293,27 @@ impl Segment {
             if !selective {
                 let deleted = (self.deleted_count > 0).then_some(self.deleted.as_slice());
                 let adm = Admission { deleted, allowed: allowed.as_ref().map(|a| a.bits.as_slice()) };
-                let found = search_graph(g, &self.vectors, metric, kernels(), query, k, ef, adm);
+                let kernels = kernels();
+                let exact = ExactRows { vectors: &self.vectors, dim: self.dim, metric, kernels, query };
+                let quant = self.quant.as_ref().filter(|_| quant::walk_enabled());
+                let found = match quant {
+                    Some(codes) => {
+                        let q = codes.query(metric, query);
+                        let mut found = search_graph_with(g, &QuantRows { codes, query: &q, kernels }, k, ef, adm);
+                        // Re-rank the best few by the exact distance: quantization steers
+                        // the walk, it never decides the answer.
+                        let keep = quant::rerank_count(k).max(want);
+                        if found.len() > keep {
+                            found.select_nth_unstable_by(keep, |a, b| a.0.total_cmp(&b.0));
+                            found.truncate(keep);
+                        }
+                        for (d, u) in found.iter_mut() {
+                            *d = exact.distance(*u);
+                        }
+                        found
+                    }
+                    None => search_graph_with(g, &exact, k, ef, adm),
+                };
                 if found.len() >= want {
                     let mut hits: Vec<Candidate> = found
                         .into_iter()
@@ -340,7 +372,10 @@ impl Segment {
         if self.ids.is_mapped() {
             return self.deleted.len() * 8;
         }
-        self.vectors.len() * 4 + self.ids.len() * 8 + self.graph.as_ref().map_or(0, FrozenGraph::memory_bytes)
+        self.vectors.len() * 4
+            + self.ids.len() * 8
+            + self.graph.as_ref().map_or(0, FrozenGraph::memory_bytes)
+            + self.quant.as_ref().map_or(0, Sq8::memory_bytes)
     }
 }
 

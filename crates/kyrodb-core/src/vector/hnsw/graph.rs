@@ -52,6 +52,17 @@ impl FrozenGraph {
         &self.adj0[start + 1..start + 1 + d]
     }
 
+    /// Hint the CPU to load node `u`'s layer-0 list (degree and ids, 132 bytes at M = 16).
+    #[inline(always)]
+    pub fn prefetch0(&self, u: u32) {
+        let start = (u as usize * self.stride0()).min(self.adj0.len().saturating_sub(1));
+        let list = self.adj0[start..].as_ptr();
+        let lines = (self.stride0() * 4).div_ceil(64);
+        for l in 0..lines {
+            super::scratch::prefetch_line(list.wrapping_add(l * 16));
+        }
+    }
+
     /// Neighbours of `u` on layer `level ≥ 1` (empty if `u` is not on that layer).
     #[inline]
     pub fn neighbours_upper(&self, u: u32, level: u8) -> &[u32] {

@@ -18,7 +18,7 @@ pub mod search;
 
 pub use build::{build_graph, BuildParams, GraphBuilder};
 pub use graph::FrozenGraph;
-pub use search::{search_graph, Admission};
+pub use search::{search_graph, search_graph_with, Admission, ExactRows, NodeDistance, QuantRows};
 
 /// Default `M` (neighbours per node on upper layers; layer 0 keeps `2·M`).
 pub const DEFAULT_M: usize = 16;

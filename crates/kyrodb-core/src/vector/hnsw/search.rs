@@ -6,6 +6,7 @@ use super::graph::FrozenGraph;
 use super::scratch::{prefetch, with_scratch, Scored, Scratch};
 use crate::simd::Kernels;
 use crate::vector::metric::Metric;
+use crate::vector::quant::{Sq8, Sq8Query};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -33,9 +34,65 @@ impl Admission<'_> {
     }
 }
 
+/// What the walk scores nodes with: node `u`'s distance to the query, and a hint to start
+/// loading what that distance will read.
+pub trait NodeDistance {
+    /// Distance from the query to node `u`.
+    fn distance(&self, u: u32) -> f32;
+    /// Start loading node `u`'s row.
+    fn prefetch(&self, u: u32);
+}
+
+/// Exact distances to `f32` rows: node `u` is row `u` of `vectors`.
+pub struct ExactRows<'a> {
+    /// Row-major vectors in node order.
+    pub vectors: &'a [f32],
+    /// Components per row.
+    pub dim: usize,
+    /// Metric.
+    pub metric: Metric,
+    /// Kernel set.
+    pub kernels: &'a Kernels,
+    /// Query in stored form.
+    pub query: &'a [f32],
+}
+
+impl NodeDistance for ExactRows<'_> {
+    #[inline(always)]
+    fn distance(&self, u: u32) -> f32 {
+        let s = u as usize * self.dim;
+        self.metric.distance(self.kernels, self.query, &self.vectors[s..s + self.dim])
+    }
+    #[inline(always)]
+    fn prefetch(&self, u: u32) {
+        prefetch(self.vectors, self.dim, u);
+    }
+}
+
+/// Approximate distances to 8-bit codes (re-rank the results exactly afterwards).
+pub struct QuantRows<'a> {
+    /// The codes, in node order.
+    pub codes: &'a Sq8,
+    /// The query prepared for them.
+    pub query: &'a Sq8Query,
+    /// Kernel set.
+    pub kernels: &'a Kernels,
+}
+
+impl NodeDistance for QuantRows<'_> {
+    #[inline(always)]
+    fn distance(&self, u: u32) -> f32 {
+        self.query.distance(self.kernels, self.codes.row(u))
+    }
+    #[inline(always)]
+    fn prefetch(&self, u: u32) {
+        self.codes.prefetch(u);
+    }
+}
+
 /// Search `g` for the nearest admitted nodes to `query` (stored form) with beam width
-/// `ef` (raised to `k` if smaller). `vectors` holds node `u`'s vector as row `u`.
-/// Returns up to `ef` `(distance, node)` pairs in no particular order.
+/// `ef` (raised to `k` if smaller), scoring exactly. `vectors` holds node `u`'s vector as
+/// row `u`. Returns up to `ef` `(distance, node)` pairs in no particular order.
 #[allow(clippy::too_many_arguments)]
 pub fn search_graph(
     g: &FrozenGraph,
@@ -47,14 +104,21 @@ pub fn search_graph(
     ef: usize,
     admission: Admission<'_>,
 ) -> Vec<(f32, u32)> {
+    search_graph_with(g, &ExactRows { vectors, dim: g.dim, metric, kernels, query }, k, ef, admission)
+}
+
+/// [`search_graph`] with any node scorer (exact rows or quantized codes).
+pub fn search_graph_with<D: NodeDistance>(
+    g: &FrozenGraph,
+    rows: &D,
+    k: usize,
+    ef: usize,
+    admission: Admission<'_>,
+) -> Vec<(f32, u32)> {
     if g.n == 0 || k == 0 {
         return Vec::new();
     }
-    let dim = g.dim;
-    let dist = |u: u32| {
-        let s = u as usize * dim;
-        metric.distance(kernels, query, &vectors[s..s + dim])
-    };
+    let dist = |u: u32| rows.distance(u);
 
     // Greedy descent: on each upper layer move to the closest neighbour until none is closer.
     let mut cur = g.entry;
@@ -123,6 +187,11 @@ pub fn search_graph(
                 break;
             }
             let nbs = g.neighbours0(u);
+            // The next node to expand is most likely the best remaining candidate: start
+            // loading its list now, while this one's neighbours are scored.
+            if let Some(Reverse(Scored(_, next))) = candidates.peek() {
+                g.prefetch0(*next);
+            }
             if !two_hop {
                 // Two passes: first mark the unvisited neighbours and prefetch all their
                 // vectors, then score them. The loads of a whole neighbour list are in
@@ -130,7 +199,7 @@ pub fn search_graph(
                 pending.clear();
                 for &v in nbs {
                     if !visited.test_and_set(v) {
-                        prefetch(vectors, dim, v);
+                        rows.prefetch(v);
                         pending.push(v);
                     }
                 }
