@@ -12,7 +12,13 @@
 //! once (M = 16, efConstruction = 200, ids = base row numbers) and reused by later runs.
 //! Queries run one at a time on one thread; each ef is timed in `--rounds` interleaved rounds
 //! and the median round is printed with recall@10 against the data set's ground truth.
+//!
+//! `--bucket-lt B` measures filtered search instead: the database (use another `--db`) is
+//! built with metadata `{"bucket": row % 100}`, queries carry the filter `bucket < B`
+//! (B = 10: 10% of the rows pass), and recall is against a brute-force scan of the rows
+//! that pass.
 
+use kyrodb_core::vector::filter::Filter;
 use kyrodb_core::{CollectionConfig, Database, Metric, SearchParams};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -44,6 +50,7 @@ fn main() {
         .collect();
     let rounds: usize = arg("--rounds").map_or(3, |s| s.parse().expect("rounds"));
     let n_queries: Option<usize> = arg("--queries").map(|s| s.parse().expect("queries"));
+    let bucket_lt: Option<u32> = arg("--bucket-lt").map(|s| s.parse().expect("bucket-lt"));
 
     let meta: serde_json::Value =
         serde_json::from_slice(&std::fs::read(data.join("meta.json")).expect("meta.json")).expect("meta.json");
@@ -51,8 +58,8 @@ fn main() {
     let total_queries = meta_usize(&meta, "nQueries");
     let nq = n_queries.unwrap_or(total_queries).min(total_queries);
     let queries = read_f32(&data.join("queries.f32"));
-    let gt = read_i32(&data.join("gt.i32"));
-    let gt_k = gt.len() / total_queries;
+    let mut gt = read_i32(&data.join("gt.i32"));
+    let mut gt_k = gt.len() / total_queries;
 
     let fresh = !db_dir.exists();
     let db = Database::open(Some(&db_dir)).expect("open");
@@ -64,7 +71,8 @@ fn main() {
         for s in (0..n).step_by(50_000) {
             let e = (s + 50_000).min(n);
             let ids: Vec<u64> = (s as u64..e as u64).collect();
-            col.upsert(&ids, base[s * dim..e * dim].to_vec(), None).expect("upsert");
+            let meta = bucket_lt.map(|_| ids.iter().map(|i| Some(format!("{{\"bucket\":{}}}", i % 100))).collect());
+            col.upsert(&ids, base[s * dim..e * dim].to_vec(), meta).expect("upsert");
         }
         col.build_index(&mut |_, _| {}).expect("build");
         println!("built {n} rows in {:.1} s", t0.elapsed().as_secs_f64());
@@ -78,11 +86,36 @@ fn main() {
     println!("segments (rows, live, graph): {:?}", col.stats().expect("stats").segments);
 
     let k = 10;
+    let filter = bucket_lt.map(|b| Filter::parse_json(&format!("{{\"bucket\":{{\"$lt\":{b}}}}}")).expect("filter"));
+    if let Some(b) = bucket_lt {
+        // Ground truth over the rows that pass, by brute force.
+        let base = read_f32(&data.join("base.f32"));
+        let kernels = kyrodb_core::simd::kernels();
+        let prep = |v: &[f32]| -> Vec<f32> {
+            let mut v = v.to_vec();
+            metric.prepare(&mut v, &String::new).expect("finite");
+            v
+        };
+        let rows: Vec<(usize, Vec<f32>)> = (0..base.len() / dim)
+            .filter(|r| (r % 100) < b as usize)
+            .map(|r| (r, prep(&base[r * dim..(r + 1) * dim])))
+            .collect();
+        gt_k = k;
+        gt = (0..nq)
+            .flat_map(|q| {
+                let query = prep(&queries[q * dim..(q + 1) * dim]);
+                let mut d: Vec<(f32, usize)> =
+                    rows.iter().map(|(r, v)| (metric.distance(kernels, &query, v), *r)).collect();
+                d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+                d.into_iter().take(k).map(|(_, r)| r as i32).collect::<Vec<_>>()
+            })
+            .collect();
+    }
     let mut qps: Vec<Vec<f64>> = vec![Vec::new(); efs.len()];
     let mut recall = vec![0.0; efs.len()];
     for round in 0..rounds {
         for (i, &ef) in efs.iter().enumerate() {
-            let params = SearchParams { k, ef: Some(ef), ..SearchParams::default() };
+            let params = SearchParams { k, ef: Some(ef), filter: filter.clone(), ..SearchParams::default() };
             let mut hits = 0usize;
             let t0 = Instant::now();
             for q in 0..nq {

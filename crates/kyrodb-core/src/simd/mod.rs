@@ -121,7 +121,10 @@ impl Kernels {
     /// same length, a multiple of 16, at most `codes.len()`.
     #[inline]
     pub fn sq8_l2(&self, q: &[f32], w: &[f32], codes: &[u8]) -> f32 {
-        assert!(q.len().is_multiple_of(16) && w.len() == q.len() && codes.len() >= q.len(), "sq8 kernels need padded lengths");
+        assert!(
+            q.len().is_multiple_of(16) && w.len() == q.len() && codes.len() >= q.len(),
+            "sq8 kernels need padded lengths"
+        );
         (self.sq8_l2)(q, w, codes)
     }
 

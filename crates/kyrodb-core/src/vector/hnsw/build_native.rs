@@ -126,7 +126,7 @@ impl Builder<'_> {
 
     /// Beam search of width `ef` on `level` from `entry`; result sorted closest first.
     fn search_layer(&self, q: &[f32], entry: &[(f32, u32)], ef: usize, level: u8, s: &mut Scratch) -> Vec<(f32, u32)> {
-        let Scratch { visited, candidates, results, neighbours } = s;
+        let Scratch { visited, candidates, results, neighbours, .. } = s;
         visited.begin(self.n);
         candidates.clear();
         results.clear();

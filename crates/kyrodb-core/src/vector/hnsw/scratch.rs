@@ -67,8 +67,11 @@ pub(super) struct Scratch {
     pub visited: Visited,
     pub candidates: BinaryHeap<Reverse<Scored>>,
     pub results: BinaryHeap<Scored>,
-    /// A copy of one neighbour list (graph construction reads lists under a lock).
+    /// A copy of one neighbour list (graph construction reads lists under a lock), or
+    /// the nodes a search step will score.
     pub neighbours: Vec<u32>,
+    /// Non-admitted neighbours whose own lists a filtered search step examines.
+    pub hop: Vec<u32>,
 }
 
 thread_local! {

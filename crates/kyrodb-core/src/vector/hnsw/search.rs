@@ -143,7 +143,7 @@ pub fn search_graph_with<D: NodeDistance>(
     let ef = ef.max(k);
     let restricted = admission.restricts();
     with_scratch(|scratch| {
-        let Scratch { visited, candidates, results, neighbours: pending } = scratch;
+        let Scratch { visited, candidates, results, neighbours: pending, hop } = scratch;
         visited.begin(g.n);
         candidates.clear();
         results.clear();
@@ -192,37 +192,48 @@ pub fn search_graph_with<D: NodeDistance>(
             if let Some(Reverse(Scored(_, next))) = candidates.peek() {
                 g.prefetch0(*next);
             }
+            // Two passes: first mark the unvisited neighbours to score and prefetch all
+            // their rows, then score them. The loads of a whole list are in flight
+            // together instead of one after another.
+            pending.clear();
             if !two_hop {
-                // Two passes: first mark the unvisited neighbours and prefetch all their
-                // vectors, then score them. The loads of a whole neighbour list are in
-                // flight together instead of one after another.
-                pending.clear();
                 for &v in nbs {
                     if !visited.test_and_set(v) {
                         rows.prefetch(v);
                         pending.push(v);
                     }
                 }
-                for &v in pending.iter() {
-                    consider(v, dist(v), candidates, results, &mut bound);
-                }
-                continue;
-            }
-            for &v in nbs {
-                if !admission.admits(v) {
-                    if visited.test_and_set(v) {
-                        continue;
+            } else {
+                // Admitted neighbours first; the lists of the others are prefetched and
+                // searched for admitted two-hop neighbours until a list's worth (2M) of
+                // nodes is pending — beyond that the extra candidates cost more loads
+                // than they add to the beam (ACORN-γ's cap).
+                let cap = nbs.len().max(g.stride0() - 1);
+                hop.clear();
+                for &v in nbs {
+                    if admission.admits(v) {
+                        if !visited.test_and_set(v) {
+                            rows.prefetch(v);
+                            pending.push(v);
+                        }
+                    } else if !visited.test_and_set(v) {
+                        g.prefetch0(v);
+                        hop.push(v);
                     }
+                }
+                'hops: for &v in hop.iter() {
                     for &w in g.neighbours0(v) {
+                        if pending.len() >= cap {
+                            break 'hops;
+                        }
                         if admission.admits(w) && !visited.test_and_set(w) {
-                            consider(w, dist(w), candidates, results, &mut bound);
+                            rows.prefetch(w);
+                            pending.push(w);
                         }
                     }
-                    continue;
                 }
-                if visited.test_and_set(v) {
-                    continue;
-                }
+            }
+            for &v in pending.iter() {
                 consider(v, dist(v), candidates, results, &mut bound);
             }
         }
