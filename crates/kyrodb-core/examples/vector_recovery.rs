@@ -64,9 +64,5 @@ fn main() {
     let db = Database::open_with(Some(dir.path()), options()).expect("reopen");
     let s = t.elapsed().as_secs_f64();
     let c = db.collection("v").expect("collection");
-    eprintln!(
-        "reopened in {s:.3} s: {:.0} MiB/s, {} vectors",
-        wal as f64 / 1048576.0 / s,
-        c.count().expect("count")
-    );
+    eprintln!("reopened in {s:.3} s: {:.0} MiB/s, {} vectors", wal as f64 / 1048576.0 / s, c.count().expect("count"));
 }

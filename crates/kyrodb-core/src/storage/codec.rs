@@ -138,8 +138,29 @@ impl<'a> Reader<'a> {
 
     /// `n` `f32`s (checked like [`Reader::u64s`]).
     pub fn f32s(&mut self, n: usize, what: &str) -> Result<Vec<f32>, ReadError> {
+        self.f32s_into(n, what, Vec::new())
+    }
+
+    /// `n` `f32`s into `out` (cleared first; its memory is reused).
+    pub fn f32s_into(&mut self, n: usize, what: &str, mut out: Vec<f32>) -> Result<Vec<f32>, ReadError> {
         let b = self.take(n.checked_mul(4).unwrap_or(usize::MAX), what)?;
-        Ok(copy_le(b, f32::from_le_bytes))
+        out.clear();
+        #[cfg(target_endian = "little")]
+        {
+            let n = b.len() / 4;
+            out.reserve(n);
+            // SAFETY: `out` has capacity for n f32s (n·4 bytes); on a little-endian host
+            // the bytes are the floats' in-memory encoding (any bit pattern is a valid
+            // f32); the regions do not overlap; the n elements are initialised before
+            // the length is set.
+            unsafe {
+                std::ptr::copy_nonoverlapping(b.as_ptr(), out.as_mut_ptr() as *mut u8, n * 4);
+                out.set_len(n);
+            }
+        }
+        #[cfg(not(target_endian = "little"))]
+        out.extend(b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])));
+        Ok(out)
     }
 }
 

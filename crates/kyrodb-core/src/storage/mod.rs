@@ -212,11 +212,16 @@ pub fn replay_wal(
     let mut report = Vec::new();
     // A crash while creating a WAL file can leave it without a complete header. The last
     // file's bytes, once read here, are reused by the scan below.
-    let mut last_bytes: Option<Vec<u8>> = None;
+    // Files are read into two buffers reused from file to file (the last file's, read
+    // first, and everyone else's): fresh 64 MiB buffers per file would pay a page fault
+    // and a page clear for every 4 KiB of log, as much as the replay itself.
+    let mut last_bytes: Vec<u8> = Vec::new();
+    let mut have_last = false;
+    let mut buf: Vec<u8> = Vec::new();
     while let Some((first, path)) = files.last().cloned() {
-        let bytes = std::fs::read(&path).map_err(|e| io_err("cannot read", &path, e))?;
-        if wal::check_header(&path, &bytes, db_id, first)?.is_some() {
-            last_bytes = Some(bytes);
+        read_into(&path, &mut last_bytes)?;
+        if wal::check_header(&path, &last_bytes, db_id, first)?.is_some() {
+            have_last = true;
             break;
         }
         std::fs::remove_file(&path).map_err(|e| io_err("cannot remove", &path, e))?;
@@ -229,12 +234,13 @@ pub fn replay_wal(
     while i < files.len() {
         let (first, path) = files[i].clone();
         let last = i + 1 == files.len();
-        let cached = if last { last_bytes.take() } else { None };
-        let bytes = match cached {
-            Some(b) => b,
-            None => std::fs::read(&path).map_err(|e| io_err("cannot read", &path, e))?,
+        let bytes: &[u8] = if last && have_last {
+            &last_bytes
+        } else {
+            read_into(&path, &mut buf)?;
+            &buf
         };
-        let mut scanned = wal::check_header(&path, &bytes, db_id, first).and_then(|h| {
+        let mut scanned = wal::check_header(&path, bytes, db_id, first).and_then(|h| {
             if h.is_none() {
                 return Err(Error::Corruption(format!("{}: missing WAL file header at offset 0", path.display())));
             }
@@ -244,13 +250,13 @@ pub fn replay_wal(
                     path.display()
                 )));
             }
-            wal::scan_file(&path, &bytes, first, last, apply)
+            wal::scan_file(&path, bytes, first, last, apply)
         });
         if let (Err(Error::Corruption(what)), true) = (&scanned, salvage) {
             // Cut the log at the damage: keep the good prefix of this file (its frames were
             // applied by the failed scan), drop the rest and every later file.
             let what = what.clone();
-            let header_ok = matches!(wal::check_header(&path, &bytes, db_id, first), Ok(Some(())));
+            let header_ok = matches!(wal::check_header(&path, bytes, db_id, first), Ok(Some(())));
             let dropped: Vec<PathBuf> = files.drain(i + 1..).map(|f| f.1).collect();
             for p in &dropped {
                 let _ = std::fs::remove_file(p);
@@ -265,7 +271,7 @@ pub fn replay_wal(
                 ));
                 break;
             }
-            let (at, after) = good_prefix(&path, &bytes, first);
+            let (at, after) = good_prefix(&path, bytes, first);
             report.push(format!(
                 "salvage: {what}; kept {at} bytes of {}, dropped {} bytes and {} later WAL file(s)",
                 path.display(),
@@ -300,6 +306,16 @@ pub fn replay_wal(
 }
 
 /// Length of the good prefix of a damaged WAL file and the sequence number after it.
+/// Read the whole file at `path` into `buf` (replacing its contents, keeping its memory).
+fn read_into(path: &Path, buf: &mut Vec<u8>) -> Result<()> {
+    use std::io::Read;
+    buf.clear();
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_to_end(buf))
+        .map(|_| ())
+        .map_err(|e| io_err("cannot read", path, e))
+}
+
 fn good_prefix(path: &Path, bytes: &[u8], first: u64) -> (u64, u64) {
     let mut good = (wal::FILE_HEADER as u64, first);
     let _ = wal::scan_file(path, bytes, first, false, &mut |f| {

@@ -136,12 +136,18 @@ pub fn collection_of(payload: &[u8]) -> Result<u64, ReadError> {
 
 /// Decode an upsert payload.
 pub fn decode_upsert(payload: &[u8]) -> Result<UpsertRecord, ReadError> {
+    decode_upsert_reusing(payload, Vec::new())
+}
+
+/// [`decode_upsert`], decoding the vectors into `vectors` (its memory reused: replay
+/// decodes frame after frame into one buffer instead of allocating one per frame).
+pub fn decode_upsert_reusing(payload: &[u8], vectors: Vec<f32>) -> Result<UpsertRecord, ReadError> {
     let mut r = Reader::new(payload);
     let collection = r.u64("collection id")?;
     let n = r.u32("row count")? as usize;
     let dim = r.u32("dimension")? as usize;
     let ids = r.u64s(n, "ids")?;
-    let vectors = r.f32s(n.checked_mul(dim).unwrap_or(usize::MAX), "vectors")?;
+    let vectors = r.f32s_into(n.checked_mul(dim).unwrap_or(usize::MAX), "vectors", vectors)?;
     let mut metadata = Vec::with_capacity(n.min(r.remaining() / 4));
     for _ in 0..n {
         let len = r.u32("metadata length")?;

@@ -481,7 +481,11 @@ impl Collection {
         };
         match kind {
             FrameKind::Upsert => {
-                let rec = records::decode_upsert(payload).map_err(bad)?;
+                thread_local! {
+                    // One decode buffer per replaying thread, reused frame after frame.
+                    static VECTORS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+                }
+                let mut rec = records::decode_upsert_reusing(payload, VECTORS.with(|b| b.take())).map_err(bad)?;
                 if rec.dim != self.config.dimension {
                     return Err(Error::Corruption(format!(
                         "WAL frame {seq}: dimension {} for collection '{}' of dimension {}",
@@ -496,6 +500,10 @@ impl Collection {
                     .collect::<Result<Vec<_>>>()
                     .map_err(|e| Error::Corruption(format!("WAL frame {seq}: {e}")))?;
                 self.apply_upsert(&rec.ids, &rec.vectors, metadata, seq);
+                // Keep a frame-sized buffer for the next frame; give back a huge one.
+                if rec.vectors.capacity() <= 16 << 20 {
+                    VECTORS.with(|b| b.replace(std::mem::take(&mut rec.vectors)));
+                }
             }
             FrameKind::Delete => {
                 let rec = records::decode_delete(payload).map_err(bad)?;
