@@ -304,8 +304,18 @@ impl Segment {
                         // the walk, it never decides the answer.
                         let keep = quant::rerank_count(k).max(want);
                         if found.len() > keep {
-                            found.select_nth_unstable_by(keep, |a, b| a.0.total_cmp(&b.0));
-                            found.truncate(keep);
+                            found.select_nth_unstable_by(keep - 1, |a, b| a.0.total_cmp(&b.0));
+                            // Rows tied with the last kept one stay too: equal distances
+                            // are broken by id later, and node numbers are not ids.
+                            let boundary = found[keep - 1].0;
+                            let mut end = keep;
+                            for i in keep..found.len() {
+                                if found[i].0 <= boundary {
+                                    found.swap(i, end);
+                                    end += 1;
+                                }
+                            }
+                            found.truncate(end);
                         }
                         for (d, u) in found.iter_mut() {
                             *d = exact.distance(*u);
