@@ -293,37 +293,7 @@ impl Segment {
             if !selective {
                 let deleted = (self.deleted_count > 0).then_some(self.deleted.as_slice());
                 let adm = Admission { deleted, allowed: allowed.as_ref().map(|a| a.bits.as_slice()) };
-                let kernels = kernels();
-                let exact = ExactRows { vectors: &self.vectors, dim: self.dim, metric, kernels, query };
-                let quant = self.quant.as_ref().filter(|_| quant::walk_enabled());
-                let found = match quant {
-                    Some(codes) => {
-                        let q = codes.query(metric, query);
-                        let mut found = search_graph_with(g, &QuantRows { codes, query: &q, kernels }, k, ef, adm);
-                        // Re-rank the best few by the exact distance: quantization steers
-                        // the walk, it never decides the answer.
-                        let keep = quant::rerank_count(k).max(want);
-                        if found.len() > keep {
-                            found.select_nth_unstable_by(keep - 1, |a, b| a.0.total_cmp(&b.0));
-                            // Rows tied with the last kept one stay too: equal distances
-                            // are broken by id later, and node numbers are not ids.
-                            let boundary = found[keep - 1].0;
-                            let mut end = keep;
-                            for i in keep..found.len() {
-                                if found[i].0 <= boundary {
-                                    found.swap(i, end);
-                                    end += 1;
-                                }
-                            }
-                            found.truncate(end);
-                        }
-                        for (d, u) in found.iter_mut() {
-                            *d = exact.distance(*u);
-                        }
-                        found
-                    }
-                    None => search_graph_with(g, &exact, k, ef, adm),
-                };
+                let found = self.walk(g, metric, query, k, ef, adm, want);
                 if found.len() >= want {
                     let mut hits: Vec<Candidate> = found
                         .into_iter()
@@ -338,6 +308,48 @@ impl Segment {
             }
         }
         self.exact(metric, query, k, allowed.as_ref().map(|a| &a.rows))
+    }
+
+    /// Walk the graph for up to `ef` candidates, scoring 8-bit codes when the segment has
+    /// them and then re-ranking the best few by the exact distance (quantization steers
+    /// the walk, it never decides a reported distance); `want` is the least to re-rank.
+    #[allow(clippy::too_many_arguments)]
+    fn walk(
+        &self,
+        g: &FrozenGraph,
+        metric: Metric,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        adm: Admission<'_>,
+        want: usize,
+    ) -> Vec<(f32, u32)> {
+        let kernels = kernels();
+        let exact = ExactRows { vectors: &self.vectors, dim: self.dim, metric, kernels, query };
+        let Some(codes) = self.quant.as_ref().filter(|_| quant::walk_enabled()) else {
+            return search_graph_with(g, &exact, k, ef, adm);
+        };
+        let q = codes.query(metric, query);
+        let mut found = search_graph_with(g, &QuantRows { codes, query: &q, kernels }, k, ef, adm);
+        let keep = quant::rerank_count(k).max(want);
+        if found.len() > keep {
+            found.select_nth_unstable_by(keep - 1, |a, b| a.0.total_cmp(&b.0));
+            // Rows tied with the last kept one stay too: equal distances are broken by id
+            // later, and node numbers are not ids.
+            let boundary = found[keep - 1].0;
+            let mut end = keep;
+            for i in keep..found.len() {
+                if found[i].0 <= boundary {
+                    found.swap(i, end);
+                    end += 1;
+                }
+            }
+            found.truncate(end);
+        }
+        for (d, u) in found.iter_mut() {
+            *d = exact.distance(*u);
+        }
+        found
     }
 
     /// The rows matching `f` (deleted rows included), from the cache when possible.
