@@ -78,3 +78,23 @@ impl<T: Pod> std::fmt::Debug for Aligned<T> {
         write!(f, "Aligned<{}>({} elements)", std::any::type_name::<T>(), self.len)
     }
 }
+
+/// A read-only block of a segment: built in memory (line-aligned) or a window into the
+/// segment's mapped file (sections start on 64-byte boundaries of a page-aligned mapping).
+pub enum Block<T: Pod> {
+    /// Built in memory.
+    Owned(Aligned<T>),
+    /// Mapped from a segment file.
+    Mapped(crate::storage::slab::Slab<T>),
+}
+
+impl<T: Pod> Deref for Block<T> {
+    type Target = [T];
+    #[inline(always)]
+    fn deref(&self) -> &[T] {
+        match self {
+            Block::Owned(a) => a,
+            Block::Mapped(s) => s,
+        }
+    }
+}

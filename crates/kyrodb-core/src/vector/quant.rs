@@ -17,7 +17,7 @@
 //! Query-side arrays are padded with zeros to a multiple of 16 lanes, so the kernels need
 //! no tail handling (the padding bytes of a row are zero and meet zero weights).
 
-use super::aligned::Aligned;
+use super::aligned::{Aligned, Block};
 use super::metric::Metric;
 use crate::simd::Kernels;
 use crate::storage::slab::Slab;
@@ -55,24 +55,7 @@ pub struct Sq8 {
     lo: Vec<f32>,
     /// Per dimension: value of one code step, `> 0` (`dim` entries).
     step: Vec<f32>,
-    codes: Codes,
-}
-
-/// Owned (freshly built, line-aligned) or mapped from a segment file.
-enum Codes {
-    Owned(Aligned<u8>),
-    Mapped(Slab<u8>),
-}
-
-impl std::ops::Deref for Codes {
-    type Target = [u8];
-    #[inline(always)]
-    fn deref(&self) -> &[u8] {
-        match self {
-            Codes::Owned(a) => a,
-            Codes::Mapped(s) => s,
-        }
-    }
+    codes: Block<u8>,
 }
 
 impl std::fmt::Debug for Sq8 {
@@ -117,7 +100,7 @@ impl Sq8 {
                 out[i] = ((row[i] - lo[i]) / step[i]).round().clamp(0.0, 255.0) as u8;
             }
         });
-        Sq8 { dim, stride, lo, step, codes: Codes::Owned(codes) }
+        Sq8 { dim, stride, lo, step, codes: Block::Owned(codes) }
     }
 
     /// Quantization parameters and codes read from a segment file. `None` when the sizes
@@ -126,7 +109,7 @@ impl Sq8 {
         let stride = code_stride(dim);
         let fits = lo.len() == dim && step.len() == dim && codes.len() == rows.checked_mul(stride)?;
         let sane = lo.iter().all(|l| l.is_finite()) && step.iter().all(|s| *s > 0.0 && s.is_finite());
-        (fits && sane).then_some(Sq8 { dim, stride, lo, step, codes: Codes::Mapped(codes) })
+        (fits && sane).then_some(Sq8 { dim, stride, lo, step, codes: Block::Mapped(codes) })
     }
 
     /// Per-dimension offsets and steps, and the code rows (for writing a segment file).

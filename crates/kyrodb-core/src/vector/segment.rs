@@ -2,7 +2,7 @@
 //! its HNSW graph (when large enough to need one), its metadata indexes, and a deletion
 //! bitset — the only part that changes after the segment is built.
 
-use super::aligned::AlignedF32;
+use super::aligned::{AlignedF32, Block};
 use super::exact::{self, RowSet};
 use super::filter::index::FieldIndex;
 use super::filter::Filter;
@@ -52,24 +52,6 @@ pub struct SegmentRow<'a> {
     pub meta: Option<Arc<RowMeta>>,
 }
 
-/// A segment's vector block: built in memory (64-byte aligned) or mapped from its file
-/// (sections start on 64-byte boundaries of a page-aligned mapping).
-enum VectorBlock {
-    Owned(AlignedF32),
-    Mapped(Slab<f32>),
-}
-
-impl std::ops::Deref for VectorBlock {
-    type Target = [f32];
-    #[inline(always)]
-    fn deref(&self) -> &[f32] {
-        match self {
-            VectorBlock::Owned(a) => a,
-            VectorBlock::Mapped(s) => s,
-        }
-    }
-}
-
 /// Where a segment is stored, for segments of a durable collection.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct SegmentFiles {
@@ -84,7 +66,7 @@ pub struct SegmentFiles {
 /// An immutable segment of a collection.
 pub struct Segment {
     dim: usize,
-    vectors: VectorBlock,
+    vectors: Block<f32>,
     ids: Slab<u64>,
     /// Set once the segment is stored in a file.
     pub files: Option<SegmentFiles>,
@@ -144,7 +126,7 @@ impl Segment {
         let quant = graph.as_ref().map(|_| Sq8::encode(&vectors, dim));
         Ok(Segment {
             dim,
-            vectors: VectorBlock::Owned(vectors),
+            vectors: Block::Owned(vectors),
             ids: ids.into(),
             files: None,
             metadata,
@@ -177,7 +159,7 @@ impl Segment {
         let quant = f.quant.or_else(|| f.graph.as_ref().map(|_| Sq8::encode(&f.vectors, f.dim)));
         Ok(Segment {
             dim: f.dim,
-            vectors: VectorBlock::Mapped(f.vectors),
+            vectors: Block::Mapped(f.vectors),
             ids: f.ids,
             files: Some(files),
             metadata,
