@@ -16,25 +16,14 @@ use kyrodb_core::kv::{KvConfig, ValueKind, Write};
 use kyrodb_core::{Database, Durability, OpenOptions};
 use std::time::Instant;
 
-struct Stderr;
-impl log::Log for Stderr {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, r: &log::Record<'_>) {
-        if r.target() == "kyrodb_core::db" {
-            eprintln!("{}", r.args());
-        }
-    }
-    fn flush(&self) {}
-}
+#[path = "common/open_log.rs"]
+mod open_log;
 
 fn main() {
     let args: Vec<u64> = std::env::args().skip(1).filter_map(|a| a.replace('_', "").parse().ok()).collect();
     let mib = args.first().copied().unwrap_or(1024);
     let value_bytes = args.get(1).copied().unwrap_or(100) as usize;
-    log::set_logger(&Stderr).expect("logger");
-    log::set_max_level(log::LevelFilter::Info);
+    open_log::install();
     let dir = tempfile::tempdir().expect("tempdir");
     let options = || OpenOptions {
         durability: Durability::None,

@@ -13,25 +13,14 @@ use kyrodb_core::vector::hnsw::BuildParams;
 use kyrodb_core::{CollectionConfig, Database, Durability, IndexConfig, Metric, OpenOptions};
 use std::time::Instant;
 
-struct Stderr;
-impl log::Log for Stderr {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, r: &log::Record<'_>) {
-        if r.target() == "kyrodb_core::db" {
-            eprintln!("{}", r.args());
-        }
-    }
-    fn flush(&self) {}
-}
+#[path = "common/open_log.rs"]
+mod open_log;
 
 fn main() {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.replace('_', "").parse().ok()).collect();
     let rows = args.first().copied().unwrap_or(1_000_000);
     let dim = args.get(1).copied().unwrap_or(128);
-    log::set_logger(&Stderr).expect("logger");
-    log::set_max_level(log::LevelFilter::Info);
+    open_log::install();
     let dir = tempfile::tempdir().expect("tempdir");
     let options = || OpenOptions { durability: Durability::None, ..OpenOptions::default() };
     let db = Database::open_with(Some(dir.path()), options()).expect("open");
