@@ -127,19 +127,7 @@ impl Sq8 {
     /// Hint the CPU to load row `u`'s codes.
     #[inline(always)]
     pub fn prefetch(&self, u: u32) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let row = self.row(u);
-            let mut off = 0;
-            while off < row.len() {
-                // SAFETY: prefetch is a hint; the address is inside `row`.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(row.as_ptr().add(off) as *const i8) };
-                off += 64;
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = u;
+        crate::simd::prefetch(self.row(u), usize::MAX);
     }
 
     /// Bytes held by the codes and parameters.

@@ -55,12 +55,9 @@ impl FrozenGraph {
     /// Hint the CPU to load node `u`'s layer-0 list (degree and ids, 132 bytes at M = 16).
     #[inline(always)]
     pub fn prefetch0(&self, u: u32) {
-        let start = (u as usize * self.stride0()).min(self.adj0.len().saturating_sub(1));
-        let list = self.adj0[start..].as_ptr();
-        let lines = (self.stride0() * 4).div_ceil(64);
-        for l in 0..lines {
-            super::scratch::prefetch_line(list.wrapping_add(l * 16));
-        }
+        let start = (u as usize * self.stride0()).min(self.adj0.len());
+        let end = (start + self.stride0()).min(self.adj0.len());
+        crate::simd::prefetch(&self.adj0[start..end], usize::MAX);
     }
 
     /// Neighbours of `u` on layer `level ≥ 1` (empty if `u` is not on that layer).

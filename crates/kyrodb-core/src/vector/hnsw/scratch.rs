@@ -1,6 +1,6 @@
 //! Per-thread scratch space shared by graph search and graph construction: the
 //! visited bitset and the two heaps, reused so that no query and no
-//! insert allocates; plus the software prefetch hint.
+//! insert allocates; plus the prefetch of a row.
 
 use std::cell::RefCell;
 use std::cmp::{Ordering, Reverse};
@@ -83,38 +83,10 @@ pub(super) fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
     SCRATCH.with(|cell| f(&mut cell.borrow_mut()))
 }
 
-/// Hint the CPU to load the start of row `u` of `vectors`.
+/// Hint the CPU to load the start of row `u` of `vectors`: up to its first four cache
+/// lines; the hardware's adjacent-line prefetcher picks up the rest of longer rows.
 #[inline(always)]
 pub(super) fn prefetch(vectors: &[f32], dim: usize, u: u32) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let s = u as usize * dim;
-        let row = &vectors[s..s + dim];
-        let bytes = row.len() * 4;
-        let base = row.as_ptr() as *const i8;
-        // Up to the first four cache lines of the row; the hardware's adjacent-line
-        // prefetcher picks up the rest of longer rows.
-        let mut off = 0;
-        while off < bytes && off < 256 {
-            // SAFETY: prefetch is a hint; the address is inside `row`, and prefetching
-            // never faults even for invalid addresses.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(base.add(off)) };
-            off += 64;
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (vectors, dim, u);
-}
-
-/// Hint the CPU to load the cache line at `p` (any address; a prefetch never faults).
-#[inline(always)]
-pub(super) fn prefetch_line<T>(p: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: prefetch is only a hint and never faults.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
+    let s = u as usize * dim;
+    crate::simd::prefetch(&vectors[s..s + dim], 256);
 }
