@@ -87,6 +87,35 @@ fn reopen_after_flush_replays_nothing_and_trims_the_wal() {
 }
 
 #[test]
+fn a_checkpoint_that_leaves_nothing_unflushed_drops_the_whole_wal() {
+    // A collection's own build (not `db.flush`) that covers every write: the current WAL
+    // file holds only covered frames, so it is closed and deleted too, and a reopen reads
+    // no frames at all.
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = StdRng::seed_from_u64(3);
+    let mut model = Model::new();
+    let db = open(dir.path()).unwrap();
+    let c = db.create_collection("v", config()).unwrap();
+    for _ in 0..50 {
+        let b = random_batch(&mut rng, IDS);
+        apply_to_db(&c, &b).unwrap();
+        apply_to_model(&mut model, &b);
+    }
+    assert!(db.stats().wal.disk_bytes > 4096, "the writes are in the WAL");
+    c.build_index(&mut |_, _| {}).unwrap();
+    let wal = db.stats().wal;
+    assert_eq!(wal.files, 1, "{wal:?}");
+    assert!(wal.disk_bytes <= 64, "only a fresh file header is left: {wal:?}");
+    // Writes after the checkpoint are kept, and the next checkpoint still sees them.
+    let b = random_batch(&mut rng, IDS);
+    apply_to_db(&c, &b).unwrap();
+    apply_to_model(&mut model, &b);
+    db.close().unwrap();
+    let db = open(dir.path()).unwrap();
+    matches(&db, "v", &model, IDS).unwrap();
+}
+
+#[test]
 fn stats_count_log_frames_fsyncs_builds_and_merges() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path()).unwrap();

@@ -80,6 +80,10 @@ pub struct Committer {
     durability: Durability,
     last_sync: Mutex<Instant>,
     read_only: Mutex<Option<String>>,
+    /// First sequence number of the group that is in the WAL but not yet applied to
+    /// memory (`u64::MAX`: none). Its writes have set no WAL floor yet, so a checkpoint
+    /// must keep its frames ([`Committer::unapplied_from`]).
+    applying_from: AtomicU64,
 }
 
 impl Committer {
@@ -93,7 +97,16 @@ impl Committer {
             durability,
             last_sync: Mutex::new(Instant::now()),
             read_only: Mutex::new(None),
+            applying_from: AtomicU64::new(u64::MAX),
         }
+    }
+
+    /// The first sequence number in the WAL that may not be reflected in memory yet
+    /// (`u64::MAX`: everything appended is applied). Read it under [`Committer::with_wal`]
+    /// and *before* the floors the applied writes set: appends are serialized by the WAL
+    /// lock, and a group's floors are set before this is cleared.
+    pub fn unapplied_from(&self) -> u64 {
+        self.applying_from.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// `Err(READ_ONLY)` once a write could not be made durable.
@@ -206,6 +219,7 @@ impl Committer {
             if let Err(e) = w.rotate_if_needed(false) {
                 self.poison(format!("cannot start a new WAL file: {e}"));
             }
+            self.applying_from.store(first_seq, std::sync::atomic::Ordering::Release);
             first_seq
         };
         for (i, ((_, _, apply), slot)) in requests.into_iter().zip(&group).enumerate() {
@@ -214,6 +228,7 @@ impl Committer {
                 .map_err(|_| Error::Internal("a panic while applying a logged write".into()));
             *slot.result.lock() = Some(r);
         }
+        self.applying_from.store(u64::MAX, std::sync::atomic::Ordering::Release);
     }
 
     /// fsync the WAL if it has unsynced bytes (the `normal` mode's timer calls this).

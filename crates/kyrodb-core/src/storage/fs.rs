@@ -41,6 +41,32 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
+/// Fill `buf` from `f` at byte `offset` (a positioned read: the file offset is unused, so
+/// threads may share `f`). Reads of data files are not failpoints: only writes, syncs and
+/// renames are.
+pub fn read_exact_at(f: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::FileExt::read_exact_at(f, buf, offset)
+    }
+    #[cfg(windows)]
+    {
+        let (mut done, mut buf) = (0u64, buf);
+        while !buf.is_empty() {
+            match std::os::windows::fs::FileExt::seek_read(f, buf, offset + done) {
+                Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "file shorter than expected")),
+                Ok(n) => {
+                    buf = &mut buf[n..];
+                    done += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `rename`.
 pub fn rename(from: &Path, to: &Path) -> io::Result<()> {
     hit(Op::Rename)?;

@@ -415,15 +415,20 @@ impl Storage {
         };
     }
 
-    /// Delete WAL files no collection needs any more; `rotate` first closes the current
-    /// file so that it can go too.
+    /// Delete WAL files no collection needs any more. The current file is closed first
+    /// (so that it can go too) when `rotate` asks for it or when nothing in it is needed:
+    /// otherwise a database whose writes are all in segments would still read up to a
+    /// whole file of covered frames at every open.
     pub fn trim_wal(&self, rotate: bool) -> Result<()> {
         self.committer.with_wal(|w| {
-            if rotate {
+            // Frames appended but not yet applied have set no floor: keep them. Read before
+            // the floors (see `Committer::unapplied_from`).
+            let unapplied = self.committer.unapplied_from();
+            let needed_from = self.floors.lock().values().copied().min().unwrap_or(u64::MAX).min(unapplied);
+            if rotate || needed_from >= w.next_seq() {
                 w.rotate_if_needed(true)?;
             }
-            let bound = self.floors.lock().values().copied().min().unwrap_or(u64::MAX).min(w.next_seq());
-            w.remove_covered(bound);
+            w.remove_covered(needed_from.min(w.next_seq()));
             Ok(())
         })
     }

@@ -165,11 +165,60 @@ pub fn open(
         if end.is_none() {
             return Err(bad(at as u64, &format!("section {i} lies outside the file")));
         }
-        let (off, len) = (off as usize, len as usize);
-        if crc32c::crc32c(&b[off..off + len]) != le_u32(b, at + 16) {
+        out.push((off as usize, len as usize));
+    }
+    let crcs = section_crcs(&file, &out).map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))?;
+    for (i, (&(off, _), crc)) in out.iter().zip(crcs).enumerate() {
+        if crc != le_u32(b, 48 + i * 24 + 16) {
             return Err(bad(off as u64, &format!("section {i} checksum mismatch")));
         }
-        out.push((off, len));
     }
     Ok(Sectioned { map: Arc::new(map), sections: out })
+}
+
+/// Bytes one task reads and checksums when sections are checked at open.
+const CHECK_CHUNK: usize = 4 << 20;
+
+thread_local! {
+    static CHECK_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// CRC32C of each `(offset, length)` section of `file`, computed from positioned reads of
+/// [`CHECK_CHUNK`] pieces spread over the worker pool and combined per section.
+///
+/// Reading rather than touching the mapping keeps the check out of the process's resident
+/// memory: a 10M-vector segment is gigabytes, and after open only the pages a search
+/// touches should be mapped in (`docs/ARCHITECTURE.md` §14 has the figures). Both cores
+/// share the work, so open is bounded by page-cache copy speed, not by one core's CRC.
+fn section_crcs(file: &std::fs::File, sections: &[(usize, usize)]) -> std::io::Result<Vec<u32>> {
+    use rayon::prelude::*;
+    // (section, offset, length) of every piece, in file order.
+    let pieces: Vec<(usize, usize, usize)> = sections
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &(off, len))| {
+            (0..len.div_ceil(CHECK_CHUNK).max(1)).map(move |c| {
+                let start = c * CHECK_CHUNK;
+                (i, off + start, CHECK_CHUNK.min(len - start))
+            })
+        })
+        .collect();
+    let piece_crcs: Vec<u32> = pieces
+        .par_iter()
+        .map(|&(_, off, len)| {
+            CHECK_BUF.with(|buf| {
+                let mut buf = buf.borrow_mut();
+                if buf.len() < CHECK_CHUNK {
+                    buf.resize(CHECK_CHUNK, 0);
+                }
+                super::fs::read_exact_at(file, &mut buf[..len], off as u64)?;
+                Ok(crc32c::crc32c(&buf[..len]))
+            })
+        })
+        .collect::<std::io::Result<_>>()?;
+    let mut crcs = vec![0u32; sections.len()];
+    for (&(i, _, len), crc) in pieces.iter().zip(piece_crcs) {
+        crcs[i] = crc32c::crc32c_combine(crcs[i], crc, len);
+    }
+    Ok(crcs)
 }
