@@ -72,6 +72,13 @@ impl HotTier {
         self.ids.len() - self.dead_count
     }
 
+    /// Make room for `rows` more rows (one growth per batch instead of one per row).
+    pub fn reserve(&mut self, rows: usize) {
+        self.ids.reserve(rows);
+        self.vectors.reserve(rows * self.dim);
+        self.metadata.reserve(rows);
+    }
+
     /// Append a row; returns its index.
     pub fn push(&mut self, id: u64, vector: &[f32], meta: Option<Arc<RowMeta>>) -> u32 {
         let r = self.ids.len();

@@ -42,16 +42,6 @@ pub const GRAPH_MIN_ROWS: usize = 2048;
 /// `docs/ARCHITECTURE.md`, "Filtered search").
 pub const EXACT_FILTER_SELECTIVITY: f64 = 0.05;
 
-/// One row handed to [`Segment::build`].
-pub struct SegmentRow<'a> {
-    /// External id.
-    pub id: u64,
-    /// Vector in stored form.
-    pub vector: &'a [f32],
-    /// Metadata.
-    pub meta: Option<Arc<RowMeta>>,
-}
-
 /// Where a segment is stored, for segments of a durable collection.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct SegmentFiles {
@@ -94,34 +84,45 @@ fn bit(bits: &[u64], r: usize) -> bool {
 impl Segment {
     /// Build a segment from rows; with `params`, a graph is built when there are at least
     /// [`GRAPH_MIN_ROWS`] rows (without, the segment is always searched exactly).
+    /// Row `i` is `ids[i]`, `source[i·dim..(i+1)·dim]` (stored form) and `metas[i]`; the
+    /// graph is built on `source` in place (no copy: at 10M × 128-d every copy is 5 GB).
+    #[allow(clippy::too_many_arguments)]
     pub fn build(
-        rows: Vec<SegmentRow<'_>>,
+        ids: &[u64],
+        source: &[f32],
+        mut metas: Vec<Option<Arc<RowMeta>>>,
         dim: usize,
         metric: Metric,
         params: Option<BuildParams>,
         progress: &mut dyn FnMut(usize, usize),
         keep_going: &dyn Fn() -> bool,
     ) -> Result<Segment> {
-        let n = rows.len();
+        let n = ids.len();
+        if source.len() != n * dim || metas.len() != n {
+            return Err(Error::Internal(format!(
+                "segment build: {n} ids, {} floats and {} metadata for dimension {dim}",
+                source.len(),
+                metas.len()
+            )));
+        }
         let (graph, order): (Option<FrozenGraph>, Vec<u32>) =
             if let Some(params) = params.filter(|_| n >= GRAPH_MIN_ROWS) {
-                let mut flat = Vec::with_capacity(n * dim);
-                rows.iter().for_each(|r| flat.extend_from_slice(r.vector));
-                let (g, order) = build_graph(&flat, dim, metric, params, progress, keep_going)?;
+                let (g, order) = build_graph(source, dim, metric, params, progress, keep_going)?;
                 (Some(g), order)
             } else {
                 progress(n, n);
                 (None, (0..n as u32).collect())
             };
         let mut vectors = AlignedF32::zeroed(n * dim);
-        let mut ids = Vec::with_capacity(n);
+        let mut ordered_ids = Vec::with_capacity(n);
         let mut metadata = Vec::with_capacity(n);
         for (u, &src) in order.iter().enumerate() {
-            let row = &rows[src as usize];
-            vectors[u * dim..(u + 1) * dim].copy_from_slice(row.vector);
-            ids.push(row.id);
-            metadata.push(row.meta.clone());
+            let src = src as usize;
+            vectors[u * dim..(u + 1) * dim].copy_from_slice(&source[src * dim..(src + 1) * dim]);
+            ordered_ids.push(ids[src]);
+            metadata.push(metas[src].take());
         }
+        let ids = ordered_ids;
         let index = FieldIndex::build(metadata.iter().map(|m| m.as_deref().map(|m| &m.flat)));
         let quant = graph.as_ref().map(|_| Sq8::encode(&vectors, dim));
         Ok(Segment {

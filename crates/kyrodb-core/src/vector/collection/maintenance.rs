@@ -165,14 +165,10 @@ impl Collection {
         let started = std::time::Instant::now();
         if !consumed_segments.is_empty() || hot_prefix > 0 {
             // 2. Build (and store) without any lock.
-            let rows: Vec<SegmentRow<'_>> = sources
-                .iter()
-                .zip(vectors.chunks_exact(dim))
-                .zip(metas)
-                .map(|((&(id, _), vector), meta)| SegmentRow { id, vector, meta })
-                .collect();
+            let ids: Vec<u64> = sources.iter().map(|&(id, _)| id).collect();
             let params = self.config.index.map(|ix| ix.params);
-            let mut segment = Segment::build(rows, dim, self.config.metric, params, progress, &|| self.usable())?;
+            let mut segment =
+                Segment::build(&ids, &vectors, metas, dim, self.config.metric, params, progress, &|| self.usable())?;
             drop(vectors);
             if let (Some(storage), false) = (self.storage(), segment.is_empty()) {
                 segment = self.store_segment(storage, &segment)?;

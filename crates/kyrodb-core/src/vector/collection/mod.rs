@@ -17,7 +17,7 @@ use super::filter::Filter;
 use super::hnsw::{BuildParams, DEFAULT_EF_SEARCH, MAX_EF};
 use super::metric::Metric;
 use super::row::{HotTier, RowMeta};
-use super::segment::{Segment, SegmentFiles, SegmentRow};
+use super::segment::{Segment, SegmentFiles};
 use super::topk::Candidate;
 use crate::error::{Error, Result};
 use crate::storage::manifest::SegmentEntry;
@@ -418,12 +418,14 @@ impl Collection {
     fn apply_upsert(&self, ids: &[u64], vectors: &[f32], metadata: Vec<Option<Arc<RowMeta>>>, seq: u64) {
         let dim = self.config.dimension;
         let mut st = self.state.write();
+        st.hot.reserve(ids.len());
         for ((id, v), meta) in ids.iter().zip(vectors.chunks_exact(dim)).zip(metadata) {
-            if let Some(old) = st.locations.get(id).copied() {
+            // One hash operation per row: the new row goes in first, the row it replaces
+            // (never the same one) is killed after.
+            let r = st.hot.push(*id, v, meta);
+            if let Some(old) = st.locations.insert(*id, Loc::Hot(r)) {
                 st.kill(old);
             }
-            let r = st.hot.push(*id, v, meta);
-            st.locations.insert(*id, Loc::Hot(r));
         }
         self.note_applied(&mut st, seq);
     }
