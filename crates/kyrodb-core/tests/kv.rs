@@ -235,3 +235,67 @@ fn wal_of_the_store_is_replayed_and_then_trimmed() {
     let db = Database::open(Some(dir.path())).unwrap();
     assert_eq!(db.kv().count().unwrap(), 1000);
 }
+
+#[test]
+fn a_large_replay_is_loaded_in_bulk_frozen_and_written_out_with_nothing_lost() {
+    // More replayed writes than the freeze threshold (65,536), over keys already in a run:
+    // overwrites, deletes of present and absent keys, several writes of one key in one
+    // frame and across frames. The loaded memtable must answer like the model at once,
+    // be written out as a run after open, and survive another crash and reopen.
+    let dir = tempfile::tempdir().unwrap();
+    let big = || OpenOptions {
+        kv: KvConfig { memtable_bytes: 1 << 30, rmi_rebuild_appends: u64::MAX },
+        ..OpenOptions::default()
+    };
+    let mut rng = StdRng::seed_from_u64(77);
+    let mut model = Model::new();
+    {
+        let db = Database::open_with(Some(dir.path()), big()).unwrap();
+        let base: Vec<(u64, Value)> = (0..20_000u64).map(|k| (k * 7, value(&mut rng))).collect();
+        let writes: Vec<Write<'_>> = base.iter().map(|(k, v)| Write::Put(*k, v.kind, &v.bytes)).collect();
+        db.kv().write(&writes).unwrap();
+        model.extend(base.iter().cloned());
+        db.kv().flush().unwrap();
+        for _ in 0..40 {
+            let batch: Vec<(u64, Option<Value>)> = (0..2_500)
+                .map(|_| {
+                    let k = rng.gen_range(0..200_000u64);
+                    (k, (!rng.gen_bool(0.2)).then(|| value(&mut rng)))
+                })
+                .collect();
+            let writes: Vec<Write<'_>> = batch
+                .iter()
+                .map(|(k, v)| match v {
+                    Some(v) => Write::Put(*k, v.kind, &v.bytes),
+                    None => Write::Delete(*k),
+                })
+                .collect();
+            db.kv().write(&writes).unwrap();
+            for (k, v) in batch {
+                match v {
+                    Some(v) => model.insert(k, v),
+                    None => model.remove(&k),
+                };
+            }
+        }
+        db.crash_for_tests();
+    }
+    let probes: Vec<u64> = (0..2_000).map(|_| rng.gen_range(0..200_000u64)).collect();
+    {
+        let db = Database::open_with(Some(dir.path()), big()).unwrap();
+        check(&db, &model, &probes);
+        // Writes after open go to a fresh memtable beside the frozen one.
+        db.kv().put(5, ValueKind::Str, b"after open").unwrap();
+        model.insert(5, Value { kind: ValueKind::Str, bytes: b"after open".to_vec() });
+        check(&db, &model, &probes);
+        db.crash_for_tests();
+    }
+    let db = Database::open_with(Some(dir.path()), big()).unwrap();
+    check(&db, &model, &probes);
+    db.kv().flush().unwrap();
+    let stats = db.kv().stats().unwrap();
+    assert!(stats.runs >= 2 && stats.memtable_entries == 0, "the replayed writes are in runs now: {stats:?}");
+    db.close().unwrap();
+    let db = Database::open_with(Some(dir.path()), big()).unwrap();
+    check(&db, &model, &probes);
+}

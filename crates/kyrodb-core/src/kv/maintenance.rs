@@ -212,11 +212,11 @@ impl KvStore {
 
 /// Columns of a frozen memtable; tombstones are kept only when older runs exist.
 fn columns_of(m: &Memtable, older_runs: bool) -> RunColumns {
-    let bytes = m.iter().map(|(_, e)| e.value.len()).sum();
+    let bytes = m.iter().map(|(_, _, v)| v.len()).sum();
     let mut c = RunColumns::with_capacity(m.len(), bytes);
-    for (k, e) in m.iter() {
-        if e.kind != ValueKind::Deleted || older_runs {
-            c.push(k, e.kind, &e.value);
+    for (k, kind, v) in m.iter() {
+        if kind != ValueKind::Deleted || older_runs {
+            c.push(k, kind, v);
         }
     }
     c

@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::storage::records::{self, KV_STORE};
 use crate::storage::wal::FrameKind;
 use crate::storage::Storage;
-use memtable::Memtable;
+use memtable::{LogColumns, Memtable};
 use parking_lot::{Condvar, Mutex, RwLock};
 use run::{Found, Run};
 use stats::{KvCounters, KvStats};
@@ -41,6 +41,11 @@ pub struct KvConfig {
     /// learned index (the original server's `--rmi-rebuild-appends`).
     pub rmi_rebuild_appends: u64,
 }
+
+/// Replayed entries from which recovery freezes the memtable it loads and writes it out
+/// as a run, rather than keeping it as the active memtable (whose first write would copy
+/// it into a map).
+const REPLAY_FREEZE_ENTRIES: usize = 65_536;
 
 /// Default memtable bound.
 pub const DEFAULT_MEMTABLE_BYTES: usize = 64 << 20;
@@ -86,7 +91,7 @@ pub struct KvStore {
     pub(crate) flushed: (Mutex<()>, Condvar),
     /// Writes replayed from the WAL at open, in log order, and the last frame's sequence
     /// number, until `finish_replay`.
-    replayed: Mutex<(Vec<(u64, Entry)>, u64)>,
+    replayed: Mutex<(LogColumns, u64)>,
 }
 
 impl std::fmt::Debug for KvStore {
@@ -98,7 +103,7 @@ impl std::fmt::Debug for KvStore {
 /// Look `key` up in every layer, newest first.
 #[inline]
 pub(crate) fn lookup<'s>(st: &'s KvState, key: u64, counters: &KvCounters) -> Result<Option<(ValueKind, &'s [u8])>> {
-    let found = |e: &'s Entry| (e.kind != ValueKind::Deleted).then_some((e.kind, &e.value[..]));
+    let found = |(kind, v): (ValueKind, &'s [u8])| (kind != ValueKind::Deleted).then_some((kind, v));
     if let Some(e) = st.active.get(key) {
         return Ok(found(e));
     }
@@ -127,7 +132,7 @@ impl KvStore {
             maintenance: Mutex::new(()),
             background: AtomicBool::new(false),
             flushed: (Mutex::new(()), Condvar::new()),
-            replayed: Mutex::new((Vec::new(), 0)),
+            replayed: Mutex::new((LogColumns::default(), 0)),
         }
     }
 
@@ -163,49 +168,47 @@ impl KvStore {
     /// Collect a WAL frame's writes at open (applied together by `finish_replay`).
     pub(crate) fn replay(&self, payload: &[u8], seq: u64) -> Result<()> {
         let mut replayed = self.replayed.lock();
-        let (ops, last_seq) = &mut *replayed;
-        let before = ops.len();
+        let (log, last_seq) = &mut *replayed;
+        let before = log.len();
         records::decode_kv(payload, &mut |op| {
-            let kind = ValueKind::from_code(op.op).unwrap_or(ValueKind::Deleted);
-            ops.push((op.key, Entry { kind, value: op.value.into() }));
+            log.push(op.key, ValueKind::from_code(op.op).unwrap_or(ValueKind::Deleted), op.value);
         })
         .map_err(|e| Error::Corruption(format!("WAL frame {seq}: {} at payload offset {}", e.what, e.offset)))
-        .inspect_err(|_| ops.truncate(before))?;
+        .inspect_err(|_| log.truncate(before))?;
         *last_seq = (*last_seq).max(seq);
         Ok(())
     }
 
-    /// After replay: build the memtable from every replayed write at once. Sorting by key
-    /// (stable, so the last write of a key in log order wins) and one bulk build replace
-    /// millions of single inserts (docs/ARCHITECTURE.md §14). The sort runs on every core,
-    /// and duplicates and no-op deletes are dropped in place, without a second vector.
+    /// After replay: load every replayed write into the memtable at once
+    /// ([`Memtable::from_log`]: one parallel sort by key, the last write of a key wins, no
+    /// allocation per value; docs/ARCHITECTURE.md §14). Deletes of keys without a value
+    /// are dropped (they need no tombstone).
     pub(crate) fn finish_replay(&self) {
-        use rayon::slice::ParallelSliceMut;
-        let (mut ops, last_seq) = std::mem::take(&mut *self.replayed.lock());
-        let appends = ops.len() as u64;
-        ops.par_sort_by_key(|(k, _)| *k);
-        // `dedup_by` keeps the first of equal neighbours: move the later write into it.
-        ops.dedup_by(|later, kept| {
-            if later.0 != kept.0 {
-                return false;
-            }
-            std::mem::swap(later, kept);
-            true
-        });
-        let mut st = self.state.write();
+        let (log, last_seq) = std::mem::take(&mut *self.replayed.lock());
+        let appends = log.len() as u64;
+        let mut guard = self.state.write();
+        let st = &mut *guard;
         st.applied_seq = st.applied_seq.max(last_seq);
         // The memtable is empty at open: what a key held before replay is in the runs.
-        ops.retain(|(k, e)| self.count_write(&mut st, *k, e));
-        st.active = Memtable::from_sorted(ops);
+        let loaded = Memtable::from_log(log, &mut |key, kind| self.count_write(st, key, kind));
+        if loaded.len() >= REPLAY_FREEZE_ENTRIES {
+            // Large: frozen, and written out as a run right after open
+            // (`resume_background_work`), so that no write ever converts it into a map.
+            st.frozen = Some(Arc::new(loaded));
+            st.frozen_seq = st.applied_seq;
+            st.frozen_live = st.live;
+        } else {
+            st.active = loaded;
+        }
         self.counters.appends.fetch_add(appends, Relaxed);
     }
 
     /// Update the live count for a write of `key` about to be applied; returns whether it
     /// changes anything (a delete of a key without a value does not, and needs no
     /// tombstone). A damaged run makes the lookup fail; the write still wins (it is logged).
-    fn count_write(&self, st: &mut KvState, key: u64, e: &Entry) -> bool {
+    fn count_write(&self, st: &mut KvState, key: u64, kind: ValueKind) -> bool {
         let existed = matches!(lookup(st, key, &self.counters), Ok(Some(_)));
-        match (e.kind == ValueKind::Deleted, existed) {
+        match (kind == ValueKind::Deleted, existed) {
             (true, false) => return false,
             (true, true) => st.live = st.live.saturating_sub(1),
             (false, false) => st.live += 1,
@@ -221,7 +224,7 @@ impl KvStore {
         let mut changed = 0;
         let n = entries.len() as u64;
         for (key, e) in entries {
-            if self.count_write(&mut st, key, &e) {
+            if self.count_write(&mut st, key, e.kind) {
                 changed += 1;
                 st.active.insert(key, e);
             }
@@ -406,9 +409,13 @@ impl KvStore {
         Ok(runs.iter().map(|r| r.warm(values)).sum())
     }
 
-    /// After open: write out a replayed memtable that is already full.
+    /// After open: write out the frozen replayed memtable, or an active one that is
+    /// already full.
     pub(crate) fn resume_background_work(self: &Arc<Self>) {
         self.after_apply();
+        if self.state.read().frozen.is_some() {
+            self.flush_in_background();
+        }
     }
 
     /// Wake writers waiting for room; stop background work (close).

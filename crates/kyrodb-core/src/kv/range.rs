@@ -24,14 +24,14 @@ const MAX_EXAMINED: usize = 65_536;
 
 /// A source's position in the merge.
 enum Cursor<'a> {
-    Mem(std::iter::Peekable<Box<dyn Iterator<Item = (u64, &'a super::Entry)> + 'a>>),
+    Mem(std::iter::Peekable<Box<dyn Iterator<Item = (u64, ValueKind, &'a [u8])> + 'a>>),
     Run { run: &'a Run, pos: usize, end: usize, reverse: bool },
 }
 
 impl<'a> Cursor<'a> {
     fn mem(m: &'a Memtable, lo: u64, hi: u64, reverse: bool) -> Cursor<'a> {
-        let it = m.range(lo, hi).map(|(&k, e)| (k, e));
-        let boxed: Box<dyn Iterator<Item = (u64, &'a super::Entry)> + 'a> =
+        let it = m.range(lo, hi);
+        let boxed: Box<dyn Iterator<Item = (u64, ValueKind, &'a [u8])> + 'a> =
             if reverse { Box::new(it.rev()) } else { Box::new(it) };
         Cursor::Mem(boxed.peekable())
     }
@@ -50,7 +50,7 @@ impl<'a> Cursor<'a> {
 
     fn peek_key(&mut self) -> Option<u64> {
         match self {
-            Cursor::Mem(it) => it.peek().map(|(k, _)| *k),
+            Cursor::Mem(it) => it.peek().map(|(k, _, _)| *k),
             Cursor::Run { run, pos, end, reverse } => {
                 if *reverse {
                     (*pos > *end).then(|| run.keys()[*pos - 1])
@@ -64,7 +64,7 @@ impl<'a> Cursor<'a> {
     /// The current entry, as (kind, bytes), then advance.
     fn take(&mut self) -> Result<Option<(ValueKind, &'a [u8])>> {
         match self {
-            Cursor::Mem(it) => Ok(it.next().map(|(_, e)| (e.kind, &e.value[..]))),
+            Cursor::Mem(it) => Ok(it.next().map(|(_, kind, v)| (kind, v))),
             Cursor::Run { run, pos, reverse, .. } => {
                 let i = if *reverse {
                     *pos -= 1;
