@@ -217,7 +217,6 @@ pub fn replay_wal(
     // and a page clear for every 4 KiB of log, as much as the replay itself.
     let mut last_bytes: Vec<u8> = Vec::new();
     let mut have_last = false;
-    let mut buf: Vec<u8> = Vec::new();
     while let Some((first, path)) = files.last().cloned() {
         read_into(&path, &mut last_bytes)?;
         if wal::check_header(&path, &last_bytes, db_id, first)?.is_some() {
@@ -230,74 +229,102 @@ pub fn replay_wal(
     }
     let mut next_seq = files.first().map_or(0, |f| f.0);
     let mut last_len = 0;
-    let mut i = 0;
-    while i < files.len() {
-        let (first, path) = files[i].clone();
-        let last = i + 1 == files.len();
-        let bytes: &[u8] = if last && have_last {
-            &last_bytes
-        } else {
-            read_into(&path, &mut buf)?;
-            &buf
-        };
-        let mut scanned = wal::check_header(&path, bytes, db_id, first).and_then(|h| {
-            if h.is_none() {
-                return Err(Error::Corruption(format!("{}: missing WAL file header at offset 0", path.display())));
+    // The other files are read ahead on a second thread (two buffers circulate), so that
+    // copying the next file out of the page cache overlaps applying this one.
+    let ahead: Vec<PathBuf> =
+        files.iter().take(if have_last { files.len() - 1 } else { files.len() }).map(|f| f.1.clone()).collect();
+    std::thread::scope(|scope| -> Result<()> {
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Result<Vec<u8>>>(1);
+        let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        for _ in 0..2 {
+            let _ = empty_tx.send(Vec::new());
+        }
+        scope.spawn(move || {
+            for path in ahead {
+                let Ok(mut buf) = empty_rx.recv() else { return };
+                let read = read_into(&path, &mut buf).map(|()| buf);
+                if full_tx.send(read).is_err() {
+                    return;
+                }
             }
-            if i > 0 && first != next_seq {
-                return Err(Error::Corruption(format!(
+        });
+        let mut buf: Vec<u8> = Vec::new();
+        let mut i = 0;
+        while i < files.len() {
+            let (first, path) = files[i].clone();
+            let last = i + 1 == files.len();
+            let bytes: &[u8] = if last && have_last {
+                &last_bytes
+            } else {
+                let next =
+                    full_rx.recv().map_err(|_| Error::Internal("the WAL read-ahead thread stopped".into()))??;
+                let spent = std::mem::replace(&mut buf, next);
+                if spent.capacity() > 0 {
+                    let _ = empty_tx.send(spent);
+                }
+                &buf
+            };
+            let mut scanned = wal::check_header(&path, bytes, db_id, first).and_then(|h| {
+                if h.is_none() {
+                    return Err(Error::Corruption(format!("{}: missing WAL file header at offset 0", path.display())));
+                }
+                if i > 0 && first != next_seq {
+                    return Err(Error::Corruption(format!(
                     "{}: WAL file starts at sequence {first} but the previous file ends before {next_seq} at offset 24",
                     path.display()
                 )));
-            }
-            wal::scan_file(&path, bytes, first, last, apply)
-        });
-        if let (Err(Error::Corruption(what)), true) = (&scanned, salvage) {
-            // Cut the log at the damage: keep the good prefix of this file (its frames were
-            // applied by the failed scan), drop the rest and every later file.
-            let what = what.clone();
-            let header_ok = matches!(wal::check_header(&path, bytes, db_id, first), Ok(Some(())));
-            let dropped: Vec<PathBuf> = files.drain(i + 1..).map(|f| f.1).collect();
-            for p in &dropped {
-                let _ = std::fs::remove_file(p);
-            }
-            if !header_ok {
-                let _ = std::fs::remove_file(&path);
-                files.truncate(i);
+                }
+                wal::scan_file(&path, bytes, first, last, apply)
+            });
+            if let (Err(Error::Corruption(what)), true) = (&scanned, salvage) {
+                // Cut the log at the damage: keep the good prefix of this file (its frames were
+                // applied by the failed scan), drop the rest and every later file.
+                let what = what.clone();
+                let header_ok = matches!(wal::check_header(&path, bytes, db_id, first), Ok(Some(())));
+                let dropped: Vec<PathBuf> = files.drain(i + 1..).map(|f| f.1).collect();
+                for p in &dropped {
+                    let _ = std::fs::remove_file(p);
+                }
+                if !header_ok {
+                    let _ = std::fs::remove_file(&path);
+                    files.truncate(i);
+                    report.push(format!(
+                        "salvage: {what}; removed {} and {} later WAL file(s)",
+                        path.display(),
+                        dropped.len()
+                    ));
+                    break;
+                }
+                let (at, after) = good_prefix(&path, bytes, first);
                 report.push(format!(
-                    "salvage: {what}; removed {} and {} later WAL file(s)",
+                    "salvage: {what}; kept {at} bytes of {}, dropped {} bytes and {} later WAL file(s)",
                     path.display(),
+                    bytes.len() as u64 - at,
                     dropped.len()
                 ));
-                break;
+                scanned = Ok(wal::FileScan { end: wal::FileEnd::Torn { at }, next_seq: after });
             }
-            let (at, after) = good_prefix(&path, bytes, first);
-            report.push(format!(
-                "salvage: {what}; kept {at} bytes of {}, dropped {} bytes and {} later WAL file(s)",
-                path.display(),
-                bytes.len() as u64 - at,
-                dropped.len()
-            ));
-            scanned = Ok(wal::FileScan { end: wal::FileEnd::Torn { at }, next_seq: after });
-        }
-        let scan = scanned?;
-        next_seq = scan.next_seq;
-        last_len = bytes.len() as u64;
-        if let wal::FileEnd::Torn { at } = scan.end {
-            let f = std::fs::OpenOptions::new().write(true).open(&path).map_err(|e| io_err("cannot open", &path, e))?;
-            f.set_len(at).map_err(|e| io_err("cannot truncate", &path, e))?;
-            fs::sync_data(&f).map_err(|e| io_err("cannot sync", &path, e))?;
-            if !salvage {
-                report.push(format!(
-                    "cut a torn last frame: {} bytes at offset {at} of {}",
-                    bytes.len() as u64 - at,
-                    path.display()
-                ));
+            let scan = scanned?;
+            next_seq = scan.next_seq;
+            last_len = bytes.len() as u64;
+            if let wal::FileEnd::Torn { at } = scan.end {
+                let f =
+                    std::fs::OpenOptions::new().write(true).open(&path).map_err(|e| io_err("cannot open", &path, e))?;
+                f.set_len(at).map_err(|e| io_err("cannot truncate", &path, e))?;
+                fs::sync_data(&f).map_err(|e| io_err("cannot sync", &path, e))?;
+                if !salvage {
+                    report.push(format!(
+                        "cut a torn last frame: {} bytes at offset {at} of {}",
+                        bytes.len() as u64 - at,
+                        path.display()
+                    ));
+                }
+                last_len = at;
             }
-            last_len = at;
+            i += 1;
         }
-        i += 1;
-    }
+        Ok(())
+    })?;
     if files.is_empty() {
         next_seq = 0;
         last_len = 0;
@@ -305,7 +332,6 @@ pub fn replay_wal(
     Ok(Replayed { files, last_len, next_seq, report })
 }
 
-/// Length of the good prefix of a damaged WAL file and the sequence number after it.
 /// Read the whole file at `path` into `buf` (replacing its contents, keeping its memory).
 fn read_into(path: &Path, buf: &mut Vec<u8>) -> Result<()> {
     use std::io::Read;
@@ -316,6 +342,7 @@ fn read_into(path: &Path, buf: &mut Vec<u8>) -> Result<()> {
         .map_err(|e| io_err("cannot read", path, e))
 }
 
+/// Length of the good prefix of a damaged WAL file and the sequence number after it.
 fn good_prefix(path: &Path, bytes: &[u8], first: u64) -> (u64, u64) {
     let mut good = (wal::FILE_HEADER as u64, first);
     let _ = wal::scan_file(path, bytes, first, false, &mut |f| {
