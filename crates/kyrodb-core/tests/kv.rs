@@ -16,6 +16,11 @@ fn small_memtables() -> OpenOptions {
     OpenOptions { kv: KvConfig { memtable_bytes: 4 << 10, rmi_rebuild_appends: 64 }, ..OpenOptions::default() }
 }
 
+fn large_memtable() -> OpenOptions {
+    // Nothing is flushed: every write stays in the WAL until the test flushes.
+    OpenOptions { kv: KvConfig { memtable_bytes: 1 << 30, rmi_rebuild_appends: u64::MAX }, ..OpenOptions::default() }
+}
+
 fn value(rng: &mut StdRng) -> Value {
     if rng.gen_bool(0.5) {
         let n = rng.gen_range(0..40);
@@ -243,14 +248,10 @@ fn a_large_replay_is_loaded_in_bulk_frozen_and_written_out_with_nothing_lost() {
     // frame and across frames. The loaded memtable must answer like the model at once,
     // be written out as a run after open, and survive another crash and reopen.
     let dir = tempfile::tempdir().unwrap();
-    let big = || OpenOptions {
-        kv: KvConfig { memtable_bytes: 1 << 30, rmi_rebuild_appends: u64::MAX },
-        ..OpenOptions::default()
-    };
     let mut rng = StdRng::seed_from_u64(77);
     let mut model = Model::new();
     {
-        let db = Database::open_with(Some(dir.path()), big()).unwrap();
+        let db = Database::open_with(Some(dir.path()), large_memtable()).unwrap();
         let base: Vec<(u64, Value)> = (0..20_000u64).map(|k| (k * 7, value(&mut rng))).collect();
         let writes: Vec<Write<'_>> = base.iter().map(|(k, v)| Write::Put(*k, v.kind, &v.bytes)).collect();
         db.kv().write(&writes).unwrap();
@@ -282,7 +283,7 @@ fn a_large_replay_is_loaded_in_bulk_frozen_and_written_out_with_nothing_lost() {
     }
     let probes: Vec<u64> = (0..2_000).map(|_| rng.gen_range(0..200_000u64)).collect();
     {
-        let db = Database::open_with(Some(dir.path()), big()).unwrap();
+        let db = Database::open_with(Some(dir.path()), large_memtable()).unwrap();
         check(&db, &model, &probes);
         // Writes after open go to a fresh memtable beside the frozen one.
         db.kv().put(5, ValueKind::Str, b"after open").unwrap();
@@ -290,13 +291,13 @@ fn a_large_replay_is_loaded_in_bulk_frozen_and_written_out_with_nothing_lost() {
         check(&db, &model, &probes);
         db.crash_for_tests();
     }
-    let db = Database::open_with(Some(dir.path()), big()).unwrap();
+    let db = Database::open_with(Some(dir.path()), large_memtable()).unwrap();
     check(&db, &model, &probes);
     db.kv().flush().unwrap();
     let stats = db.kv().stats().unwrap();
     assert!(stats.runs >= 2 && stats.memtable_entries == 0, "the replayed writes are in runs now: {stats:?}");
     db.close().unwrap();
-    let db = Database::open_with(Some(dir.path()), big()).unwrap();
+    let db = Database::open_with(Some(dir.path()), large_memtable()).unwrap();
     check(&db, &model, &probes);
 }
 
@@ -305,13 +306,9 @@ fn a_wal_of_several_files_replays_in_order_and_damage_in_an_older_file_is_corrup
     // 1 MiB values: ~150 MiB of log, so the WAL rotates (64 MiB files) and every file but
     // the last is read ahead of the replay on its second thread.
     let dir = tempfile::tempdir().unwrap();
-    let big = || OpenOptions {
-        kv: KvConfig { memtable_bytes: 1 << 30, rmi_rebuild_appends: u64::MAX },
-        ..OpenOptions::default()
-    };
     let value_of = |k: u64| -> Vec<u8> { (0..1 << 20).map(|i| (i as u64 ^ k) as u8).collect() };
     {
-        let db = Database::open_with(Some(dir.path()), big()).unwrap();
+        let db = Database::open_with(Some(dir.path()), large_memtable()).unwrap();
         for k in 0..150u64 {
             db.kv().put(k % 120, ValueKind::Bytes, &value_of(k)).unwrap();
         }
@@ -324,7 +321,7 @@ fn a_wal_of_several_files_replays_in_order_and_damage_in_an_older_file_is_corrup
     };
     assert!(wal_files().len() >= 3, "{:?}", wal_files());
     {
-        let db = Database::open_with(Some(dir.path()), big()).unwrap();
+        let db = Database::open_with(Some(dir.path()), large_memtable()).unwrap();
         assert_eq!(db.kv().count().unwrap(), 120);
         for k in [0u64, 29, 30, 119] {
             let last_write = if k < 30 { k + 120 } else { k };
@@ -338,7 +335,7 @@ fn a_wal_of_several_files_replays_in_order_and_damage_in_an_older_file_is_corrup
     let at = bytes.len() / 2;
     bytes[at] ^= 0x40;
     std::fs::write(&first, bytes).unwrap();
-    let err = Database::open_with(Some(dir.path()), big()).unwrap_err();
+    let err = Database::open_with(Some(dir.path()), large_memtable()).unwrap_err();
     assert_eq!(err.code(), "CORRUPTION", "{err}");
     assert!(err.to_string().contains(&first.file_name().unwrap().to_string_lossy().to_string()), "{err}");
 }
