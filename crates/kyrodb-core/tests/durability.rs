@@ -19,9 +19,7 @@ fn open(dir: &Path) -> kyrodb_core::Result<Database> {
 fn populate(db: &Database, rng: &mut StdRng, model: &mut Model, batches: usize) {
     let c = db.collection("v").unwrap();
     for i in 0..batches {
-        let b = random_batch(rng, IDS);
-        apply_to_db(&c, &b).unwrap();
-        apply_to_model(model, &b);
+        write_random_batch(&c, rng, model, IDS);
         if i % 97 == 96 {
             c.flush(&mut |_, _| {}).unwrap();
         }
@@ -97,9 +95,7 @@ fn a_checkpoint_that_leaves_nothing_unflushed_drops_the_whole_wal() {
     let db = open(dir.path()).unwrap();
     let c = db.create_collection("v", config()).unwrap();
     for _ in 0..50 {
-        let b = random_batch(&mut rng, IDS);
-        apply_to_db(&c, &b).unwrap();
-        apply_to_model(&mut model, &b);
+        write_random_batch(&c, &mut rng, &mut model, IDS);
     }
     assert!(db.stats().wal.disk_bytes > 4096, "the writes are in the WAL");
     c.build_index(&mut |_, _| {}).unwrap();
@@ -107,9 +103,7 @@ fn a_checkpoint_that_leaves_nothing_unflushed_drops_the_whole_wal() {
     assert_eq!(wal.files, 1, "{wal:?}");
     assert!(wal.disk_bytes <= 64, "only a fresh file header is left: {wal:?}");
     // Writes after the checkpoint are kept, and the next checkpoint still sees them.
-    let b = random_batch(&mut rng, IDS);
-    apply_to_db(&c, &b).unwrap();
-    apply_to_model(&mut model, &b);
+    write_random_batch(&c, &mut rng, &mut model, IDS);
     db.close().unwrap();
     let db = open(dir.path()).unwrap();
     matches(&db, "v", &model, IDS).unwrap();
@@ -180,9 +174,7 @@ fn durability_modes_all_survive_a_clean_close() {
         let mut rng = StdRng::seed_from_u64(3);
         let mut model = Model::new();
         for _ in 0..50 {
-            let b = random_batch(&mut rng, IDS);
-            apply_to_db(&c, &b).unwrap();
-            apply_to_model(&mut model, &b);
+            write_random_batch(&c, &mut rng, &mut model, IDS);
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
         db.close().unwrap();
@@ -206,9 +198,7 @@ fn rich_database(dir: &Path) -> Model {
     apply_to_model(&mut model, &Batch::Delete((0..60).collect()));
     c.flush(&mut |_, _| {}).unwrap();
     for _ in 0..20 {
-        let b = random_batch(&mut rng, IDS);
-        apply_to_db(&c, &b).unwrap();
-        apply_to_model(&mut model, &b);
+        write_random_batch(&c, &mut rng, &mut model, IDS);
     }
     db.close().unwrap();
     model
@@ -368,9 +358,7 @@ fn background_flushes_and_merges_under_continuous_writes_lose_nothing_and_stay_f
     let db = open(dir.path()).unwrap();
     let c = db.create_collection("v", config()).unwrap();
     for i in 0..400 {
-        let b = random_batch(&mut rng, IDS);
-        apply_to_db(&c, &b).unwrap();
-        apply_to_model(&mut model, &b);
+        write_random_batch(&c, &mut rng, &mut model, IDS);
         if i % 10 == 0 {
             std::thread::sleep(std::time::Duration::from_millis(2));
         }

@@ -49,6 +49,13 @@ pub fn random_batch(rng: &mut StdRng, id_space: u64) -> Batch {
     Batch::Upsert(ids, vectors, metadata)
 }
 
+/// Write one random batch of ids below `id_space` to `c` and to `model`.
+pub fn write_random_batch(c: &Arc<Collection>, rng: &mut StdRng, model: &mut Model, id_space: u64) {
+    let b = random_batch(rng, id_space);
+    apply_to_db(c, &b).unwrap();
+    apply_to_model(model, &b);
+}
+
 pub fn apply_to_model(model: &mut Model, b: &Batch) {
     match b {
         Batch::Upsert(ids, vectors, metadata) => {
