@@ -214,7 +214,7 @@ impl Database {
             .zip(&staged)
             .map(|(e, (_, c))| (e.id, (e.flushed_seq, Arc::clone(c))))
             .collect();
-        let replayed = storage::replay_wal(dir, manifest.database_id, options.salvage, &mut |frame| {
+        let replayed = storage::replay_wal(dir, manifest.database_id, options.salvage, &mut |frame, file| {
             let id = storage::records::collection_of(frame.payload).map_err(|e| {
                 Error::Corruption(format!("WAL frame {}: {} at offset {}", frame.seq, e.what, frame.offset))
             })?;
@@ -225,7 +225,11 @@ impl Database {
                         frame.seq, frame.offset
                     )));
                 }
-                return if frame.seq > manifest.kv.flushed_seq { kv.replay(frame.payload, frame.seq) } else { Ok(()) };
+                return if frame.seq > manifest.kv.flushed_seq {
+                    kv.replay(frame.payload, file, frame.seq)
+                } else {
+                    Ok(())
+                };
             }
             match by_id.get(&id) {
                 Some((flushed, c)) if frame.seq > *flushed => c.replay(frame.kind, frame.payload, frame.seq),

@@ -2,83 +2,109 @@
 //! bytes and by appends; when full it is frozen and written out as a sorted run.
 //!
 //! Two layouts. Writes applied one at a time go into a `BTreeMap` of boxed values. The
-//! writes replayed at open are loaded in bulk ([`Memtable::from_log`]): sorted key columns
-//! over one buffer that holds the values in log order, so recovery allocates nothing per
-//! value and sorts once (`docs/ARCHITECTURE.md` §14 has the figures). A sorted memtable
-//! becomes a map at its first single write; a full one is written out as a run first (the
-//! open schedules that flush), so the conversion only ever copies a bounded memtable.
+//! writes replayed at open are loaded in bulk ([`Memtable::from_log`]): one array of records
+//! whose values stay where the log holds them (in the mapped WAL files), so recovery copies
+//! and allocates nothing per value and sorts once (`docs/ARCHITECTURE.md` §14 has the
+//! figures). A sorted memtable becomes a map at its first single write; a full one is
+//! written out as a run first (the open schedules that flush), so the conversion only ever
+//! copies a bounded memtable.
 
 use super::value::{Entry, ValueKind};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Bytes counted per entry on top of the value (key, kind, map node share).
 const ENTRY_OVERHEAD: usize = 48;
 
-/// Writes replayed from the WAL, in log order, as columns: write `i` stores `kinds[i]`
-/// under `keys[i]` with the value `values[ends[i-1]..ends[i]]` (from 0 for `i = 0`).
-#[derive(Default, Debug)]
-pub struct LogColumns {
-    /// Keys, in log order.
-    pub keys: Vec<u64>,
-    /// Kind of each write (`Deleted` for a delete).
-    pub kinds: Vec<ValueKind>,
-    /// End of each write's value in `values`.
-    pub ends: Vec<u64>,
-    /// Every value, concatenated in log order.
-    pub values: Vec<u8>,
+/// Bytes that replayed values lie in: a mapped WAL file (any byte buffer in tests).
+pub type Chunk = Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+/// Bits of a value location that hold the byte offset in its chunk; the chunk's index is
+/// above them.
+const OFFSET_BITS: u32 = 40;
+
+/// One replayed write: `kind` under `key`, its value `len` bytes at `loc` (the chunk's
+/// index `<< 40 |` the byte offset in the chunk). Every write's value slice, even an empty
+/// one, lies inside its WAL frame after the write's own header, so locations strictly grow
+/// with log position and `(key, loc)` orders the writes of a key as the log did.
+#[derive(Copy, Clone, Debug)]
+struct LogEntry {
+    key: u64,
+    loc: u64,
+    len: u32,
+    kind: ValueKind,
 }
 
-impl LogColumns {
-    /// Append one write.
-    pub fn push(&mut self, key: u64, kind: ValueKind, value: &[u8]) {
-        self.keys.push(key);
-        self.kinds.push(kind);
-        self.values.extend_from_slice(value);
-        self.ends.push(self.values.len() as u64);
+impl LogEntry {
+    #[inline]
+    fn value<'c>(&self, chunks: &'c [Chunk]) -> &'c [u8] {
+        let bytes: &[u8] = AsRef::<[u8]>::as_ref(&*chunks[(self.loc >> OFFSET_BITS) as usize]);
+        let start = (self.loc & ((1 << OFFSET_BITS) - 1)) as usize;
+        &bytes[start..start + self.len as usize]
+    }
+}
+
+/// Writes replayed from the WAL, in log order; values stay in the chunks they lie in.
+#[derive(Default)]
+pub struct ReplayLog {
+    entries: Vec<LogEntry>,
+    /// The chunks values lie in, each held once.
+    chunks: Vec<Chunk>,
+}
+
+impl ReplayLog {
+    /// Append one write whose value is `value`, a slice of `chunk`'s bytes (the chunk is
+    /// kept, not copied). Fails, appending nothing, when `value` does not lie in `chunk`.
+    pub fn push(&mut self, key: u64, kind: ValueKind, chunk: &Chunk, value: &[u8]) -> Result<(), &'static str> {
+        let bytes: &[u8] = AsRef::<[u8]>::as_ref(&**chunk);
+        let offset = (value.as_ptr() as usize).wrapping_sub(bytes.as_ptr() as usize);
+        if offset > bytes.len() || value.len() > bytes.len() - offset || offset >= 1 << OFFSET_BITS {
+            return Err("a replayed value outside its WAL file");
+        }
+        let len = u32::try_from(value.len()).map_err(|_| "a replayed value over 4 GiB")?;
+        if !self.chunks.last().is_some_and(|c| Arc::ptr_eq(c, chunk)) {
+            if self.chunks.len() >= 1 << (64 - OFFSET_BITS) {
+                return Err("more WAL files than a replay can hold");
+            }
+            self.chunks.push(Arc::clone(chunk));
+        }
+        let loc = ((self.chunks.len() as u64 - 1) << OFFSET_BITS) | offset as u64;
+        self.entries.push(LogEntry { key, loc, len, kind });
+        Ok(())
     }
 
     /// Writes held.
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.entries.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.entries.is_empty()
     }
 
-    /// Drop every write after the first `n`.
+    /// Drop every write after the first `n` (and the chunks only they used).
     pub fn truncate(&mut self, n: usize) {
-        if n < self.keys.len() {
-            let end = if n == 0 { 0 } else { self.ends[n - 1] as usize };
-            self.keys.truncate(n);
-            self.kinds.truncate(n);
-            self.ends.truncate(n);
-            self.values.truncate(end);
-        }
+        self.entries.truncate(n);
+        self.chunks.truncate(self.entries.last().map_or(0, |e| (e.loc >> OFFSET_BITS) as usize + 1));
     }
 }
 
-/// A bulk-loaded memtable: entry `i` is `keys[i]` (strictly ascending), `kinds[i]`, and
-/// `values[starts[i]..starts[i] + lens[i]]`.
-#[derive(Debug, Default)]
+/// A bulk-loaded memtable: entries with strictly ascending keys, values in `chunks`.
+#[derive(Default)]
 pub struct Sorted {
-    keys: Vec<u64>,
-    kinds: Vec<ValueKind>,
-    starts: Vec<u64>,
-    lens: Vec<u32>,
-    values: Vec<u8>,
+    entries: Vec<LogEntry>,
+    chunks: Vec<Chunk>,
 }
 
 impl Sorted {
     #[inline]
     fn entry(&self, i: usize) -> (u64, ValueKind, &[u8]) {
-        let start = self.starts[i] as usize;
-        (self.keys[i], self.kinds[i], &self.values[start..start + self.lens[i] as usize])
+        let e = &self.entries[i];
+        (e.key, e.kind, e.value(&self.chunks))
     }
 }
 
-#[derive(Debug)]
 enum Layout {
     Map(BTreeMap<u64, Entry>),
     Sorted(Sorted),
@@ -91,7 +117,7 @@ impl Default for Layout {
 }
 
 /// Writes not yet in a run. Deletes are kept as tombstones (they hide older runs).
-#[derive(Default, Debug)]
+#[derive(Default)]
 pub struct Memtable {
     layout: Layout,
     bytes: usize,
@@ -104,7 +130,7 @@ pub enum MemRange<'a> {
     Map(std::collections::btree_map::Range<'a, u64, Entry>),
     /// Over the sorted layout: positions `front..back`.
     Sorted {
-        /// The columns.
+        /// The sorted records.
         sorted: &'a Sorted,
         /// Next position from the front.
         front: usize,
@@ -149,7 +175,7 @@ impl Memtable {
     pub fn len(&self) -> usize {
         match &self.layout {
             Layout::Map(m) => m.len(),
-            Layout::Sorted(s) => s.keys.len(),
+            Layout::Sorted(s) => s.entries.len(),
         }
     }
 
@@ -165,48 +191,29 @@ impl Memtable {
 
     /// The memtable the replayed writes `log` leave: the last write of each key, kept when
     /// `keep(key, kind)` says it changes something (it is called once per key, in key
-    /// order). The sort of `(key, log position)` pairs runs on every core; values stay
-    /// where the log put them.
-    pub fn from_log(log: LogColumns, keep: &mut dyn FnMut(u64, ValueKind) -> bool) -> Memtable {
+    /// order). The writes are sorted in place by (key, log position) on every core and
+    /// become the memtable: nothing is copied or allocated per write.
+    pub fn from_log(log: ReplayLog, keep: &mut dyn FnMut(u64, ValueKind) -> bool) -> Memtable {
         use rayon::slice::ParallelSliceMut;
-        let appends = log.keys.len() as u64;
-        let mut order: Vec<(u64, usize)> = log.keys.iter().enumerate().map(|(i, &k)| (k, i)).collect();
-        // Unstable is enough: no two pairs are equal (positions differ), and equal keys
-        // end up in log order.
-        order.par_sort_unstable();
-        let mut s = Sorted {
-            keys: Vec::with_capacity(order.len()),
-            kinds: Vec::with_capacity(order.len()),
-            starts: Vec::with_capacity(order.len()),
-            lens: Vec::with_capacity(order.len()),
-            values: Vec::new(),
-        };
+        let ReplayLog { mut entries, chunks } = log;
+        let appends = entries.len() as u64;
+        // Unstable is enough: no two writes have the same location.
+        entries.par_sort_unstable_by_key(|e| (e.key, e.loc));
         let mut bytes = 0;
-        // In key order the log positions are random: start loading a write's kind and value
-        // bounds this many entries ahead (a cache miss each otherwise; ARCHITECTURE §14).
-        const AHEAD: usize = 16;
-        for (j, &(key, i)) in order.iter().enumerate() {
-            if let Some(&(_, a)) = order.get(j + AHEAD) {
-                crate::simd::prefetch(&log.ends[a.saturating_sub(1)..], 16);
-                crate::simd::prefetch(&log.kinds[a..], 1);
-            }
-            if order.get(j + 1).is_some_and(|next| next.0 == key) {
+        let mut kept = 0;
+        for j in 0..entries.len() {
+            let e = entries[j];
+            if entries.get(j + 1).is_some_and(|next| next.key == e.key) {
                 continue; // a later write of this key follows
             }
-            let kind = log.kinds[i];
-            if !keep(key, kind) {
-                continue;
+            if keep(e.key, e.kind) {
+                bytes += e.len as usize + ENTRY_OVERHEAD;
+                entries[kept] = e;
+                kept += 1;
             }
-            let start = if i == 0 { 0 } else { log.ends[i - 1] };
-            let len = log.ends[i] - start;
-            s.keys.push(key);
-            s.kinds.push(kind);
-            s.starts.push(start);
-            s.lens.push(len as u32);
-            bytes += len as usize + ENTRY_OVERHEAD;
         }
-        s.values = log.values;
-        Memtable { layout: Layout::Sorted(s), bytes, appends }
+        entries.truncate(kept);
+        Memtable { layout: Layout::Sorted(Sorted { entries, chunks }), bytes, appends }
     }
 
     /// The entry for `key`, if this memtable has one: its kind (`Deleted` for a
@@ -215,17 +222,23 @@ impl Memtable {
     pub fn get(&self, key: u64) -> Option<(ValueKind, &[u8])> {
         match &self.layout {
             Layout::Map(m) => m.get(&key).map(|e| (e.kind, &e.value[..])),
-            Layout::Sorted(s) => s.keys.binary_search(&key).ok().map(|i| {
+            Layout::Sorted(s) => s.entries.binary_search_by_key(&key, |e| e.key).ok().map(|i| {
                 let (_, kind, v) = s.entry(i);
                 (kind, v)
             }),
         }
     }
 
-    /// Record a put or a tombstone.
-    pub fn insert(&mut self, key: u64, entry: Entry) {
+    /// The same entries in the map layout, values copied out of the chunks they lay in
+    /// (which are released).
+    pub fn into_map(mut self) -> Memtable {
+        self.make_map();
+        self
+    }
+
+    fn make_map(&mut self) {
         if let Layout::Sorted(s) = &self.layout {
-            let map: BTreeMap<u64, Entry> = (0..s.keys.len())
+            let map: BTreeMap<u64, Entry> = (0..s.entries.len())
                 .map(|i| {
                     let (k, kind, v) = s.entry(i);
                     (k, Entry { kind, value: v.into() })
@@ -233,6 +246,11 @@ impl Memtable {
                 .collect();
             self.layout = Layout::Map(map);
         }
+    }
+
+    /// Record a put or a tombstone.
+    pub fn insert(&mut self, key: u64, entry: Entry) {
+        self.make_map();
         let Layout::Map(map) = &mut self.layout else { unreachable!("converted above") };
         self.bytes += entry.value.len() + ENTRY_OVERHEAD;
         self.appends += 1;
@@ -247,8 +265,8 @@ impl Memtable {
             Layout::Map(m) => MemRange::Map(m.range(lo..=hi)),
             Layout::Sorted(s) => MemRange::Sorted {
                 sorted: s,
-                front: s.keys.partition_point(|&k| k < lo),
-                back: s.keys.partition_point(|&k| k <= hi),
+                front: s.entries.partition_point(|e| e.key < lo),
+                back: s.entries.partition_point(|e| e.key <= hi),
             },
         }
     }
@@ -263,10 +281,17 @@ impl Memtable {
 mod tests {
     use super::*;
 
-    fn log(writes: &[(u64, ValueKind, &str)]) -> LogColumns {
-        let mut l = LogColumns::default();
+    fn log(writes: &[(u64, ValueKind, &str)]) -> ReplayLog {
+        // As in a WAL frame, a header byte precedes each value, so even empty values have
+        // distinct, growing positions.
+        let chunk: Chunk =
+            Arc::new(writes.iter().flat_map(|w| [b'#'].into_iter().chain(w.2.bytes())).collect::<Vec<u8>>());
+        let bytes: &[u8] = AsRef::<[u8]>::as_ref(&*chunk);
+        let mut l = ReplayLog::default();
+        let mut at = 0;
         for &(k, kind, v) in writes {
-            l.push(k, kind, v.as_bytes());
+            l.push(k, kind, &chunk, &bytes[at + 1..at + 1 + v.len()]).unwrap();
+            at += 1 + v.len();
         }
         l
     }
@@ -321,11 +346,31 @@ mod tests {
     }
 
     #[test]
-    fn truncating_a_log_drops_the_values_of_the_dropped_writes() {
-        let mut l = log(&[(1, ValueKind::Bytes, "abc"), (2, ValueKind::Bytes, "de"), (3, ValueKind::Bytes, "f")]);
+    fn truncating_a_log_drops_the_dropped_writes_and_the_chunks_only_they_used() {
+        let mut l = log(&[(1, ValueKind::Bytes, "abc"), (2, ValueKind::Bytes, "de")]);
+        let other: Chunk = Arc::new(b"xyz".to_vec());
+        l.push(3, ValueKind::Str, &other, &AsRef::<[u8]>::as_ref(&*other)[1..]).unwrap();
+        assert_eq!((l.len(), l.chunks.len()), (3, 2));
         l.truncate(1);
-        assert_eq!((l.len(), l.values.len()), (1, 3));
-        l.truncate(0);
-        assert!(l.is_empty() && l.values.is_empty());
+        assert_eq!((l.len(), l.chunks.len()), (1, 1));
+        let m = Memtable::from_log(l, &mut |_, _| true);
+        assert_eq!(all(&m), vec![(1, ValueKind::Bytes, b"abc".to_vec())]);
+        let mut empty = log(&[(1, ValueKind::Bytes, "a")]);
+        empty.truncate(0);
+        assert!(empty.is_empty() && empty.chunks.is_empty());
+    }
+
+    #[test]
+    fn a_value_outside_its_chunk_is_refused_and_nothing_is_appended() {
+        let chunk: Chunk = Arc::new(b"abc".to_vec());
+        let elsewhere = b"abc".to_vec();
+        let mut l = ReplayLog::default();
+        assert!(l.push(1, ValueKind::Bytes, &chunk, &elsewhere).is_err());
+        assert!(l.is_empty() && l.chunks.is_empty());
+        l.push(2, ValueKind::Deleted, &chunk, &AsRef::<[u8]>::as_ref(&*chunk)[3..]).unwrap();
+        assert_eq!(all(&Memtable::from_log(l, &mut |_, _| true)), vec![(2, ValueKind::Deleted, vec![])]);
+        let l = ReplayLog::default();
+        let m = Memtable::from_log(l, &mut |_, _| true).into_map();
+        assert!(m.is_empty());
     }
 }

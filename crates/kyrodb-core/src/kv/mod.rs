@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::storage::records::{self, KV_STORE};
 use crate::storage::wal::FrameKind;
 use crate::storage::Storage;
-use memtable::{LogColumns, Memtable};
+use memtable::{Memtable, ReplayLog};
 use parking_lot::{Condvar, Mutex, RwLock};
 use run::{Found, Run};
 use stats::{KvCounters, KvStats};
@@ -91,7 +91,7 @@ pub struct KvStore {
     pub(crate) flushed: (Mutex<()>, Condvar),
     /// Writes replayed from the WAL at open, in log order, and the last frame's sequence
     /// number, until `finish_replay`.
-    replayed: Mutex<(LogColumns, u64)>,
+    replayed: Mutex<(ReplayLog, u64)>,
 }
 
 impl std::fmt::Debug for KvStore {
@@ -132,7 +132,7 @@ impl KvStore {
             maintenance: Mutex::new(()),
             background: AtomicBool::new(false),
             flushed: (Mutex::new(()), Condvar::new()),
-            replayed: Mutex::new((LogColumns::default(), 0)),
+            replayed: Mutex::new((ReplayLog::default(), 0)),
         }
     }
 
@@ -166,14 +166,24 @@ impl KvStore {
     }
 
     /// Collect a WAL frame's writes at open (applied together by `finish_replay`).
-    pub(crate) fn replay(&self, payload: &[u8], seq: u64) -> Result<()> {
+    /// `payload` lies in `file`, which the replayed values keep referring to.
+    pub(crate) fn replay(&self, payload: &[u8], file: &crate::storage::LogBytes, seq: u64) -> Result<()> {
         let mut replayed = self.replayed.lock();
         let (log, last_seq) = &mut *replayed;
         let before = log.len();
+        let chunk: memtable::Chunk = file.clone();
+        let mut misplaced = None;
         records::decode_kv(payload, &mut |op| {
-            log.push(op.key, ValueKind::from_code(op.op).unwrap_or(ValueKind::Deleted), op.value);
+            let kind = ValueKind::from_code(op.op).unwrap_or(ValueKind::Deleted);
+            if let Err(why) = log.push(op.key, kind, &chunk, op.value) {
+                misplaced.get_or_insert(why);
+            }
         })
         .map_err(|e| Error::Corruption(format!("WAL frame {seq}: {} at payload offset {}", e.what, e.offset)))
+        .and_then(|()| match misplaced {
+            Some(why) => Err(Error::Internal(format!("WAL frame {seq}: {why}"))),
+            None => Ok(()),
+        })
         .inspect_err(|_| log.truncate(before))?;
         *last_seq = (*last_seq).max(seq);
         Ok(())
@@ -198,7 +208,9 @@ impl KvStore {
             st.frozen_seq = st.applied_seq;
             st.frozen_live = st.live;
         } else {
-            st.active = loaded;
+            // Small: values copied out, so that a few replayed writes do not keep whole WAL
+            // files mapped.
+            st.active = loaded.into_map();
         }
         self.counters.appends.fetch_add(appends, Relaxed);
     }

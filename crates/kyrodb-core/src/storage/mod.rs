@@ -198,72 +198,93 @@ pub struct Replayed {
     pub report: Vec<String>,
 }
 
-/// Step 2: replay every WAL frame in order through `apply`. A torn tail of the last file
-/// is cut off; other damage is `CORRUPTION` unless `salvage`, which cuts the log at the
-/// damage and says so in the report.
+/// A WAL file's bytes during replay, mapped read-only. Frames borrow from it; a store that
+/// keeps replayed bytes (the key-value memtable keeps values) holds the mapping instead of
+/// copying them.
+///
+/// Mapping instead of reading spares a copy of every byte of the log out of the page cache
+/// and, for the values the key-value store keeps, a second copy into fresh memory (page
+/// faults and clearing included); docs/ARCHITECTURE.md §14 has the figures.
+pub type LogBytes = Arc<memmap2::Mmap>;
+
+/// Map a WAL file for replay, its pages populated up front where the OS allows it.
+fn map_log(path: &Path) -> Result<LogBytes> {
+    let file = std::fs::File::open(path).map_err(|e| io_err("cannot open", path, e))?;
+    #[cfg(unix)]
+    {
+        // SAFETY: only this process writes the directory (it holds the lock), and it never
+        // rewrites bytes of a WAL file: it appends after the last frame, or cuts a torn or
+        // failed tail that no replayed frame (and so no borrowed slice) reaches into.
+        let map =
+            unsafe { memmap2::MmapOptions::new().populate().map(&file) }.map_err(|e| io_err("cannot map", path, e))?;
+        Ok(Arc::new(map))
+    }
+    #[cfg(not(unix))]
+    {
+        // Elsewhere a mapped file cannot be truncated (a torn tail) or deleted (trimming):
+        // the bytes are read into anonymous memory of the same type instead.
+        use std::io::Read;
+        let len = file.metadata().map_err(|e| io_err("cannot stat", path, e))?.len() as usize;
+        let mut anon = memmap2::MmapMut::map_anon(len).map_err(|e| io_err("cannot allocate for", path, e))?;
+        (&file).read_exact(&mut anon).map_err(|e| io_err("cannot read", path, e))?;
+        Ok(Arc::new(anon.make_read_only().map_err(|e| io_err("cannot protect", path, e))?))
+    }
+}
+
+/// Step 2: replay every WAL frame in order through `apply` (with the mapping the frame
+/// lies in). A torn tail of the last file is cut off; other damage is `CORRUPTION` unless
+/// `salvage`, which cuts the log at the damage and says so in the report.
 pub fn replay_wal(
     dir: &Path,
     db_id: u64,
     salvage: bool,
-    apply: &mut dyn FnMut(wal::Frame<'_>) -> Result<()>,
+    apply: &mut dyn FnMut(wal::Frame<'_>, &LogBytes) -> Result<()>,
 ) -> Result<Replayed> {
     let wdir = wal_dir(dir);
     let mut files = wal::list(&wdir)?;
     let mut report = Vec::new();
     // A crash while creating a WAL file can leave it without a complete header. The last
-    // file's bytes, once read here, are reused by the scan below.
-    // Files are read into two buffers reused from file to file (the last file's, read
-    // first, and everyone else's): fresh 64 MiB buffers per file would pay a page fault
-    // and a page clear for every 4 KiB of log, as much as the replay itself.
-    let mut last_bytes: Vec<u8> = Vec::new();
-    let mut have_last = false;
+    // file's mapping, made here, is reused by the scan below.
+    let mut last_map: Option<LogBytes> = None;
     while let Some((first, path)) = files.last().cloned() {
-        read_into(&path, &mut last_bytes)?;
-        if wal::check_header(&path, &last_bytes, db_id, first)?.is_some() {
-            have_last = true;
+        let map = map_log(&path)?;
+        if wal::check_header(&path, &map, db_id, first)?.is_some() {
+            last_map = Some(map);
             break;
         }
+        drop(map);
         std::fs::remove_file(&path).map_err(|e| io_err("cannot remove", &path, e))?;
         report.push(format!("removed {} (created but never written)", path.display()));
         files.pop();
     }
     let mut next_seq = files.first().map_or(0, |f| f.0);
     let mut last_len = 0;
-    // The other files are read ahead on a second thread (two buffers circulate), so that
-    // copying the next file out of the page cache overlaps applying this one.
-    let ahead: Vec<PathBuf> =
-        files.iter().take(if have_last { files.len() - 1 } else { files.len() }).map(|f| f.1.clone()).collect();
+    // The other files are mapped ahead on a second thread (populating a mapping reads the
+    // file if it is not cached), so that the next file's pages arrive while this one is
+    // applied.
+    let ahead: Vec<PathBuf> = files
+        .iter()
+        .take(if last_map.is_some() { files.len() - 1 } else { files.len() })
+        .map(|f| f.1.clone())
+        .collect();
     std::thread::scope(|scope| -> Result<()> {
-        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Result<Vec<u8>>>(1);
-        let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
-        for _ in 0..2 {
-            let _ = empty_tx.send(Vec::new());
-        }
+        let (mapped_tx, mapped_rx) = std::sync::mpsc::sync_channel::<Result<LogBytes>>(1);
         scope.spawn(move || {
             for path in ahead {
-                let Ok(mut buf) = empty_rx.recv() else { return };
-                let read = read_into(&path, &mut buf).map(|()| buf);
-                if full_tx.send(read).is_err() {
+                if mapped_tx.send(map_log(&path)).is_err() {
                     return;
                 }
             }
         });
-        let mut buf: Vec<u8> = Vec::new();
         let mut i = 0;
         while i < files.len() {
             let (first, path) = files[i].clone();
             let last = i + 1 == files.len();
-            let bytes: &[u8] = if last && have_last {
-                &last_bytes
-            } else {
-                let next =
-                    full_rx.recv().map_err(|_| Error::Internal("the WAL read-ahead thread stopped".into()))??;
-                let spent = std::mem::replace(&mut buf, next);
-                if spent.capacity() > 0 {
-                    let _ = empty_tx.send(spent);
-                }
-                &buf
+            let map: LogBytes = match (&last_map, last) {
+                (Some(m), true) => Arc::clone(m),
+                _ => mapped_rx.recv().map_err(|_| Error::Internal("the WAL mapping thread stopped".into()))??,
             };
+            let bytes: &[u8] = &map;
             let mut scanned = wal::check_header(&path, bytes, db_id, first).and_then(|h| {
                 if h.is_none() {
                     return Err(Error::Corruption(format!("{}: missing WAL file header at offset 0", path.display())));
@@ -274,7 +295,7 @@ pub fn replay_wal(
                     path.display()
                 )));
                 }
-                wal::scan_file(&path, bytes, first, last, apply)
+                wal::scan_file(&path, bytes, first, last, &mut |f| apply(f, &map))
             });
             if let (Err(Error::Corruption(what)), true) = (&scanned, salvage) {
                 // Cut the log at the damage: keep the good prefix of this file (its frames were
@@ -330,16 +351,6 @@ pub fn replay_wal(
         last_len = 0;
     }
     Ok(Replayed { files, last_len, next_seq, report })
-}
-
-/// Read the whole file at `path` into `buf` (replacing its contents, keeping its memory).
-fn read_into(path: &Path, buf: &mut Vec<u8>) -> Result<()> {
-    use std::io::Read;
-    buf.clear();
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_to_end(buf))
-        .map(|_| ())
-        .map_err(|e| io_err("cannot read", path, e))
 }
 
 /// Length of the good prefix of a damaged WAL file and the sequence number after it.

@@ -56,7 +56,10 @@ pub fn decode_kv<'a>(payload: &'a [u8], f: &mut dyn FnMut(KvOp<'a>)) -> Result<(
         let op = r.u8("operation")?;
         let key = r.u64("key")?;
         let value = match op {
-            0 => &[][..],
+            // Empty, but where the operation ended: every value slice lies in the payload,
+            // at a position that grows with the operation's (the replayed memtable orders
+            // writes by it).
+            0 => r.take(0, "value")?,
             1 | 2 => {
                 let len = r.u32("value length")? as usize;
                 let v = r.take(len, "value")?;
