@@ -56,6 +56,11 @@ export declare class NativeKv {
   /** Give the store the buffer that `readNum`/`readBig` copy values into. */
   setScratch(buf: Buffer): void
   /**
+   * `getSync`'s read of a `number` key as a raw Node-API function over `scratch` (see
+   * `fast_read.rs`): answers as `readNum`, and `NaN` where `readNum` would throw.
+   */
+  fastReader(scratch: Buffer): (key: number) => number
+  /**
    * The fast read path of `getSync`: copy the value of a `number` key into the scratch
    * buffer and return its length `len` for bytes, `-2 - len` for a string, `-1` when
    * the key is absent, `Infinity` when the value does not fit (then use `getNum`).

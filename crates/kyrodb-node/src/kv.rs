@@ -16,7 +16,7 @@ use std::sync::Arc;
 /// Largest key a `number` can carry exactly (2^53 − 1).
 const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
 
-fn key_of_number(k: f64) -> kyrodb_core::Result<u64> {
+pub(crate) fn key_of_number(k: f64) -> kyrodb_core::Result<u64> {
     if k.is_finite() && k >= 0.0 && k <= MAX_SAFE && k.fract() == 0.0 {
         Ok(k as u64)
     } else {
@@ -166,7 +166,7 @@ pub struct NativeKv {
 }
 
 /// What `read_num`/`read_big` return for an absent key.
-const READ_ABSENT: f64 = -1.0;
+pub(crate) const READ_ABSENT: f64 = -1.0;
 
 impl NativeKv {
     fn read(&mut self, key: kyrodb_core::Result<u64>) -> napi::Result<f64> {
@@ -197,6 +197,17 @@ impl NativeKv {
     #[napi]
     pub fn set_scratch(&mut self, buf: Buffer) {
         self.scratch = Some(buf);
+    }
+
+    /// `getSync`'s read of a `number` key as a raw Node-API function over `scratch` (see
+    /// `fast_read.rs`): answers as `readNum`, and `NaN` where `readNum` would throw.
+    #[napi(ts_return_type = "(key: number) => number")]
+    pub fn fast_reader<'env>(
+        &self,
+        env: &'env Env,
+        #[napi(ts_arg_type = "Buffer")] scratch: napi::bindgen_prelude::Unknown<'env>,
+    ) -> napi::Result<napi::bindgen_prelude::Unknown<'env>> {
+        crate::fast_read::create(env, Arc::clone(&self.inner), scratch)
     }
 
     /// The fast read path of `getSync`: copy the value of a `number` key into the scratch

@@ -11,6 +11,7 @@
 mod collection;
 mod database;
 mod errors;
+mod fast_read;
 mod kv;
 mod logging;
 

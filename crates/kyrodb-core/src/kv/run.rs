@@ -174,6 +174,10 @@ impl Run {
             let w = rmi.window(x);
             let (lo, hi) = (w.start.min(keys.len()), w.end.min(keys.len()).max(w.start.min(keys.len())));
             counters.probe(hi - lo);
+            // The caller reads the entry's offsets and kind next, and the window is a few
+            // keys wide: start those loads now, beside the probe's, instead of after it.
+            crate::simd::prefetch(&self.offsets[lo..], 16);
+            crate::simd::prefetch(&self.kinds[lo..], 1);
             let p = lo + kyrodb_rmi::probe::lower_bound_in(&keys[lo..hi], x);
             // The window is exact by construction; a damaged (or wrong) model is caught by
             // checking that the answer is bracketed, and answered by a binary search.
