@@ -7,6 +7,7 @@
 //! - [`vector`]: collections — rows, ids, metadata, exact top-k search;
 //! - [`storage`]: write-ahead log, segment files, manifest, directory lock, recovery;
 //! - [`db`]: the [`Database`] handle that owns collections;
+//! - [`sync`]: the locks the concurrency model tests swap for `shuttle`'s;
 //! - [`error`]: the one error type, each variant with a stable `code()`.
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
@@ -16,6 +17,7 @@ pub mod error;
 pub mod kv;
 pub mod simd;
 pub mod storage;
+pub mod sync;
 pub mod tiers;
 pub mod vector;
 

@@ -6,7 +6,7 @@
 
 use super::wal::{self, FrameKind, WalWriter};
 use crate::error::{Error, Result};
-use parking_lot::{Condvar, Mutex};
+use crate::sync::{Condvar, Mutex};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -83,7 +83,7 @@ pub struct Committer {
     /// First sequence number of the group that is in the WAL but not yet applied to
     /// memory (`u64::MAX`: none). Its writes have set no WAL floor yet, so a checkpoint
     /// must keep its frames ([`Committer::unapplied_from`]).
-    applying_from: AtomicU64,
+    applying_from: crate::sync::AtomicU64,
 }
 
 impl Committer {
@@ -97,7 +97,7 @@ impl Committer {
             durability,
             last_sync: Mutex::new(Instant::now()),
             read_only: Mutex::new(None),
-            applying_from: AtomicU64::new(u64::MAX),
+            applying_from: crate::sync::AtomicU64::new(u64::MAX),
         }
     }
 

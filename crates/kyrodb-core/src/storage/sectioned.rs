@@ -138,11 +138,6 @@ pub fn open(
     // SAFETY: these files are immutable once published (never written after the rename),
     // and only this process holds the database lock, so the mapping does not change under us.
     let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::Io(format!("cannot map {}: {e}", path.display())))?;
-    // Lookups land on random pages of these files: let the kernel map 2 MiB page-cache
-    // folios with one TLB entry each (a key-value lookup at 10M keys: ARCHITECTURE §14).
-    // Advice only; where it is not supported nothing changes.
-    #[cfg(target_os = "linux")]
-    let _ = map.advise(memmap2::Advice::HugePage);
     let b: &[u8] = &map;
     if b.len() < HEADER || &b[0..8] != magic {
         return Err(bad(0, &format!("not a KyroDB {what} (bad magic or too short)")));

@@ -64,7 +64,7 @@ impl Collection {
     }
 
     /// Wait for a running build to finish and keep new ones from starting (close).
-    pub(crate) fn quiesce(&self) -> parking_lot::MutexGuard<'_, ()> {
+    pub(crate) fn quiesce(&self) -> crate::sync::MutexGuard<'_, ()> {
         self.build_lock.lock()
     }
 

@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::storage::manifest::SegmentEntry;
 use crate::storage::wal::FrameKind;
 use crate::storage::{deletes, records, segment_file, Storage};
-use parking_lot::{Mutex, RwLock};
+use crate::sync::{Mutex, RwLock};
 use std::collections::HashSet;
 
 /// Id-keyed maps: foldhash (randomly seeded) is several times faster than SipHash on u64
