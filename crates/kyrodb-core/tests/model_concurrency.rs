@@ -16,7 +16,7 @@
 use kyrodb_core::storage::commit::{Committer, Durability};
 use kyrodb_core::storage::wal::{self, FrameKind, WalWriter};
 use kyrodb_core::sync::Mutex;
-use kyrodb_core::{CollectionConfig, Database, Metric, SearchParams};
+use kyrodb_core::{CollectionConfig, Database, Metric, OpenOptions, SearchParams};
 use std::sync::Arc;
 
 const WRITERS: u8 = 3;
@@ -55,7 +55,10 @@ fn group_commit_round() {
                 let bound = committer.with_wal(|w| Ok(committer.unapplied_from().min(w.next_seq()))).expect("wal");
                 let done = applied.lock().clone();
                 for seq in 1..bound {
-                    assert!(done.iter().any(|a| a.0 == seq), "frame {seq} is below the trim bound {bound} but not applied");
+                    assert!(
+                        done.iter().any(|a| a.0 == seq),
+                        "frame {seq} is below the trim bound {bound} but not applied"
+                    );
                 }
             }
         })
@@ -64,7 +67,11 @@ fn group_commit_round() {
     checkpoint.join().expect("checkpoint");
     let n = (WRITERS * FRAMES_PER_WRITER) as u64;
     let applied = applied.lock().clone();
-    assert_eq!(applied.iter().map(|a| a.0).collect::<Vec<_>>(), (1..=n).collect::<Vec<_>>(), "applied once each, in order");
+    assert_eq!(
+        applied.iter().map(|a| a.0).collect::<Vec<_>>(),
+        (1..=n).collect::<Vec<_>>(),
+        "applied once each, in order"
+    );
     acknowledged.sort_unstable();
     assert_eq!(acknowledged, applied, "each writer was told the sequence number its write was applied at");
     // The log holds exactly the acknowledged frames.
@@ -90,7 +97,11 @@ fn row(x: f32) -> Vec<f32> {
 }
 
 fn segment_swap_round() {
-    let db = Database::open(None).expect("db");
+    // Durable (builds are no-ops for an in-memory exact-only collection); no fsyncs, and
+    // no `normal`-mode timer thread outside the scheduler's control.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = OpenOptions { durability: Durability::None, ..OpenOptions::default() };
+    let db = Database::open_with(Some(dir.path()), options).expect("db");
     let c = db.create_collection("c", CollectionConfig::exact(2, Metric::L2)).expect("collection");
     c.upsert(&[1, 2, 3, 4], [1.0, 2.0, 3.0, 4.0].iter().flat_map(|&x| row(x)).collect(), None).expect("upsert");
     let writer = {
