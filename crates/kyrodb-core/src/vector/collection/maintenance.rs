@@ -30,6 +30,32 @@ fn pick_merge(live_rows: &[usize], base: usize) -> Option<Vec<usize>> {
     })
 }
 
+/// Threads of the pool that background builds and merges run their parallel loops on:
+/// `KYRODB_BACKGROUND_THREADS`, or half the cores (at least one), so that a build started
+/// by writes leaves the other cores to searches and writes. Builds a caller asked for
+/// (`flush`, `compact`, `buildIndex`) use every core: the caller is waiting for them.
+pub fn background_threads() -> usize {
+    std::env::var("KYRODB_BACKGROUND_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |p| (p.get() / 2).max(1)))
+}
+
+/// The background pool (created at first use; `None` if the OS refused its threads, and
+/// then the build runs on the global pool).
+fn background_pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(background_threads())
+            .thread_name(|i| format!("kyrodb-background-{i}"))
+            .build()
+            .ok()
+    })
+    .as_ref()
+}
+
 impl Collection {
     /// Build the graph index over everything stored: the hot tier and every segment merge
     /// into one segment (deleted rows are purged). Reads and writes continue while it runs.
@@ -90,7 +116,7 @@ impl Collection {
         let spawned = std::thread::Builder::new().name(format!("kyrodb-build-{}", self.name)).spawn(move || {
             // A failed background build (database closed meanwhile, disk full) leaves the
             // rows in the hot tier and the WAL, where they are still found; nothing is lost.
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<()> {
+            let work = || -> Result<()> {
                 me.build(BuildScope::Hot, &mut |_, _| {})?;
                 let base = me.auto_flush_rows().unwrap_or(DEFAULT_AUTO_BUILD_ROWS);
                 loop {
@@ -98,6 +124,11 @@ impl Collection {
                     let Some(pick) = pick_merge(&live, base) else { return Ok(()) };
                     me.build(BuildScope::Segments(pick), &mut |_, _| {})?;
                 }
+            };
+            // The build's parallel loops run on the background pool, not on every core.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match background_pool() {
+                Some(pool) => pool.install(work),
+                None => work(),
             }));
             match outcome {
                 Ok(Ok(())) | Ok(Err(Error::Closed)) => {}

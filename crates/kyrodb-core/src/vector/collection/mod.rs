@@ -12,6 +12,7 @@
 //!    copy in the new segment is deleted on arrival.
 
 mod maintenance;
+pub use maintenance::background_threads;
 
 use super::filter::Filter;
 use super::hnsw::{BuildParams, DEFAULT_EF_SEARCH, MAX_EF};
