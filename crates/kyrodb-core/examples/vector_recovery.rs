@@ -1,7 +1,8 @@
 //! Replay rate of a vector write-ahead log:
 //!
 //! ```text
-//! cargo run --release -p kyrodb-core --example vector_recovery -- [ROWS=1000000] [DIM=128]
+//! cargo run --release -p kyrodb-core --example vector_recovery -- [ROWS=1000000] [DIM=128] [--keep DIR]
+//! cargo run --release -p kyrodb-core --example vector_recovery -- --reopen DIR
 //! ```
 //!
 //! Upserts ROWS vectors (batches of 1,000, durability `none`, a collection whose hot tier
@@ -16,14 +17,35 @@ use std::time::Instant;
 #[path = "common/open_log.rs"]
 mod open_log;
 
+fn options() -> OpenOptions {
+    OpenOptions { durability: Durability::None, ..OpenOptions::default() }
+}
+
+fn reopen(dir: &std::path::Path) {
+    let wal: u64 = std::fs::read_dir(dir.join("wal"))
+        .expect("wal dir")
+        .map(|e| e.expect("entry").metadata().expect("len").len())
+        .sum();
+    let t = Instant::now();
+    let db = Database::open_with(Some(dir), options()).expect("reopen");
+    let s = t.elapsed().as_secs_f64();
+    let c = db.collection("v").expect("collection");
+    eprintln!("reopened in {s:.3} s: {:.0} MiB/s, {} vectors", wal as f64 / 1048576.0 / s, c.count().expect("count"));
+}
+
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.replace('_', "").parse().ok()).collect();
+    let all: Vec<String> = std::env::args().collect();
+    let flag = |name: &str| all.iter().position(|a| a == name).and_then(|i| all.get(i + 1)).cloned();
+    open_log::install();
+    if let Some(dir) = flag("--reopen") {
+        return reopen(std::path::Path::new(&dir));
+    }
+    let args: Vec<usize> = all.iter().skip(1).filter_map(|a| a.replace('_', "").parse().ok()).collect();
     let rows = args.first().copied().unwrap_or(1_000_000);
     let dim = args.get(1).copied().unwrap_or(128);
-    open_log::install();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let options = || OpenOptions { durability: Durability::None, ..OpenOptions::default() };
-    let db = Database::open_with(Some(dir.path()), options()).expect("open");
+    let temp = tempfile::tempdir().expect("tempdir");
+    let dir = flag("--keep").map_or_else(|| temp.path().to_path_buf(), std::path::PathBuf::from);
+    let db = Database::open_with(Some(&dir), options()).expect("open");
     let config = CollectionConfig {
         dimension: dim,
         metric: Metric::L2,
@@ -49,9 +71,9 @@ fn main() {
     eprintln!("wrote {rows} vectors, {:.0} MiB of WAL in {:.1} s", wal as f64 / 1048576.0, t0.elapsed().as_secs_f64());
     db.close().expect("close");
     drop((c, db));
-    let t = Instant::now();
-    let db = Database::open_with(Some(dir.path()), options()).expect("reopen");
-    let s = t.elapsed().as_secs_f64();
-    let c = db.collection("v").expect("collection");
-    eprintln!("reopened in {s:.3} s: {:.0} MiB/s, {} vectors", wal as f64 / 1048576.0 / s, c.count().expect("count"));
+    // Reopened in a fresh process, as after a crash: in this one the allocator would hand
+    // the first hot tier's freed memory back to the second without page faults.
+    let exe = std::env::current_exe().expect("current exe");
+    let status = std::process::Command::new(exe).arg("--reopen").arg(&dir).status().expect("reopen process");
+    assert!(status.success(), "the reopen failed");
 }
