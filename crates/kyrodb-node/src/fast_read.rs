@@ -13,7 +13,7 @@
 //! anything else — a key that is not a safe non-negative integer, a closed database, a
 //! damaged run, a panic: the caller then asks the checked path, which throws the typed error.
 
-use kyrodb_core::kv::{KvStore, ValueKind};
+use kyrodb_core::kv::KvStore;
 use napi::bindgen_prelude::{Env, JsValue, Unknown};
 use napi::sys;
 use std::ffi::c_void;
@@ -36,17 +36,7 @@ impl Reader {
         // SAFETY: JavaScript is single-threaded and is not running while this native call
         // does; the scratch buffer is private to the store object and alive (referenced).
         let scratch = unsafe { std::slice::from_raw_parts_mut(self.scratch, self.scratch_len) };
-        let got = self.store.get_with(key, |kind, v| {
-            if v.len() > scratch.len() {
-                return f64::INFINITY;
-            }
-            scratch[..v.len()].copy_from_slice(v);
-            match kind {
-                ValueKind::Str => -(v.len() as f64) - 2.0,
-                _ => v.len() as f64,
-            }
-        });
-        match got {
+        match self.store.get_with(key, |kind, v| crate::kv::copy_out(scratch, kind, v)) {
             Ok(Some(r)) => r,
             Ok(None) => crate::kv::READ_ABSENT,
             Err(_) => f64::NAN,

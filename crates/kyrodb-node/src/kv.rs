@@ -175,19 +175,21 @@ impl NativeKv {
             return Err(crate::errors::to_js(Error::Internal("no scratch buffer set".into())));
         };
         let scratch: &mut [u8] = scratch;
-        let got = guard(|| {
-            inner.get_with(key?, |kind, v| {
-                if v.len() > scratch.len() {
-                    return f64::INFINITY;
-                }
-                scratch[..v.len()].copy_from_slice(v);
-                match kind {
-                    ValueKind::Str => -(v.len() as f64) - 2.0,
-                    _ => v.len() as f64,
-                }
-            })
-        })?;
+        let got = guard(|| inner.get_with(key?, |kind, v| copy_out(scratch, kind, v)))?;
         Ok(got.unwrap_or(READ_ABSENT))
+    }
+}
+
+/// Copy a found value into `scratch` and say what it is, as the fast reads return it:
+/// `len` for bytes, `-2 - len` for a string, `Infinity` when it does not fit (nothing copied).
+pub(crate) fn copy_out(scratch: &mut [u8], kind: ValueKind, v: &[u8]) -> f64 {
+    if v.len() > scratch.len() {
+        return f64::INFINITY;
+    }
+    scratch[..v.len()].copy_from_slice(v);
+    match kind {
+        ValueKind::Str => -(v.len() as f64) - 2.0,
+        _ => v.len() as f64,
     }
 }
 
