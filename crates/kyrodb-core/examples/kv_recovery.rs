@@ -17,6 +17,8 @@ use kyrodb_core::kv::{KvConfig, ValueKind, Write};
 use kyrodb_core::{Database, Durability, OpenOptions};
 use std::time::Instant;
 
+#[path = "common/fresh_process.rs"]
+mod fresh_process;
 #[path = "common/open_log.rs"]
 mod open_log;
 
@@ -45,10 +47,7 @@ fn main() {
     open_log::install();
     if let Some(dir) = flag("--reopen") {
         let dir = std::path::PathBuf::from(dir);
-        let wal: u64 = std::fs::read_dir(dir.join("wal"))
-            .expect("wal dir")
-            .map(|e| e.expect("entry").metadata().expect("len").len())
-            .sum();
+        let wal: u64 = fresh_process::wal_bytes(&dir);
         return reopen(&dir, wal);
     }
     let args: Vec<u64> = all.iter().skip(1).filter_map(|a| a.replace('_', "").parse().ok()).collect();
@@ -77,7 +76,5 @@ fn main() {
     eprintln!("wrote {puts} puts, {:.0} MiB of WAL in {:.1} s", wal as f64 / 1048576.0, t0.elapsed().as_secs_f64());
     db.close().expect("close");
     drop(db);
-    let exe = std::env::current_exe().expect("current exe");
-    let status = std::process::Command::new(exe).arg("--reopen").arg(&dir).status().expect("spawn the reopen");
-    assert!(status.success(), "the reopen failed: {status}");
+    fresh_process::in_child(&dir);
 }

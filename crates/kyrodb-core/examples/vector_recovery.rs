@@ -14,6 +14,8 @@ use kyrodb_core::vector::hnsw::BuildParams;
 use kyrodb_core::{CollectionConfig, Database, Durability, IndexConfig, Metric, OpenOptions};
 use std::time::Instant;
 
+#[path = "common/fresh_process.rs"]
+mod fresh_process;
 #[path = "common/open_log.rs"]
 mod open_log;
 
@@ -22,10 +24,7 @@ fn options() -> OpenOptions {
 }
 
 fn reopen(dir: &std::path::Path) {
-    let wal: u64 = std::fs::read_dir(dir.join("wal"))
-        .expect("wal dir")
-        .map(|e| e.expect("entry").metadata().expect("len").len())
-        .sum();
+    let wal: u64 = fresh_process::wal_bytes(dir);
     let t = Instant::now();
     let db = Database::open_with(Some(dir), options()).expect("reopen");
     let s = t.elapsed().as_secs_f64();
@@ -73,7 +72,5 @@ fn main() {
     drop((c, db));
     // Reopened in a fresh process, as after a crash: in this one the allocator would hand
     // the first hot tier's freed memory back to the second without page faults.
-    let exe = std::env::current_exe().expect("current exe");
-    let status = std::process::Command::new(exe).arg("--reopen").arg(&dir).status().expect("reopen process");
-    assert!(status.success(), "the reopen failed");
+    fresh_process::in_child(&dir);
 }

@@ -9,10 +9,10 @@
 #[cfg(not(feature = "shuttle"))]
 pub use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 #[cfg(not(feature = "shuttle"))]
-pub use std::sync::atomic::{AtomicBool, AtomicU64};
+pub use std::sync::atomic::AtomicU64;
 
 #[cfg(feature = "shuttle")]
-pub use model::{AtomicBool, AtomicU64, Condvar, Mutex, MutexGuard, RwLock};
+pub use model::{AtomicU64, Condvar, Mutex, MutexGuard, RwLock};
 
 #[cfg(feature = "shuttle")]
 mod model {
@@ -20,10 +20,9 @@ mod model {
     //! `Condvar::wait(&mut guard)`).
     use std::ops::{Deref, DerefMut};
 
-    pub use shuttle::sync::atomic::{AtomicBool, AtomicU64};
+    pub use shuttle::sync::atomic::AtomicU64;
 
     /// A mutex.
-    #[derive(Default)]
     pub struct Mutex<T>(shuttle::sync::Mutex<T>);
 
     /// Its guard (an `Option` only so that `Condvar::wait` can hand it over and back).
@@ -55,7 +54,6 @@ mod model {
     }
 
     /// A condition variable.
-    #[derive(Default)]
     pub struct Condvar(shuttle::sync::Condvar);
 
     impl Condvar {
@@ -77,7 +75,6 @@ mod model {
     }
 
     /// A reader-writer lock.
-    #[derive(Default)]
     pub struct RwLock<T>(shuttle::sync::RwLock<T>);
 
     impl<T> RwLock<T> {
