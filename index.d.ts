@@ -39,6 +39,7 @@ export declare class NativeDatabase {
   stats(): NativeDatabaseStats
   flush(onProgress?: ProgressFn | undefined | null): Promise<void>
   compact(onProgress?: ProgressFn | undefined | null): Promise<void>
+  verify(): Promise<void>
   snapshot(dest: string, onProgress?: ProgressFn | undefined | null): Promise<void>
   /** `index` null makes an exact-only collection (no graph is ever built). */
   createCollection(name: string, dimension: number, metric: string, index?: NativeIndexOptions | undefined | null): NativeCollection

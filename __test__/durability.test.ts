@@ -193,6 +193,31 @@ test('a torn tail is cut and reported; damage elsewhere is CORRUPTION naming the
   t.is(((await t.throwsAsync(open(dir))) as { code?: string }).code, 'CORRUPTION')
 })
 
+test('verify resolves on intact data and throws CLOSED after close; damaged vectors of a small segment fail the open', async (t) => {
+  const dir = tempDir(t)
+  let db = await open(dir)
+  const c = await db.createCollection('v', { dimension: 4, metric: 'l2' })
+  await c.upsert([1, 2, 3], [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]])
+  await db.flush()
+  await db.verify()
+  await db.close()
+  t.is(((await t.throwsAsync(db.verify())) as { code?: string }).code, 'CLOSED')
+
+  // Small segments are checked whole at open: damaged vectors fail the open itself.
+  const seg = join(dir, 'seg', readdirSync(join(dir, 'seg')).find((f) => f.endsWith('.kseg'))!)
+  const bytes = readFileSync(seg)
+  const vectorsAt = Number(bytes.readBigUInt64LE(48))
+  bytes[vectorsAt + 5] ^= 0x01
+  writeFileSync(seg, bytes)
+  const err = (await t.throwsAsync(open(dir))) as { code?: string; message: string }
+  t.is(err.code, 'CORRUPTION')
+  t.regex(err.message, /\.kseg: section 0 checksum mismatch at offset \d+/)
+  db = await open(dir, { salvage: true })
+  t.is(db.collection('v').count(), 0)
+  await db.verify()
+  await db.close()
+})
+
 test('flush empties the WAL, compact purges deletions, snapshot is an openable copy', async (t) => {
   const dir = tempDir(t)
   const db = await open(dir)

@@ -221,6 +221,17 @@ export class Database {
   }
 
   /**
+   * Check now what `open` left to check on first use: the stored vectors of large
+   * segments (at least 64 MiB; everything else is checked at open). A background thread
+   * checks them anyway after open; this resolves once all are checked, or rejects with
+   * `CORRUPTION` naming the file and offset of the damage (and every read that needs the
+   * damaged segment then fails with that error too).
+   */
+  async verify(): Promise<void> {
+    await callAsync(() => this.#native.verify())
+  }
+
+  /**
    * Flush, then write a consistent copy of the database into `dest` (a new or empty
    * directory) that can be opened as a database of its own — a backup. Segment files
    * are hard-linked when `dest` is on the same file system.

@@ -27,6 +27,7 @@ fn options() -> OpenOptions {
         durability: Durability::None,
         salvage: false,
         kv: KvConfig { memtable_bytes: usize::MAX / 4, rmi_rebuild_appends: u64::MAX },
+        ..OpenOptions::default()
     }
 }
 

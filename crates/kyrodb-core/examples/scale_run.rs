@@ -25,7 +25,13 @@
 //!    QPS, p50/p99/max latency;
 //! 3. with `--wal-rows R`: upsert R more rows (they stay in the WAL and the hot tier), close,
 //!    reopen, time the open and the first search. This changes the database: run it last.
+//!
+//! `--reopen-only` skips all of that: open the existing database, answer one search, then
+//! finish the deferred vector checks (`Database::verify`), printing the time of each and
+//! the resident memory — the reopen figure of issue 4. `--check-all` checks every section
+//! at open instead (`segment_file::Checks::All`, the behaviour before deferred checks).
 
+use kyrodb_core::storage::segment_file::Checks;
 use kyrodb_core::vector::hnsw::BuildParams;
 use kyrodb_core::{CollectionConfig, Database, IndexConfig, Metric, OpenOptions, SearchParams};
 use rayon::prelude::*;
@@ -181,7 +187,19 @@ fn main() {
         arg("--efs").unwrap_or_else(|| "32,48,64,96,128".into()).split(',').map(|s| s.parse().expect("ef")).collect();
     let rounds: usize = arg("--rounds").map_or(3, |s| s.parse().expect("--rounds"));
     let wal_rows: usize = arg("--wal-rows").map_or(0, |s| s.replace('_', "").parse().expect("--wal-rows"));
+    let options = OpenOptions {
+        segment_checks: if args.iter().any(|a| a == "--check-all") {
+            Checks::All
+        } else {
+            OpenOptions::default().segment_checks
+        },
+        ..OpenOptions::default()
+    };
     open_log::install();
+    if args.iter().any(|a| a == "--reopen-only") {
+        reopen_only(&db_dir, options);
+        return;
+    }
     println!(
         "scale run: n = {n}, queries = {nq}, db = {}, {} threads, kernels {:?}",
         db_dir.display(),
@@ -251,7 +269,7 @@ fn main() {
 
     // Phase 2: reopen and sweep.
     let t = Instant::now();
-    let db = Database::open_with(Some(&db_dir), OpenOptions::default()).expect("reopen");
+    let db = Database::open_with(Some(&db_dir), options).expect("reopen");
     let col = db.collection("scale").expect("collection");
     println!("reopened in {:.2} s; {}", t.elapsed().as_secs_f64(), rss());
     println!("segments (rows, live, graph): {:?}", col.stats().expect("stats").segments);
@@ -302,7 +320,7 @@ fn main() {
         db.close().expect("close");
         drop((col, db, extra));
         let t = Instant::now();
-        let db = Database::open_with(Some(&db_dir), OpenOptions::default()).expect("reopen");
+        let db = Database::open_with(Some(&db_dir), options).expect("reopen");
         let opened = t.elapsed().as_secs_f64();
         let col = db.collection("scale").expect("collection");
         let params = SearchParams { k: K, ef: Some(64), ..SearchParams::default() };
@@ -317,4 +335,29 @@ fn main() {
             rss()
         );
     }
+}
+
+/// Open the database at `dir`, answer one search, finish the deferred checks.
+fn reopen_only(dir: &Path, options: OpenOptions) {
+    let mut query = Vec::new();
+    Mixture::new(SEED).rows(1, &mut query);
+    let t = Instant::now();
+    let db = Database::open_with(Some(dir), options).expect("reopen");
+    let opened = t.elapsed().as_secs_f64();
+    let col = db.collection("scale").expect("collection");
+    let params = SearchParams { k: K, ef: Some(64), ..SearchParams::default() };
+    let r = col.search(&query, &params).expect("first search");
+    let first = t.elapsed().as_secs_f64();
+    let rss_first = rss();
+    let wal = db.stats().wal.disk_bytes;
+    db.verify().expect("verify");
+    println!(
+        "reopen ({:?}, {:.0} MiB of WAL): open {opened:.2} s, first search answered at {first:.2} s ({} hits, {} rows; {rss_first}); every deferred check done at {:.2} s; {}",
+        options.segment_checks,
+        wal as f64 / 1048576.0,
+        r.ids.len(),
+        col.count().expect("count"),
+        t.elapsed().as_secs_f64(),
+        rss()
+    );
 }

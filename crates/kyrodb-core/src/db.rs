@@ -152,6 +152,7 @@ impl Database {
                         &seg_dir.join(segment_file::file_name(se.file)),
                         config.dimension,
                         config.metric,
+                        options.effective_segment_checks(),
                     )?;
                     if f.rows as u64 != se.rows {
                         return Err(Error::Corruption(format!(
@@ -239,7 +240,7 @@ impl Database {
         })?;
         report.extend(replayed.report.iter().cloned());
         let wal_replayed = started.elapsed();
-        let storage = Storage::start(opened, replayed, options.durability)?;
+        let storage = Storage::start(opened, replayed, options.durability, options.effective_segment_checks())?;
 
         let mut collections = BTreeMap::new();
         for (name, c) in staged {
@@ -426,6 +427,14 @@ impl Database {
         }
         self.kv.flush()?;
         storage.trim_wal(true)
+    }
+
+    /// Verify now what open left to be checked on first use (the vectors of large
+    /// segments; everything else is checked at open): `CORRUPTION` naming the file and
+    /// offset if something is damaged.
+    pub fn verify(&self) -> Result<()> {
+        self.check_open()?;
+        self.collections.read().values().try_for_each(|c| c.verify())
     }
 
     /// Merge each collection into one segment without deleted rows, then flush.

@@ -318,6 +318,130 @@ fn flipped_bits_in_any_file_are_reported_or_harmless_never_wrong() {
     }
 }
 
+/// A durable collection of 3,000 random 128-d rows in one segment with a graph and codes
+/// (its vectors span six 256 KiB checksum pieces). Returns the rows.
+fn one_graph_segment(dir: &Path) -> Vec<f32> {
+    const D: usize = 128;
+    let mut rng = StdRng::seed_from_u64(12);
+    let rows: Vec<f32> = (0..3000 * D).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
+    let db = open(dir).unwrap();
+    let cfg = kyrodb_core::CollectionConfig {
+        dimension: D,
+        metric: kyrodb_core::Metric::L2,
+        index: Some(kyrodb_core::IndexConfig {
+            params: kyrodb_core::vector::hnsw::BuildParams { m: 8, ef_construction: 40, ..Default::default() },
+            auto_build_rows: usize::MAX,
+        }),
+    };
+    let c = db.create_collection("v", cfg).unwrap();
+    c.upsert(&(0..3000).collect::<Vec<u64>>(), rows.clone(), None).unwrap();
+    c.build_index(&mut |_, _| {}).unwrap();
+    assert!(c.stats().unwrap().segments.iter().all(|s| s.2), "one segment with a graph");
+    db.close().unwrap();
+    rows
+}
+
+#[test]
+fn damaged_vectors_checked_on_first_use_fail_searches_and_never_answer_wrong() {
+    use kyrodb_core::storage::segment_file::Checks;
+    const D: usize = 128;
+    let dir = tempfile::tempdir().unwrap();
+    let rows = one_graph_segment(dir.path());
+    let deferred = || OpenOptions { segment_checks: Checks::DeferLargeVectors(1), ..OpenOptions::default() };
+    let every = || OpenOptions { segment_checks: Checks::All, ..OpenOptions::default() };
+    let mut rng = StdRng::seed_from_u64(13);
+    let queries: Vec<Vec<f32>> = (0..60).map(|_| (0..D).map(|_| rng.gen_range(-1.0f32..1.0)).collect()).collect();
+    let params = kyrodb_core::SearchParams { k: 10, ..Default::default() };
+    let search_all = |db: &Database| -> Vec<kyrodb_core::Result<Vec<u64>>> {
+        let c = db.collection("v").unwrap();
+        queries.iter().map(|q| c.search(q, &params).map(|h| h.ids)).collect()
+    };
+    // Intact, with deferred checks: the same answers as checking everything at open.
+    let reference: Vec<Vec<u64>> = {
+        let db = Database::open_with(Some(dir.path()), every()).unwrap();
+        search_all(&db).into_iter().map(Result::unwrap).collect()
+    };
+    {
+        let db = Database::open_with(Some(dir.path()), deferred()).unwrap();
+        let got: Vec<Vec<u64>> = search_all(&db).into_iter().map(Result::unwrap).collect();
+        assert_eq!(got, reference);
+        db.verify().unwrap();
+        db.close().unwrap();
+    }
+
+    let seg = files_in(dir.path()).into_iter().find(|p| p.extension().is_some_and(|e| e == "kseg")).unwrap();
+    let intact = std::fs::read(&seg).unwrap();
+    let at = |o: usize| u64::from_le_bytes(intact[o..o + 8].try_into().unwrap()) as usize;
+    let (vectors_at, vectors_len) = (at(48), at(56));
+    assert_eq!(vectors_len, 3000 * D * 4);
+    let piece = 1usize << kyrodb_core::storage::segment_file::VECTOR_PIECE_SHIFT;
+    let mut failed_searches = 0;
+    for p in 0..vectors_len.div_ceil(piece) {
+        // Damage a row of this piece that some query finds (rows are stored in graph order,
+        // so the row's position is found from its vector): its first component becomes
+        // 1e30, which would push it out of that query's answer if it were ever read.
+        let rows_here = p * piece / (D * 4)..((p + 1) * piece).min(vectors_len) / (D * 4);
+        let stored_row = |id: u64| -> usize {
+            let v = &rows[id as usize * D..(id as usize + 1) * D];
+            let as_bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+            let section = &intact[vectors_at..vectors_at + vectors_len];
+            (0..3000).find(|&r| section[r * D * 4..(r + 1) * D * 4] == as_bytes[..]).unwrap()
+        };
+        let damaged = reference
+            .iter()
+            .flatten()
+            .map(|&id| (id, stored_row(id)))
+            .find(|(_, r)| rows_here.contains(r))
+            .unwrap_or_else(|| panic!("no answer row in piece {p}"));
+        let offset = vectors_at + damaged.1 * D * 4;
+        let mut bytes = intact.clone();
+        bytes[offset..offset + 4].copy_from_slice(&1e30f32.to_le_bytes());
+        std::fs::write(&seg, &bytes).unwrap();
+        let damaged_row = damaged.0;
+
+        // Checked at open, the damage is found at open.
+        let e = Database::open_with(Some(dir.path()), every()).unwrap_err();
+        assert_eq!(e.code(), "CORRUPTION", "piece {p}: {e}");
+
+        // Deferred: the open succeeds; every answer is the intact one or CORRUPTION.
+        let db = Database::open_with(Some(dir.path()), deferred()).unwrap();
+        for (got, want) in search_all(&db).into_iter().zip(&reference) {
+            match got {
+                Ok(ids) => assert_eq!(&ids, want, "piece {p}: a search answered from damaged bytes"),
+                Err(e) => {
+                    assert_eq!(e.code(), "CORRUPTION", "piece {p}: {e}");
+                    failed_searches += 1;
+                }
+            }
+        }
+        let c = db.collection("v").unwrap();
+        let e = c.get(damaged_row).unwrap_err();
+        assert_eq!(e.code(), "CORRUPTION", "piece {p}: reading the damaged row");
+        assert!(
+            e.to_string().contains(&format!("at offset {}", vectors_at + (offset - vectors_at) / piece * piece)),
+            "{e}"
+        );
+        // Once found, the damage fails every read of the segment, and merges.
+        assert_eq!(db.verify().unwrap_err().code(), "CORRUPTION");
+        assert!(search_all(&db).iter().all(|r| r.as_ref().is_err_and(|e| e.code() == "CORRUPTION")));
+        assert_eq!(c.get(0).unwrap_err().code(), "CORRUPTION");
+        assert_eq!(c.compact(&mut |_, _| {}).unwrap_err().code(), "CORRUPTION");
+        db.close().unwrap();
+    }
+    // The searches re-rank candidates from every piece: damage was met on the way (by a
+    // search, or by the background sweep before it).
+    assert!(failed_searches > 0);
+
+    // Restored, everything is as before, and the failed merges changed nothing.
+    std::fs::write(&seg, &intact).unwrap();
+    let db = Database::open_with(Some(dir.path()), deferred()).unwrap();
+    assert_eq!(search_all(&db).into_iter().map(Result::unwrap).collect::<Vec<_>>(), reference);
+    let c = db.collection("v").unwrap();
+    for id in [0u64, 1234, 2999] {
+        assert_eq!(c.get(id).unwrap().unwrap().vector, rows[id as usize * D..(id as usize + 1) * D]);
+    }
+}
+
 #[test]
 fn salvage_opens_a_damaged_database_and_says_what_it_dropped() {
     let dir = tempfile::tempdir().unwrap();

@@ -57,7 +57,7 @@ fn open_options(o: Option<NativeOpenOptions>) -> kyrodb_core::Result<OpenOptions
             kyrodb_core::kv::DEFAULT_RMI_REBUILD_APPENDS,
         )?,
     };
-    Ok(OpenOptions { durability, salvage: o.salvage.unwrap_or(false), kv })
+    Ok(OpenOptions { durability, salvage: o.salvage.unwrap_or(false), kv, ..OpenOptions::default() })
 }
 
 /// Opening (recovery) off the JS thread.
@@ -85,6 +85,7 @@ pub enum DbOp {
     Flush,
     Compact,
     Snapshot(PathBuf),
+    Verify,
 }
 
 pub struct DbTask {
@@ -108,6 +109,7 @@ impl Task for DbTask {
             DbOp::Flush => self.db.flush(&mut progress),
             DbOp::Compact => self.db.compact(&mut progress),
             DbOp::Snapshot(dest) => self.db.snapshot(dest, &mut progress),
+            DbOp::Verify => self.db.verify(),
         })
     }
 
@@ -201,6 +203,11 @@ impl NativeDatabase {
     #[napi(ts_return_type = "Promise<void>")]
     pub fn compact(&self, on_progress: Option<ProgressFn>) -> AsyncTask<DbTask> {
         AsyncTask::new(DbTask { db: self.inner.clone(), op: DbOp::Compact, on_progress })
+    }
+
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn verify(&self) -> AsyncTask<DbTask> {
+        AsyncTask::new(DbTask { db: self.inner.clone(), op: DbOp::Verify, on_progress: None })
     }
 
     #[napi(ts_return_type = "Promise<void>")]

@@ -25,6 +25,7 @@
 
 pub mod codec;
 pub mod commit;
+pub mod deferred;
 pub mod deletes;
 pub mod failpoints;
 pub mod fs;
@@ -52,7 +53,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How to open a database directory.
-#[derive(Clone, Debug)]
+#[derive(Copy, Clone, Debug)]
 pub struct OpenOptions {
     /// Durability mode of writes.
     pub durability: Durability,
@@ -61,11 +62,31 @@ pub struct OpenOptions {
     pub salvage: bool,
     /// Key-value store tuning.
     pub kv: crate::kv::KvConfig,
+    /// How much of each segment file is checked at open; by default the vectors of large
+    /// segments are checked on first use and by a background sweep instead
+    /// (`docs/ARCHITECTURE.md`, D6). `salvage` checks everything at open.
+    pub segment_checks: segment_file::Checks,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { durability: Durability::Full, salvage: false, kv: crate::kv::KvConfig::default() }
+        OpenOptions {
+            durability: Durability::Full,
+            salvage: false,
+            kv: crate::kv::KvConfig::default(),
+            segment_checks: segment_file::Checks::DeferLargeVectors(segment_file::DEFAULT_DEFER_VECTOR_BYTES),
+        }
+    }
+}
+
+impl OpenOptions {
+    /// The segment checks in force: `salvage` must find every damaged segment at open.
+    pub fn effective_segment_checks(&self) -> segment_file::Checks {
+        if self.salvage {
+            segment_file::Checks::All
+        } else {
+            self.segment_checks
+        }
     }
 }
 
@@ -90,6 +111,8 @@ pub struct Storage {
     lock: Mutex<Option<DirLock>>,
     /// The WAL and its group commit.
     pub committer: Committer,
+    /// How segment files written from now on are checked when opened.
+    pub segment_checks: segment_file::Checks,
     manifest: Mutex<Manifest>,
     /// Per collection id: the lowest WAL sequence number it still needs at recovery
     /// (`flushed_seq + 1` while it has unflushed writes). WAL files wholly below the
@@ -365,7 +388,12 @@ fn good_prefix(path: &Path, bytes: &[u8], first: u64) -> (u64, u64) {
 
 impl Storage {
     /// Step 3: start writing. `replayed` is the result of [`replay_wal`].
-    pub fn start(opened: Opened, replayed: Replayed, durability: Durability) -> Result<Arc<Storage>> {
+    pub fn start(
+        opened: Opened,
+        replayed: Replayed,
+        durability: Durability,
+        segment_checks: segment_file::Checks,
+    ) -> Result<Arc<Storage>> {
         let Opened { dir, lock, manifest } = opened;
         let next_seq = replayed.next_seq.max(manifest.next_seq).max(1);
         let writer =
@@ -376,6 +404,7 @@ impl Storage {
             dir,
             lock: Mutex::new(Some(lock)),
             committer: Committer::new(writer, durability),
+            segment_checks,
             manifest: Mutex::new(manifest),
             floors: Mutex::new(HashMap::new()),
             ticker: Mutex::new(None),

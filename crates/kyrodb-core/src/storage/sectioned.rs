@@ -91,12 +91,16 @@ pub fn write(
     f.commit()
 }
 
-/// A sectioned file, mapped and checked.
+/// A sectioned file, mapped, its header checked.
 pub struct Sectioned {
     /// The whole file.
     pub map: Arc<Mmap>,
     /// `(offset, length)` of each section.
     pub sections: Vec<(usize, usize)>,
+    /// The open file, for positioned reads that check sections without mapping them in.
+    pub file: Arc<std::fs::File>,
+    /// Where it is (for error messages).
+    pub path: std::path::PathBuf,
 }
 
 impl Sectioned {
@@ -120,6 +124,23 @@ impl Sectioned {
     pub fn version(&self) -> u32 {
         le_u32(&self.map, 8)
     }
+
+    /// Check the checksums of the sections `which` (every section, for [`open`]).
+    pub fn check(&self, which: &[usize]) -> Result<()> {
+        let ranges: Vec<(usize, usize)> = which.iter().map(|&i| self.sections[i]).collect();
+        let crcs = section_crcs(&self.file, &ranges)
+            .map_err(|e| Error::Io(format!("cannot read {}: {e}", self.path.display())))?;
+        for (&i, crc) in which.iter().zip(crcs) {
+            if crc != le_u32(&self.map, 48 + i * 24 + 16) {
+                let offset = self.sections[i].0;
+                return Err(Error::Corruption(format!(
+                    "{}: section {i} checksum mismatch at offset {offset}",
+                    self.path.display()
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Map `path` and check magic, header checksum, format version, section count, every
@@ -132,6 +153,14 @@ pub fn open(
     what: &str,
     sections_for: &dyn Fn(u32) -> Option<usize>,
 ) -> Result<Sectioned> {
+    let file = map(path, magic, what, sections_for)?;
+    file.check(&(0..file.sections.len()).collect::<Vec<_>>())?;
+    Ok(file)
+}
+
+/// [`open`] without the section checksums: the caller checks the sections it needs with
+/// [`Sectioned::check`] before trusting them.
+pub fn map(path: &Path, magic: &[u8; 8], what: &str, sections_for: &dyn Fn(u32) -> Option<usize>) -> Result<Sectioned> {
     let bad = |offset: u64, why: &str| Error::Corruption(format!("{}: {why} at offset {offset}", path.display()));
     let file =
         std::fs::File::open(path).map_err(|e| Error::Io(format!("cannot open {what} {}: {e}", path.display())))?;
@@ -167,13 +196,7 @@ pub fn open(
         }
         out.push((off as usize, len as usize));
     }
-    let crcs = section_crcs(&file, &out).map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))?;
-    for (i, (&(off, _), crc)) in out.iter().zip(crcs).enumerate() {
-        if crc != le_u32(b, 48 + i * 24 + 16) {
-            return Err(bad(off as u64, &format!("section {i} checksum mismatch")));
-        }
-    }
-    Ok(Sectioned { map: Arc::new(map), sections: out })
+    Ok(Sectioned { map: Arc::new(map), sections: out, file: Arc::new(file), path: path.to_path_buf() })
 }
 
 /// Bytes one task reads and checksums when sections are checked at open.

@@ -7,14 +7,17 @@
 //! ```text
 //! header (512 bytes; 256 in format version 1)
 //!   0  magic "KYROSEG1"          8
-//!   8  format version u32        (2; version 1 files, without sections 8 and 9, are read)
+//!   8  format version u32        (3; versions 1 and 2, without sections 8–10 and 10,
+//!                                 are read)
 //!  12  flags u32                 bit 0: has a graph
 //!  16  rows u64
 //!  24  dimension u32
-//!  28  metric u8                 0 cosine, 1 l2, 2 ip; 3 bytes reserved
+//!  28  metric u8                 0 cosine, 1 l2, 2 ip
+//!  29  vector piece shift u8     (version 3) section 0 is checksummed per piece of
+//!                                2^shift bytes in section 10; 12..=30; 2 bytes reserved
 //!  32  graph M u32, entry u32, max level u8, 3 bytes reserved   (zero without a graph)
-//!  44  section count u32         (10; 8 in version 1)
-//!  48  10 × section { offset u64, length u64 (bytes), crc32c u32, reserved u32 }
+//!  44  section count u32         (11; 10 in version 2, 8 in version 1)
+//!  48  11 × section { offset u64, length u64 (bytes), crc32c u32, reserved u32 }
 //! 496  crc32c u32 of bytes 0..496; zero padding to 512 (version 1: at 240, of 0..240)
 //! sections, each starting on a 64-byte boundary, in this order:
 //!   0 vectors      rows × dimension f32
@@ -29,13 +32,18 @@
 //!                  (graph only; every step finite and > 0)
 //!   9 sq8 codes    rows × stride u8, stride = dimension rounded up to 64, zero padding
 //!                  (graph only; row r quantizes vector r, see `vector/quant.rs`)
+//!  10 vector piece crc32c per 2^shift-byte piece of section 0 (the last one shorter), u32
 //! ```
 //!
 //! Opening checks the header checksum, every section's bounds, length and checksum, and the
 //! graph's structure (degrees, neighbour ids, slots, levels), so a damaged file is
-//! reported as `CORRUPTION` and can never send the search kernel out of bounds.
+//! reported as `CORRUPTION` and can never send the search kernel out of bounds. One
+//! exception ([`Checks::DeferLargeVectors`]): the vectors of a large segment with 8-bit
+//! codes are checked piece by piece on first use and by a background sweep
+//! ([`super::deferred`]) — searches walk the codes, and read vectors only to re-rank.
 
 use super::codec::{as_bytes, le_u32, le_u64};
+use super::deferred::{piece_crcs, DeferredCheck, PIECE_SHIFTS};
 use super::sectioned;
 use super::slab::Slab;
 use crate::error::{Error, Result};
@@ -46,17 +54,36 @@ use std::path::Path;
 use std::sync::Arc;
 
 const MAGIC: &[u8; 8] = b"KYROSEG1";
-const VERSION: u32 = 2;
-const SECTIONS: usize = 10;
+const VERSION: u32 = 3;
+const SECTIONS: usize = 11;
+
+/// Bytes per checksummed piece of the vector section in files this build writes
+/// (256 KiB: a re-ranked candidate costs at most one such read the first time).
+pub const VECTOR_PIECE_SHIFT: u32 = 18;
 
 /// Section count of each readable format version.
 fn sections_for(version: u32) -> Option<usize> {
     match version {
         1 => Some(8),
-        2 => Some(SECTIONS),
+        2 => Some(10),
+        3 => Some(SECTIONS),
         _ => None,
     }
 }
+
+/// How much of a segment file [`open`] checks before returning.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Checks {
+    /// Every section.
+    All,
+    /// Every section, except that the vectors of a segment with a graph and 8-bit codes,
+    /// if at least this many bytes, are left to a [`DeferredCheck`].
+    DeferLargeVectors(u64),
+}
+
+/// The default threshold of [`Checks::DeferLargeVectors`]: below 64 MiB of vectors
+/// checking at open costs a few milliseconds.
+pub const DEFAULT_DEFER_VECTOR_BYTES: u64 = 64 << 20;
 
 /// Name of segment file number `file`.
 pub fn file_name(file: u64) -> String {
@@ -98,6 +125,8 @@ pub struct SegmentFile {
     /// 8-bit codes over the mapped code rows (`None` for a version 1 file: the caller
     /// computes them).
     pub quant: Option<Sq8>,
+    /// The vectors' checks still owed (`None`: checked at open).
+    pub deferred: Option<DeferredCheck>,
 }
 
 fn metric_code(m: Metric) -> u8 {
@@ -136,6 +165,7 @@ pub fn write(dir: &Path, file: u64, parts: &SegmentParts<'_>) -> Result<()> {
     };
     // Little-endian hosts only (x86-64, aarch64): the arrays are written as they sit in
     // memory and mapped back the same way.
+    let vector_crcs = piece_crcs(as_bytes(parts.vectors), VECTOR_PIECE_SHIFT);
     let sections: [&[u8]; SECTIONS] = [
         as_bytes(parts.vectors),
         as_bytes(parts.ids),
@@ -147,12 +177,14 @@ pub fn write(dir: &Path, file: u64, parts: &SegmentParts<'_>) -> Result<()> {
         as_bytes(upper),
         as_bytes(&ranges),
         codes,
+        as_bytes(&vector_crcs),
     ];
     let mut fields = [0u8; 32];
     fields[0..4].copy_from_slice(&(parts.graph.is_some() as u32).to_le_bytes());
     fields[4..12].copy_from_slice(&(rows as u64).to_le_bytes());
     fields[12..16].copy_from_slice(&(parts.dim as u32).to_le_bytes());
     fields[16] = metric_code(parts.metric);
+    fields[17] = VECTOR_PIECE_SHIFT as u8;
     if let Some(g) = parts.graph {
         fields[20..24].copy_from_slice(&(g.m as u32).to_le_bytes());
         fields[24..28].copy_from_slice(&g.entry.to_le_bytes());
@@ -162,12 +194,23 @@ pub fn write(dir: &Path, file: u64, parts: &SegmentParts<'_>) -> Result<()> {
 }
 
 /// Open and check `path`, which must hold a segment of `dim` and `metric`.
-pub fn open(path: &Path, dim: usize, metric: Metric) -> Result<SegmentFile> {
+pub fn open(path: &Path, dim: usize, metric: Metric, checks: Checks) -> Result<SegmentFile> {
     let bad = |offset: u64, what: &str| Error::Corruption(format!("{}: {what} at offset {offset}", path.display()));
-    let file = sectioned::open(path, MAGIC, "segment", &sections_for)?;
+    let file = sectioned::map(path, MAGIC, "segment", &sections_for)?;
     let map = Arc::clone(&file.map);
     let b = file.bytes();
     let has_graph = le_u32(b, 12) & 1 == 1;
+    let sec = &file.sections;
+    // Vectors are deferred only where searches read few of them: behind a graph walk
+    // over codes (version 3 stores the piece checksums).
+    let defer = match checks {
+        Checks::All => false,
+        Checks::DeferLargeVectors(min) => {
+            file.version() >= 3 && has_graph && sec[9].1 > 0 && sec[0].1 as u64 >= min.max(1)
+        }
+    };
+    let checked: Vec<usize> = (0..sec.len()).filter(|&i| !(defer && i == 0)).collect();
+    file.check(&checked)?;
     let rows = le_u64(b, 16);
     let fdim = le_u32(b, 24) as usize;
     if fdim != dim || b[28] != metric_code(metric) {
@@ -180,7 +223,6 @@ pub fn open(path: &Path, dim: usize, metric: Metric) -> Result<SegmentFile> {
         return Err(bad(16, "impossible row count"));
     }
     let rows = rows as usize;
-    let sec = &file.sections;
     let expect = |i: usize, want: usize| -> Result<()> {
         if sec[i].1 != want {
             return Err(bad(48 + i as u64 * 24, &format!("section {i} is {} bytes, expected {want}", sec[i].1)));
@@ -251,7 +293,24 @@ pub fn open(path: &Path, dim: usize, metric: Metric) -> Result<SegmentFile> {
     } else {
         None
     };
-    Ok(SegmentFile { dim, rows, vectors, ids, metadata, graph, quant })
+    let deferred = if defer {
+        let shift = b[29] as u32;
+        let table = (sec[10].1 % 4 == 0).then(|| Slab::<u32>::mapped(&map, sec[10].0, sec[10].1 / 4)).flatten();
+        let check = table.filter(|_| PIECE_SHIFTS.contains(&shift)).and_then(|crcs| {
+            DeferredCheck::new(
+                Arc::clone(&file.file),
+                path.to_path_buf(),
+                sec[0].0 as u64,
+                sec[0].1 as u64,
+                shift,
+                crcs,
+            )
+        });
+        Some(check.ok_or_else(|| bad(sec[10].0 as u64, "vector piece checksums do not fit the vectors"))?)
+    } else {
+        None
+    };
+    Ok(SegmentFile { dim, rows, vectors, ids, metadata, graph, quant, deferred })
 }
 
 /// Structural checks that make every read of the search kernel in bounds.

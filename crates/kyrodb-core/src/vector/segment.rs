@@ -15,6 +15,7 @@ use super::row::RowMeta;
 use super::topk::{Candidate, TopK};
 use crate::error::{Error, Result};
 use crate::simd::kernels;
+use crate::storage::deferred::DeferredCheck;
 use crate::storage::segment_file::{SegmentFile, SegmentParts};
 use crate::storage::slab::Slab;
 use parking_lot::Mutex;
@@ -69,6 +70,10 @@ pub struct Segment {
     deleted: Vec<u64>,
     deleted_count: usize,
     filter_cache: Mutex<HashMap<String, Arc<FilterRows>>>,
+    /// Checks owed on the mapped vectors (a large segment's are verified on first use
+    /// and by a background sweep): every read of `vectors` goes through
+    /// [`Segment::check_rows`] or [`Segment::check_vectors`] first.
+    deferred: Option<Arc<DeferredCheck>>,
 }
 
 impl std::fmt::Debug for Segment {
@@ -137,6 +142,7 @@ impl Segment {
             deleted: vec![0; n.div_ceil(64)],
             deleted_count: 0,
             filter_cache: Mutex::new(HashMap::new()),
+            deferred: None,
         })
     }
 
@@ -170,10 +176,37 @@ impl Segment {
             deleted,
             deleted_count,
             filter_cache: Mutex::new(HashMap::new()),
+            deferred: f.deferred.map(Arc::new),
         })
     }
 
-    /// The segment's contents, for writing it to a file.
+    /// Start verifying the vectors whose checks were deferred, on a background thread.
+    pub fn start_background_check(&self) {
+        if let Some(d) = &self.deferred {
+            DeferredCheck::sweep_in_background(d);
+        }
+    }
+
+    /// Verify every stored vector not verified yet (`CORRUPTION` if one is damaged).
+    pub fn check_vectors(&self) -> Result<()> {
+        match &self.deferred {
+            Some(d) if !d.is_complete() => d.check_all(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Verify the stored vectors of `rows` (a no-op once everything is verified).
+    fn check_rows(&self, rows: impl IntoIterator<Item = u32>) -> Result<()> {
+        let Some(d) = self.deferred.as_deref().filter(|d| !d.is_complete()) else { return Ok(()) };
+        let row_bytes = (self.dim * 4) as u64;
+        for r in rows {
+            d.check_bytes(r as u64 * row_bytes, (r as u64 + 1) * row_bytes)?;
+        }
+        Ok(())
+    }
+
+    /// The segment's contents, for writing it to a file (a freshly built segment: its
+    /// vectors are in memory, not behind deferred checks).
     pub fn parts(&self, metric: Metric) -> SegmentParts<'_> {
         SegmentParts {
             dim: self.dim,
@@ -230,8 +263,14 @@ impl Segment {
         self.ids[r as usize]
     }
 
-    /// Vector of row `r`.
-    pub fn vector(&self, r: u32) -> &[f32] {
+    /// Vector of row `r` (`CORRUPTION` if its stored bytes are damaged).
+    pub fn vector(&self, r: u32) -> Result<&[f32]> {
+        self.check_rows([r])?;
+        Ok(self.row_vector(r))
+    }
+
+    /// Vector of row `r`, whose bytes the caller has checked.
+    fn row_vector(&self, r: u32) -> &[f32] {
         let s = r as usize * self.dim;
         &self.vectors[s..s + self.dim]
     }
@@ -242,7 +281,8 @@ impl Segment {
     }
 
     /// Search this segment: the best `k` live rows (matching `filter`) as candidates whose
-    /// `row` is the segment row. Returns `min(k, matching live rows)` results.
+    /// `row` is the segment row. Returns `min(k, matching live rows)` results, or
+    /// `CORRUPTION` if a stored vector it had to read is damaged.
     pub fn search(
         &self,
         metric: Metric,
@@ -250,10 +290,10 @@ impl Segment {
         k: usize,
         ef: usize,
         filter: Option<&Filter>,
-    ) -> Vec<Candidate> {
+    ) -> Result<Vec<Candidate>> {
         let live = self.live();
         if live == 0 {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let allowed = filter.map(|f| self.filter_rows(f));
         let matching = match &allowed {
@@ -268,7 +308,7 @@ impl Segment {
             }
         };
         if matching == 0 {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let want = k.min(matching);
         if let Some(g) = &self.graph {
@@ -276,7 +316,7 @@ impl Segment {
             if !selective {
                 let deleted = (self.deleted_count > 0).then_some(self.deleted.as_slice());
                 let adm = Admission { deleted, allowed: allowed.as_ref().map(|a| a.bits.as_slice()) };
-                let found = self.walk(g, metric, query, k, ef, adm, want);
+                let found = self.walk(g, metric, query, k, ef, adm, want)?;
                 if found.len() >= want {
                     let mut hits: Vec<Candidate> = found
                         .into_iter()
@@ -284,7 +324,7 @@ impl Segment {
                         .collect();
                     hits.sort();
                     hits.truncate(k);
-                    return hits;
+                    return Ok(hits);
                 }
                 // The beam could not reach enough admitted rows (a filter that isolates
                 // part of the graph): fall through to the exact scan, which cannot miss.
@@ -296,6 +336,8 @@ impl Segment {
     /// Walk the graph for up to `ef` candidates, scoring 8-bit codes when the segment has
     /// them and then re-ranking the best few by the exact distance (quantization steers
     /// the walk, it never decides a reported distance); `want` is the least to re-rank.
+    /// Only the re-ranked rows' vectors are read (and checked, when their checks were
+    /// deferred); a walk over the vectors themselves checks them all first.
     #[allow(clippy::too_many_arguments)]
     fn walk(
         &self,
@@ -306,11 +348,12 @@ impl Segment {
         ef: usize,
         adm: Admission<'_>,
         want: usize,
-    ) -> Vec<(f32, u32)> {
+    ) -> Result<Vec<(f32, u32)>> {
         let kernels = kernels();
         let exact = ExactRows { vectors: &self.vectors, dim: self.dim, metric, kernels, query };
         let Some(codes) = self.quant.as_ref().filter(|_| quant::walk_enabled()) else {
-            return search_graph_with(g, &exact, k, ef, adm);
+            self.check_vectors()?;
+            return Ok(search_graph_with(g, &exact, k, ef, adm));
         };
         let q = codes.query(metric, query);
         let mut found = search_graph_with(g, &QuantRows { codes, query: &q, kernels }, k, ef, adm);
@@ -329,10 +372,11 @@ impl Segment {
             }
             found.truncate(end);
         }
+        self.check_rows(found.iter().map(|&(_, u)| u))?;
         for (d, u) in found.iter_mut() {
             *d = exact.distance(*u);
         }
-        found
+        Ok(found)
     }
 
     /// The rows matching `f` (deleted rows included), from the cache when possible.
@@ -351,16 +395,26 @@ impl Segment {
         computed
     }
 
-    fn exact(&self, metric: Metric, query: &[f32], k: usize, allowed: Option<&RoaringBitmap>) -> Vec<Candidate> {
+    fn exact(
+        &self,
+        metric: Metric,
+        query: &[f32],
+        k: usize,
+        allowed: Option<&RoaringBitmap>,
+    ) -> Result<Vec<Candidate>> {
+        match allowed {
+            Some(rows) => self.check_rows(rows.iter())?,
+            None => self.check_vectors()?,
+        }
         let k_ = kernels();
         if allowed.is_none() && self.deleted_count == 0 {
             // The common case gets the tight memory-bound scan.
             let rows = RowSet { vectors: &self.vectors, ids: &self.ids, dim: self.dim };
-            return exact::search_one(metric, k_, query, rows, k);
+            return Ok(exact::search_one(metric, k_, query, rows, k));
         }
         let mut top = TopK::new(k);
         let mut offer = |r: u32| {
-            let d = metric.distance(k_, query, self.vector(r));
+            let d = metric.distance(k_, query, self.row_vector(r));
             if d <= top.threshold() {
                 top.push(Candidate { distance: d, id: self.ids[r as usize], row: r });
             }
@@ -369,7 +423,7 @@ impl Segment {
             Some(rows) => rows.iter().filter(|&r| !self.is_deleted(r)).for_each(&mut offer),
             None => (0..self.len() as u32).filter(|&r| !self.is_deleted(r)).for_each(&mut offer),
         }
-        top.into_sorted()
+        Ok(top.into_sorted())
     }
 
     /// Bytes held in memory (mapped arrays not counted: the page cache holds them).

@@ -170,7 +170,7 @@ impl Collection {
                 for r in 0..seg.len() as u32 {
                     if !seg.is_deleted(r) {
                         sources.push((seg.id(r), Loc::Seg(s as u32, r)));
-                        vectors.extend_from_slice(seg.vector(r));
+                        vectors.extend_from_slice(seg.vector(r)?);
                         metas.push(seg.meta(r).cloned());
                     }
                 }
@@ -236,10 +236,13 @@ impl Collection {
         let file = storage.allocate_file();
         segment_file::write(storage.seg_dir(), file, &segment.parts(self.config.metric))?;
         let path = storage.seg_dir().join(segment_file::file_name(file));
-        let opened = segment_file::open(&path, self.config.dimension, self.config.metric)
+        let opened = segment_file::open(&path, self.config.dimension, self.config.metric, storage.segment_checks)
             .and_then(|f| Segment::from_file(f, None, SegmentFiles { file, deletes: None, persisted_deleted: 0 }));
-        if opened.is_err() {
-            let _ = std::fs::remove_file(&path);
+        match &opened {
+            Ok(segment) => segment.start_background_check(),
+            Err(_) => {
+                let _ = std::fs::remove_file(&path);
+            }
         }
         opened
     }

@@ -177,9 +177,9 @@ struct State {
 }
 
 impl State {
-    fn vector(&self, loc: Loc) -> &[f32] {
+    fn vector(&self, loc: Loc) -> Result<&[f32]> {
         match loc {
-            Loc::Hot(r) => self.hot.vector(r),
+            Loc::Hot(r) => Ok(self.hot.vector(r)),
             Loc::Seg(s, r) => self.segments[s as usize].vector(r),
         }
     }
@@ -472,8 +472,21 @@ impl Collection {
 
     /// After open: start the background build a large replayed hot tier calls for.
     pub(crate) fn resume_background_work(self: &Arc<Self>) {
-        let hot_live = self.state.read().hot.live();
+        let hot_live = {
+            let st = self.state.read();
+            st.segments.iter().for_each(Segment::start_background_check);
+            st.hot.live()
+        };
         self.maybe_build_in_background(hot_live);
+    }
+
+    /// Verify every stored vector whose check was deferred at open (large segments are
+    /// otherwise checked on first use and by a background sweep): `CORRUPTION` naming
+    /// the file and offset if one is damaged.
+    pub fn verify(&self) -> Result<()> {
+        self.check_usable()?;
+        let st = self.state.read();
+        st.segments.iter().try_for_each(Segment::check_vectors)
     }
 
     /// Re-apply a WAL frame at open (frames at or below the flushed sequence are skipped
@@ -546,10 +559,8 @@ impl Collection {
     pub fn get(&self, id: u64) -> Result<Option<StoredVector>> {
         self.check_usable()?;
         let st = self.state.read();
-        Ok(st.locations.get(&id).map(|&loc| StoredVector {
-            vector: st.vector(loc).to_vec(),
-            metadata: st.meta(loc).map(|m| m.json.clone()),
-        }))
+        let Some(&loc) = st.locations.get(&id) else { return Ok(None) };
+        Ok(Some(StoredVector { vector: st.vector(loc)?.to_vec(), metadata: st.meta(loc).map(|m| m.json.clone()) }))
     }
 
     fn prepare_queries(&self, queries: &[f32]) -> Result<Vec<f32>> {
@@ -572,7 +583,7 @@ impl Collection {
         let query = self.prepare_queries(query)?;
         let st = self.state.read();
         let hot = st.hot.search(self.config.metric, &query, params.k, params.filter.as_ref());
-        Ok(self.merge(&st, &query, hot, params, ef))
+        self.merge(&st, &query, hot, params, ef)
     }
 
     /// Search many queries (`queries` row-major), spread over every core.
@@ -590,14 +601,21 @@ impl Collection {
         let queries = self.prepare_queries(queries)?;
         let st = self.state.read();
         let hot = st.hot.search_batch(self.config.metric, &queries, params.k, params.filter.as_ref());
-        Ok(queries.par_chunks(dim).zip(hot).map(|(q, hot)| self.merge(&st, q, hot, params, ef)).collect())
+        queries.par_chunks(dim).zip(hot).map(|(q, hot)| self.merge(&st, q, hot, params, ef)).collect()
     }
 
     /// Search every segment and merge with the hot tier's candidates.
-    fn merge(&self, st: &State, query: &[f32], hot: Vec<Candidate>, params: &SearchParams, ef: usize) -> SearchHits {
+    fn merge(
+        &self,
+        st: &State,
+        query: &[f32],
+        hot: Vec<Candidate>,
+        params: &SearchParams,
+        ef: usize,
+    ) -> Result<SearchHits> {
         let mut all: Vec<(Candidate, Option<u32>)> = hot.into_iter().map(|c| (c, None)).collect();
         for (s, seg) in st.segments.iter().enumerate() {
-            let found = seg.search(self.config.metric, query, params.k, ef, params.filter.as_ref());
+            let found = seg.search(self.config.metric, query, params.k, ef, params.filter.as_ref())?;
             all.extend(found.into_iter().map(|c| (c, Some(s as u32))));
         }
         all.sort_by(|a, b| a.0.cmp(&b.0));
@@ -615,10 +633,10 @@ impl Collection {
                 out.metadata.push(st.meta(loc).map(|m| m.json.clone()));
             }
             if params.with_vectors {
-                out.vectors.push(st.vector(loc).to_vec());
+                out.vectors.push(st.vector(loc)?.to_vec());
             }
         }
-        out
+        Ok(out)
     }
 
     /// Bytes of vector and index data held in memory.
