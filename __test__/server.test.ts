@@ -519,6 +519,12 @@ test.serial('search: exact k nearest neighbours against brute force, filters, wi
   t.is(approx.status, 200)
   t.is(approx.json.results.length, 10)
   t.true(approx.json.results.every((h: { distance: number }, i: number, a: { distance: number }[]) => i === 0 || a[i - 1]!.distance <= h.distance), 'closest first')
+  // One at a time, small searches run on the event loop; sent together they compete and
+  // go to the thread pool (server/load.ts): the answers are the same either way.
+  const oneAtATime = []
+  for (const q of queries) oneAtATime.push((await search({ vector: q, k: 10, ef: 64 })).json)
+  const together = await Promise.all(queries.map((q) => search({ vector: q, k: 10, ef: 64 })))
+  t.deepEqual(together.map((r) => r.json), oneAtATime)
   // Points stay readable after the build.
   t.deepEqual((await get(`/v1/collections/vecs/points/${U64_MAX}`)).json, { id: U64_MAX, vector: Array.from(big.vector), metadata: big.metadata })
 })

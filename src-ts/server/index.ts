@@ -15,6 +15,7 @@ import { KeyRing, type Access, type ApiKeys } from './auth.js'
 import { installBodyHandling } from './body.js'
 import { errorBodySchema, errorHandler, HttpError } from './errors.js'
 import { ServerMetrics } from './metrics.js'
+import { LoopLoad } from './load.js'
 import { adminRoutes } from './routes/admin.js'
 import { collectionRoutes } from './routes/collections.js'
 import { kvRoutes } from './routes/kv.js'
@@ -123,8 +124,20 @@ export function createServer(options: ServerOptions): FastifyInstance {
     done()
   })
 
+  // Whether the event loop is free to run a small search itself (load.ts).
+  const load = new LoopLoad()
+  app.addHook('onRequest', (req, _reply, done) => {
+    load.arrived(req)
+    done()
+  })
+  app.addHook('onRequestAbort', (req, done) => {
+    load.finished(req)
+    done()
+  })
+
   const logRequests = app.log.level === 'debug' || app.log.level === 'trace'
   app.addHook('onResponse', (req, reply, done) => {
+    load.finished(req)
     const ms = reply.elapsedTime
     metrics.requests.observe(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, ms / 1000)
     if (logRequests) req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms }, 'request')
@@ -171,6 +184,6 @@ export function createServer(options: ServerOptions): FastifyInstance {
   void app.register(systemRoutes, { db, metrics })
   void app.register(kvRoutes, { db })
   void app.register(adminRoutes, { db })
-  void app.register(collectionRoutes, { db, metrics })
+  void app.register(collectionRoutes, { db, metrics, load })
   return app
 }

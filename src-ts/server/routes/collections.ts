@@ -16,6 +16,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Collection, Metadata, SearchOptions, SearchResult } from '../../collection.js'
 import type { Database } from '../../database.js'
 import { HttpError } from '../errors.js'
+import type { LoopLoad } from '../load.js'
 import type { ServerMetrics } from '../metrics.js'
 import { collectionName, filter, keyToJson, toKey, u64, u64String, vector } from '../schemas.js'
 
@@ -75,6 +76,39 @@ function searchOptions(b: SearchBody): SearchOptions {
   return { k: b.k, ef: b.ef, filter: b.filter, withMetadata: b.withMetadata, withVectors: b.withVectors }
 }
 
+/**
+ * Largest `k` and `ef` of a search the route may run on the event loop (see
+ * {@link SearchRunner}): unfiltered graph searches this size take tens to a few hundred
+ * microseconds.
+ */
+const LOOP_SEARCH_MAX_K = 100
+const LOOP_SEARCH_MAX_EF = 512
+
+/**
+ * Runs the single-search route's searches: a small unfiltered search runs on the event
+ * loop when nothing competes for it (`searchSync`, no thread hop; see `../load.ts`), every
+ * other search on the thread pool. Filtered or large searches (which may scan rows
+ * exactly, or walk far) always go to the pool.
+ */
+class SearchRunner {
+  constructor(readonly load: LoopLoad) {}
+
+  async run(c: Collection, vector: number[], options: SearchOptions): Promise<SearchResult[]> {
+    const small =
+      options.filter === undefined &&
+      (options.k ?? 10) <= LOOP_SEARCH_MAX_K &&
+      (options.ef ?? 0) <= LOOP_SEARCH_MAX_EF
+    if (small && this.load.loopIsFree()) {
+      try {
+        return c.searchSync(vector, options)
+      } finally {
+        this.load.ranOnLoop()
+      }
+    }
+    return c.search(vector, options)
+  }
+}
+
 /** Decode the binary points layout (see the module docs). */
 function binaryPoints(c: Collection, body: Buffer): { ids: BigUint64Array; vectors: Float32Array } {
   const row = 8 + 4 * c.dimension
@@ -105,7 +139,11 @@ function isBinary(req: FastifyRequest): boolean {
 }
 
 /** Register the collection routes. */
-export async function collectionRoutes(app: FastifyInstance, { db, metrics }: { db: Database; metrics: ServerMetrics }): Promise<void> {
+export async function collectionRoutes(
+  app: FastifyInstance,
+  { db, metrics, load }: { db: Database; metrics: ServerMetrics; load: LoopLoad },
+): Promise<void> {
+  const searches = new SearchRunner(load)
   app.get(
     '/v1/collections',
     {
@@ -330,7 +368,7 @@ export async function collectionRoutes(app: FastifyInstance, { db, metrics }: { 
     async (req) => {
       const c = db.collection(req.params.name)
       const end = metrics.searches.startTimer({ kind: 'single' })
-      const results = await c.search(req.body.vector, searchOptions(req.body))
+      const results = await searches.run(c, req.body.vector, searchOptions(req.body))
       end()
       return { results: results.map(hitToJson) }
     },
