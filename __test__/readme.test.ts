@@ -50,5 +50,6 @@ test('README curl examples work against a live server', async (t) => {
     t.regex(metrics!, /^kyrodb_rmi_reads_total \d+$/m)
   } finally {
     await server.stop()
+    rmSync(server.dataDir, { recursive: true, force: true })
   }
 })

@@ -1,7 +1,7 @@
 // Start the real `kyrodb serve` CLI (dist/cli.js) as a child process on a free loopback port.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -67,8 +67,16 @@ export async function startServer(extraArgs: string[] = [], options: StartOption
   exit.catch(() => undefined) // a spawn error surfaces through the loop below
   const url = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 20_000
+  // A server that never came up leaves no directory behind (one the caller passed in is
+  // the caller's to remove).
+  const discard = () => {
+    if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true })
+  }
   for (;;) {
-    if (exited(child)) throw new Error(`server exited early (${child.exitCode ?? child.signalCode}): ${out}`)
+    if (exited(child)) {
+      discard()
+      throw new Error(`server exited early (${child.exitCode ?? child.signalCode}): ${out}`)
+    }
     try {
       const r = await fetch(`${url}/health`)
       if (r.ok) break
@@ -78,6 +86,7 @@ export async function startServer(extraArgs: string[] = [], options: StartOption
     if (Date.now() > deadline) {
       child.kill('SIGKILL')
       await exit
+      discard()
       throw new Error(`server did not start: ${out}`)
     }
     await new Promise((r) => setTimeout(r, 50))

@@ -187,6 +187,12 @@ impl Segment {
         }
     }
 
+    /// The checks still owed on this segment's vectors, to run without holding the
+    /// collection's lock (`None` once none are).
+    pub fn pending_check(&self) -> Option<Arc<DeferredCheck>> {
+        self.deferred.as_ref().filter(|d| !d.is_complete()).cloned()
+    }
+
     /// Verify every stored vector not verified yet (`CORRUPTION` if one is damaged).
     pub fn check_vectors(&self) -> Result<()> {
         match &self.deferred {

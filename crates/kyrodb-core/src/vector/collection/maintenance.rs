@@ -152,6 +152,21 @@ impl Collection {
         self.check_usable()?;
         let dim = self.config.dimension;
 
+        // 0. Verify the stored vectors the snapshot will copy, outside the lock (a no-op
+        //    once open's background sweep is done; damage fails the build here).
+        if !matches!(scope, BuildScope::Hot) {
+            let pending: Vec<_> = {
+                let st = self.state.read();
+                match &scope {
+                    BuildScope::Segments(v) => {
+                        v.iter().filter_map(|&i| st.segments.get(i)).filter_map(Segment::pending_check).collect()
+                    }
+                    _ => st.segments.iter().filter_map(Segment::pending_check).collect(),
+                }
+            };
+            pending.iter().try_for_each(|d| d.check_all())?;
+        }
+
         // 1. Snapshot the live source rows (short read lock). Hot rows never move while
         //    the build lock is held, and segments are only added or removed by builds.
         //    `snapshot_seq`: every WAL frame up to it is reflected in the snapshot.
