@@ -341,7 +341,7 @@ async function main() {
     '',
     `![recall vs QPS](${svgName})`,
     '',
-    `Reproduce: \`node benches/hnsw.mjs --set ${SET}${SET === 'clustered' ? ` --n ${N}` : ''} --queries ${QUERIES} --rounds ${ROUNDS}\`.`,
+    `Reproduce: \`node benches/hnsw.mjs --set ${SET}${SET === 'clustered' ? ` --n ${N}` : ''} --queries ${QUERIES} --rounds ${ROUNDS}${args.peers !== undefined ? ` --peers ${PEERS.join(',')}` : ''}\`.`,
   ].join('\n')
   writeSection(path.join(BENCH_DIR, 'RESULTS.md'), `hnsw-${ds.slug}`, body)
   if (ds.slug === 'glove') {
