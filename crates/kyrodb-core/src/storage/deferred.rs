@@ -101,9 +101,7 @@ impl DeferredCheck {
 
     /// Verify the pieces holding section bytes `start..end` (a no-op for verified pieces).
     pub fn check_bytes(&self, start: u64, end: u64) -> Result<()> {
-        if let Some(why) = self.damage.get() {
-            return Err(Error::Corruption(why.clone()));
-        }
+        self.undamaged()?;
         if start >= end {
             return Ok(());
         }
@@ -116,13 +114,19 @@ impl DeferredCheck {
 
     /// Verify every piece not yet verified.
     pub fn check_all(&self) -> Result<()> {
-        if let Some(why) = self.damage.get() {
-            return Err(Error::Corruption(why.clone()));
-        }
+        self.undamaged()?;
         for p in 0..self.crcs.len() {
             self.check_piece(p)?;
         }
         Ok(())
+    }
+
+    /// `CORRUPTION` once any piece has failed: a damaged section is never half used.
+    fn undamaged(&self) -> Result<()> {
+        match self.damage.get() {
+            Some(why) => Err(Error::Corruption(why.clone())),
+            None => Ok(()),
+        }
     }
 
     fn is_verified(&self, p: usize) -> bool {
@@ -133,9 +137,7 @@ impl DeferredCheck {
         if self.is_verified(p) {
             return Ok(());
         }
-        if let Some(why) = self.damage.get() {
-            return Err(Error::Corruption(why.clone()));
-        }
+        self.undamaged()?;
         let start = (p as u64) << self.piece_shift;
         let len = (self.len - start).min(1 << self.piece_shift) as usize;
         let crc = PIECE_BUF.with(|buf| {

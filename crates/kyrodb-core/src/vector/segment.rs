@@ -195,10 +195,7 @@ impl Segment {
 
     /// Verify every stored vector not verified yet (`CORRUPTION` if one is damaged).
     pub fn check_vectors(&self) -> Result<()> {
-        match &self.deferred {
-            Some(d) if !d.is_complete() => d.check_all(),
-            _ => Ok(()),
-        }
+        self.pending_check().map_or(Ok(()), |d| d.check_all())
     }
 
     /// Verify the stored vectors of `rows` (a no-op once everything is verified).
