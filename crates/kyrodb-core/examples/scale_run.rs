@@ -12,7 +12,11 @@
 //! uniform in [−50, 50)^128, per-dimension noise scale in [1, 8), Gaussian noise, seed 128),
 //! generated here with the same generator (mulberry32 + Box–Muller, checked below against
 //! the cached 1M file when it exists), base rows first, then `--queries` query rows, then
-//! the `--wal-rows` extra rows. Ground truth: exact top-10 by a tiled brute-force scan
+//! the `--wal-rows` extra rows. `--centres C` draws from C centres instead of 1,000 (the
+//! points per cluster, not the total, is what makes the within-cluster search hard: 1M rows
+//! from 100 centres reproduce the 10M set's 10,000 points per cluster at a tenth of the
+//! build); `--m` and `--ef-construction` set the graph's parameters (defaults 16 and 200).
+//! Ground truth: exact top-10 by a tiled brute-force scan
 //! written here (independent of the engine), cached beside the database as `gt-<n>-<q>.i32`.
 //!
 //! Phases, each printed with its time and the process's resident memory (`VmRSS`, and the
@@ -20,7 +24,7 @@
 //! 1. (first run only) create a durable database at `--db`, upsert the base rows in batches
 //!    of 10,000 (durability `full`; the hot tier never builds in the background), then
 //!    `build_index` (one segment, M = 16, efConstruction = 200, 2 threads) and close;
-//! 2. reopen, then for each ef run the queries one at a time on one thread (`--rounds`
+//! 2. reopen (deleting rows an earlier `--wal-rows` run added), then for each ef run the queries one at a time on one thread (`--rounds`
 //!    passes; the first pass warms the mapped segment and is not timed), printing recall@10,
 //!    QPS, p50/p99/max latency;
 //! 3. with `--wal-rows R`: upsert R more rows (they stay in the WAL and the hot tier), close,
@@ -42,6 +46,7 @@ use std::time::Instant;
 mod open_log;
 
 const DIM: usize = 128;
+/// Centres of the mixture unless `--centres` says otherwise (`clustered.mjs` uses 1,000).
 const CENTRES: usize = 1000;
 const SEED: u32 = 128;
 const K: usize = 10;
@@ -62,17 +67,20 @@ impl Mulberry32 {
 /// The clustered-128 mixture, row by row, in the order `clustered.mjs` draws it.
 struct Mixture {
     rand: Mulberry32,
+    n_centres: usize,
+    /// Centre of every row drawn so far.
+    labels: Vec<u32>,
     spare: Option<f64>,
     centres: Vec<f32>,
     scale: Vec<f32>,
 }
 
 impl Mixture {
-    fn new(seed: u32) -> Mixture {
+    fn new(seed: u32, n_centres: usize) -> Mixture {
         let mut rand = Mulberry32(seed);
-        let centres = (0..CENTRES * DIM).map(|_| ((rand.next() * 2.0 - 1.0) * 50.0) as f32).collect();
+        let centres = (0..n_centres * DIM).map(|_| ((rand.next() * 2.0 - 1.0) * 50.0) as f32).collect();
         let scale = (0..DIM).map(|_| (1.0 + 7.0 * rand.next()) as f32).collect();
-        Mixture { rand, spare: None, centres, scale }
+        Mixture { rand, n_centres, labels: Vec::new(), spare: None, centres, scale }
     }
 
     fn gauss(&mut self) -> f64 {
@@ -94,7 +102,9 @@ impl Mixture {
     fn rows(&mut self, rows: usize, out: &mut Vec<f32>) {
         out.reserve(rows * DIM);
         for _ in 0..rows {
-            let c = (self.rand.next() * CENTRES as f64).floor() as usize * DIM;
+            let centre = (self.rand.next() * self.n_centres as f64).floor() as usize;
+            self.labels.push(centre as u32);
+            let c = centre * DIM;
             for j in 0..DIM {
                 let x = self.centres[c + j] as f64 + self.gauss() * self.scale[j] as f64;
                 out.push(x as f32);
@@ -186,6 +196,13 @@ fn main() {
     let efs: Vec<usize> =
         arg("--efs").unwrap_or_else(|| "32,48,64,96,128".into()).split(',').map(|s| s.parse().expect("ef")).collect();
     let rounds: usize = arg("--rounds").map_or(3, |s| s.parse().expect("--rounds"));
+    let centres: usize = arg("--centres").map_or(CENTRES, |s| s.parse().expect("--centres"));
+    let build = BuildParams {
+        m: arg("--m").map_or(BuildParams::default().m, |s| s.parse().expect("--m")),
+        ef_construction: arg("--ef-construction")
+            .map_or(BuildParams::default().ef_construction, |s| s.parse().expect("--ef-construction")),
+        ..BuildParams::default()
+    };
     let wal_rows: usize = arg("--wal-rows").map_or(0, |s| s.replace('_', "").parse().expect("--wal-rows"));
     let options = OpenOptions {
         segment_checks: if args.iter().any(|a| a == "--check-all") {
@@ -201,7 +218,9 @@ fn main() {
         return;
     }
     println!(
-        "scale run: n = {n}, queries = {nq}, db = {}, {} threads, kernels {:?}",
+        "scale run: n = {n} ({centres} centres), queries = {nq}, M = {}, efConstruction = {}, db = {}, {} threads, kernels {:?}",
+        build.m,
+        build.ef_construction,
         db_dir.display(),
         rayon::current_num_threads(),
         kyrodb_core::simd::kernels().level()
@@ -209,13 +228,15 @@ fn main() {
 
     // Data (regenerated every run: ~1 min; only the ground truth is cached).
     let t = Instant::now();
-    let mut mixture = Mixture::new(SEED);
+    let mut mixture = Mixture::new(SEED, centres);
     let mut base = Vec::new();
     mixture.rows(n, &mut base);
     let mut queries = Vec::new();
     mixture.rows(nq, &mut queries);
     println!("generated {n} + {nq} rows in {:.1} s; {}", t.elapsed().as_secs_f64(), rss());
-    check_against_cached_1m(&base);
+    if centres == CENTRES {
+        check_against_cached_1m(&base);
+    }
 
     let gt_path = db_dir
         .with_file_name(format!("{}-gt-{n}-{nq}.i32", db_dir.file_name().and_then(|s| s.to_str()).unwrap_or("db")));
@@ -237,7 +258,7 @@ fn main() {
     let config = CollectionConfig {
         dimension: DIM,
         metric: Metric::L2,
-        index: Some(IndexConfig { params: BuildParams::default(), auto_build_rows: usize::MAX }),
+        index: Some(IndexConfig { params: build, auto_build_rows: usize::MAX }),
     };
     if !db_dir.exists() {
         let db = Database::open_with(Some(&db_dir), OpenOptions::default()).expect("open");
@@ -265,6 +286,14 @@ fn main() {
         println!("built the index over {n} rows in {secs:.1} s ({:.0} vectors/s); {}", n as f64 / secs, rss());
         db.close().expect("close");
     }
+    if args.iter().any(|a| a == "--probe-graph") {
+        probe_graph(&db_dir, &mixture.labels[..n], &queries, &mixture.labels[n..n + nq], &gt);
+        return;
+    }
+    if let Some(ef) = arg("--diagnose") {
+        diagnose(&db_dir, options, &mixture, &base, &queries, &gt, ef.parse().expect("--diagnose"));
+        return;
+    }
     drop(base);
 
     // Phase 2: reopen and sweep.
@@ -272,6 +301,13 @@ fn main() {
     let db = Database::open_with(Some(&db_dir), options).expect("reopen");
     let col = db.collection("scale").expect("collection");
     println!("reopened in {:.2} s; {}", t.elapsed().as_secs_f64(), rss());
+    // Rows an earlier `--wal-rows` run added (ids n..) are not in the ground truth.
+    let extra = col.count().expect("count").saturating_sub(n);
+    if extra > 0 {
+        let ids: Vec<u64> = (n as u64..(n + extra) as u64).collect();
+        let deleted = col.delete(&ids).expect("delete");
+        println!("deleted {deleted} rows with ids >= {n} (added by an earlier --wal-rows run) before the sweep");
+    }
     println!("segments (rows, live, graph): {:?}", col.stats().expect("stats").segments);
     println!("{:>5} {:>9} {:>8} {:>9} {:>9} {:>9}", "ef", "recall", "QPS", "p50 ms", "p99 ms", "max ms");
     for &ef in &efs {
@@ -337,10 +373,192 @@ fn main() {
     }
 }
 
+/// Where the misses are: per-query hits at one `ef` (result ids ≥ n — rows added later
+/// with `--wal-rows` — are not counted either way), and for each query that misses more
+/// than half, whether its best result lies in the query's own cluster (nearest centre).
+fn diagnose(dir: &Path, options: OpenOptions, mixture: &Mixture, base: &[f32], queries: &[f32], gt: &[i32], ef: usize) {
+    let kernels = kyrodb_core::simd::kernels();
+    let n = base.len() / DIM;
+    let nq = queries.len() / DIM;
+    let centre_of = |v: &[f32]| {
+        (0..mixture.n_centres)
+            .min_by(|&a, &b| {
+                let da = kernels.l2sq(v, &mixture.centres[a * DIM..(a + 1) * DIM]);
+                let db = kernels.l2sq(v, &mixture.centres[b * DIM..(b + 1) * DIM]);
+                da.total_cmp(&db)
+            })
+            .unwrap_or(0)
+    };
+    let row = |r: usize| &base[r * DIM..(r + 1) * DIM];
+    let db = Database::open_with(Some(dir), options).expect("open");
+    let col = db.collection("scale").expect("collection");
+    let mut wrong_rows = 0usize;
+    for id in (0..n).step_by(997) {
+        let stored = col.get(id as u64).expect("get").expect("present");
+        if stored.vector != row(id) {
+            wrong_rows += 1;
+            if wrong_rows <= 5 {
+                println!("get({id}) differs from the row upserted");
+            }
+        }
+    }
+    println!("get of every 997th id: {wrong_rows} of {} differ from the rows upserted", n.div_ceil(997));
+    let params = SearchParams { k: K, ef: Some(ef), ..SearchParams::default() };
+    let mut histogram = [0usize; K + 1];
+    let (mut poor, mut wrong_cluster) = (0usize, 0usize);
+    for q in 0..nq {
+        let query = &queries[q * DIM..(q + 1) * DIM];
+        let r = col.search(query, &params).expect("search");
+        let truth = &gt[q * K..q * K + K];
+        let hits = r.ids.iter().filter(|&&id| (id as usize) < n && truth.contains(&(id as i32))).count();
+        histogram[hits] += 1;
+        if hits <= K / 2 {
+            poor += 1;
+            let own = centre_of(query);
+            let found = r.ids.iter().find(|&&id| (id as usize) < n).map(|&id| id as usize);
+            let found_centre = found.map(|f| centre_of(row(f)));
+            if found_centre != Some(own) {
+                wrong_cluster += 1;
+            }
+            if poor <= 20 {
+                println!(
+                    "query {q}: {hits} hits; centre {own}, true best row {} (centre {}, distance {:.1}), found best {:?} (centre {:?}, distance {:.1})",
+                    truth[0],
+                    centre_of(row(truth[0] as usize)),
+                    kernels.l2sq(query, row(truth[0] as usize)),
+                    found,
+                    found_centre,
+                    found.map_or(f32::NAN, |f| kernels.l2sq(query, row(f))),
+                );
+            }
+        }
+    }
+    println!("ef {ef}: queries by hits@{K} (0..={K}): {histogram:?}");
+    println!(
+        "{poor} queries with at most {} hits; in {wrong_cluster} of them the best result is in another cluster",
+        K / 2
+    );
+}
+
+/// The graph of the database's one segment, read from its file: reachability on layer 0,
+/// edges that leave their node's cluster, in-degree by insertion order (id), and for
+/// queries the f32 walk misses, where the walk ended up.
+fn probe_graph(dir: &Path, labels: &[u32], queries: &[f32], query_labels: &[u32], gt: &[i32]) {
+    use kyrodb_core::storage::segment_file;
+    use kyrodb_core::vector::hnsw::{search_graph, Admission};
+    let seg = std::fs::read_dir(dir.join("seg"))
+        .expect("seg dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|x| x == "kseg"))
+        .expect("a segment file");
+    let f = segment_file::open(&seg, DIM, Metric::L2, Checks::All).expect("open segment");
+    let g = f.graph.as_ref().expect("graph");
+    let n = f.rows;
+    let label = |u: u32| labels[f.ids[u as usize] as usize];
+    println!("segment {}: {n} rows, entry {}, max level {}", seg.display(), g.entry, g.max_level);
+    // Reachability from the entry on layer 0.
+    let mut seen = vec![false; n];
+    let mut stack = vec![g.entry];
+    seen[g.entry as usize] = true;
+    let mut reached = 0usize;
+    while let Some(u) = stack.pop() {
+        reached += 1;
+        for &v in g.neighbours0(u) {
+            if !std::mem::replace(&mut seen[v as usize], true) {
+                stack.push(v);
+            }
+        }
+    }
+    println!("layer 0: {reached} of {n} nodes reachable from the entry");
+    // Per tenth of insertion order: out-degree, in-degree, out-edges leaving the cluster,
+    // nodes with no out-edge into their own cluster.
+    let mut indeg = vec![0u32; n];
+    for u in 0..n as u32 {
+        for &v in g.neighbours0(u) {
+            indeg[v as usize] += 1;
+        }
+    }
+    let tenth = n.div_ceil(10);
+    let mut stats = vec![[0u64; 5]; 10];
+    for u in 0..n as u32 {
+        let id = f.ids[u as usize] as usize;
+        let t = &mut stats[id / tenth];
+        let own = label(u);
+        let list = g.neighbours0(u);
+        let foreign = list.iter().filter(|&&v| label(v) != own).count();
+        t[0] += 1;
+        t[1] += list.len() as u64;
+        t[2] += indeg[u as usize] as u64;
+        t[3] += foreign as u64;
+        t[4] += u64::from(foreign == list.len());
+    }
+    println!("ids by tenth: nodes, mean out-degree, mean in-degree, out-edges to another cluster, nodes with no edge into their own cluster");
+    for (i, t) in stats.iter().enumerate() {
+        println!(
+            "  {i}: {} {:.2} {:.2} {:.4} {}",
+            t[0],
+            t[1] as f64 / t[0] as f64,
+            t[2] as f64 / t[0] as f64,
+            t[3] as f64 / t[1].max(1) as f64,
+            t[4]
+        );
+    }
+    // Upper layers: per level, nodes and edges leaving the cluster.
+    for level in 1..=g.max_level {
+        let (mut nodes, mut edges, mut foreign) = (0usize, 0usize, 0usize);
+        for u in 0..n as u32 {
+            let list = g.neighbours_upper(u, level);
+            if g.levels[u as usize] >= level {
+                nodes += 1;
+                edges += list.len();
+                foreign += list.iter().filter(|&&v| label(v) != label(u)).count();
+            }
+        }
+        println!("layer {level}: {nodes} nodes, {edges} edges, {foreign} to another cluster");
+    }
+    // The f32 walk: recall, and for misses whether the walk's results are in the query's cluster.
+    let row_of: std::collections::HashMap<u64, u32> = (0..n as u32).map(|u| (f.ids[u as usize], u)).collect();
+    let kernels = kyrodb_core::simd::kernels();
+    let nq = queries.len() / DIM;
+    for ef in [128usize, 512] {
+        let (mut hits, mut wrong, mut zero) = (0usize, 0usize, 0usize);
+        for q in 0..nq {
+            let query = &queries[q * DIM..(q + 1) * DIM];
+            let mut r = search_graph(g, &f.vectors, Metric::L2, kernels, query, K, ef, Admission::default());
+            r.sort_by(|a, b| a.0.total_cmp(&b.0));
+            r.truncate(K);
+            let truth = &gt[q * K..q * K + K];
+            let h = r.iter().filter(|&&(_, u)| truth.contains(&(f.ids[u as usize] as i32))).count();
+            hits += h;
+            if h == 0 {
+                zero += 1;
+                if r.first().is_some_and(|&(_, u)| label(u) != query_labels[q]) {
+                    wrong += 1;
+                }
+                if zero <= 5 {
+                    let best = row_of[&(truth[0] as u64)];
+                    println!(
+                        "  ef {ef} query {q}: 0 hits; true best node {best} (level {}, out {}, in {}, reachable {}); found {:?}",
+                        g.levels[best as usize],
+                        g.neighbours0(best).len(),
+                        indeg[best as usize],
+                        seen[best as usize],
+                        r.iter().take(3).map(|&(d, u)| (d, u, label(u) == query_labels[q])).collect::<Vec<_>>()
+                    );
+                }
+            }
+        }
+        println!(
+            "f32 walk ef {ef}: recall {:.4}; {zero} queries with no hit, {wrong} of them answered from another cluster",
+            hits as f64 / (nq * K) as f64
+        );
+    }
+}
+
 /// Open the database at `dir`, answer one search, finish the deferred checks.
 fn reopen_only(dir: &Path, options: OpenOptions) {
     let mut query = Vec::new();
-    Mixture::new(SEED).rows(1, &mut query);
+    Mixture::new(SEED, CENTRES).rows(1, &mut query);
     let t = Instant::now();
     let db = Database::open_with(Some(dir), options).expect("reopen");
     let opened = t.elapsed().as_secs_f64();

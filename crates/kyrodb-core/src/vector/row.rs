@@ -107,6 +107,24 @@ impl HotTier {
         self.dead[r >> 6] >> (r & 63) & 1 == 1
     }
 
+    /// Live rows in order, a tombstone word (64 rows) at a time: a tier whose rows were
+    /// mostly deleted costs a search one load per 64 of them, not a check per row.
+    fn live_rows(&self) -> impl Iterator<Item = u32> + '_ {
+        let n = self.len();
+        self.dead.iter().enumerate().flat_map(move |(w, &dead)| {
+            let rows = n.saturating_sub(w * 64).min(64);
+            let valid = if rows == 64 { u64::MAX } else { (1u64 << rows) - 1 };
+            let mut live = !dead & valid;
+            std::iter::from_fn(move || {
+                (live != 0).then(|| {
+                    let b = live.trailing_zeros();
+                    live &= live - 1;
+                    (w * 64) as u32 + b
+                })
+            })
+        })
+    }
+
     /// Id of row `r`.
     pub fn id(&self, r: u32) -> u64 {
         self.ids[r as usize]
@@ -147,10 +165,7 @@ impl HotTier {
             return exact::search_one(metric, kern, query, self.row_set(), k);
         }
         let mut top = TopK::new(k);
-        for r in 0..self.len() as u32 {
-            if self.is_dead(r) {
-                continue;
-            }
+        for r in self.live_rows() {
             if let Some(f) = filter {
                 if !f.matches(self.meta(r).map(|m| &m.flat)) {
                     continue;
@@ -211,4 +226,27 @@ fn populate_next(v: &Vec<f32>, n: usize) {
     }
     #[cfg(not(target_os = "linux"))]
     let _ = (v, n);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_rows_skip_dead_words_and_stop_at_the_last_row() {
+        let mut t = HotTier::new(1);
+        for r in 0..150u64 {
+            t.push(r, &[r as f32], None);
+        }
+        // Kill all of word 1 (rows 64..128), and a few rows around it.
+        for r in (64..128).chain([0, 63, 128, 149]) {
+            t.kill(r);
+        }
+        let expect: Vec<u32> = (0..150).filter(|&r| !t.is_dead(r)).collect();
+        assert_eq!(t.live_rows().collect::<Vec<_>>(), expect);
+        assert_eq!(expect.len(), t.live());
+        // A search sees exactly the live rows: the nearest to 96 are 129 and 62 now.
+        let hits = t.search(Metric::L2, &[96.0], 2, None);
+        assert_eq!(hits.iter().map(|c| c.id).collect::<Vec<_>>(), vec![129, 62]);
+    }
 }
