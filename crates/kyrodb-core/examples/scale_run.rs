@@ -291,7 +291,7 @@ fn main() {
         return;
     }
     if let Some(ef) = arg("--diagnose") {
-        diagnose(&db_dir, options, &mixture, &base, &queries, &gt, ef.parse().expect("--diagnose"));
+        diagnose(&db_dir, options, &mixture.labels, &base, &queries, &gt, ef.parse().expect("--diagnose"));
         return;
     }
     drop(base);
@@ -375,20 +375,12 @@ fn main() {
 
 /// Where the misses are: per-query hits at one `ef` (result ids ≥ n — rows added later
 /// with `--wal-rows` — are not counted either way), and for each query that misses more
-/// than half, whether its best result lies in the query's own cluster (nearest centre).
-fn diagnose(dir: &Path, options: OpenOptions, mixture: &Mixture, base: &[f32], queries: &[f32], gt: &[i32], ef: usize) {
+/// than half, whether its best result lies in the query's own cluster (the centre each
+/// row was drawn from: `labels` for base rows then queries).
+fn diagnose(dir: &Path, options: OpenOptions, labels: &[u32], base: &[f32], queries: &[f32], gt: &[i32], ef: usize) {
     let kernels = kyrodb_core::simd::kernels();
     let n = base.len() / DIM;
     let nq = queries.len() / DIM;
-    let centre_of = |v: &[f32]| {
-        (0..mixture.n_centres)
-            .min_by(|&a, &b| {
-                let da = kernels.l2sq(v, &mixture.centres[a * DIM..(a + 1) * DIM]);
-                let db = kernels.l2sq(v, &mixture.centres[b * DIM..(b + 1) * DIM]);
-                da.total_cmp(&db)
-            })
-            .unwrap_or(0)
-    };
     let row = |r: usize| &base[r * DIM..(r + 1) * DIM];
     let db = Database::open_with(Some(dir), options).expect("open");
     let col = db.collection("scale").expect("collection");
@@ -414,9 +406,9 @@ fn diagnose(dir: &Path, options: OpenOptions, mixture: &Mixture, base: &[f32], q
         histogram[hits] += 1;
         if hits <= K / 2 {
             poor += 1;
-            let own = centre_of(query);
+            let own = labels[n + q];
             let found = r.ids.iter().find(|&&id| (id as usize) < n).map(|&id| id as usize);
-            let found_centre = found.map(|f| centre_of(row(f)));
+            let found_centre = found.map(|f| labels[f]);
             if found_centre != Some(own) {
                 wrong_cluster += 1;
             }
@@ -424,7 +416,7 @@ fn diagnose(dir: &Path, options: OpenOptions, mixture: &Mixture, base: &[f32], q
                 println!(
                     "query {q}: {hits} hits; centre {own}, true best row {} (centre {}, distance {:.1}), found best {:?} (centre {:?}, distance {:.1})",
                     truth[0],
-                    centre_of(row(truth[0] as usize)),
+                    labels[truth[0] as usize],
                     kernels.l2sq(query, row(truth[0] as usize)),
                     found,
                     found_centre,

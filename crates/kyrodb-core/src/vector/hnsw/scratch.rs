@@ -72,7 +72,7 @@ pub(super) struct Scratch {
     pub neighbours: Vec<u32>,
     /// Non-admitted neighbours whose own lists a filtered search step examines.
     pub hop: Vec<u32>,
-    /// Where the walk enters layer 0: the upper-layer descent's best nodes.
+    /// The upper-layer descent's beam, carried from one layer to the next.
     pub entries: Vec<Scored>,
 }
 

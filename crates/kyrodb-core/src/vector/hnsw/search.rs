@@ -123,22 +123,17 @@ pub fn search_graph_with<D: NodeDistance>(
     let ef = ef.max(k);
     let restricted = admission.restricts();
     with_scratch(|scratch| {
-        descend(g, rows, scratch);
-        let Scratch { visited, candidates, results, neighbours: pending, hop, entries } = scratch;
+        let Scored(cur_d, cur) = descend(g, rows, scratch);
+        let Scratch { visited, candidates, results, neighbours: pending, hop, .. } = scratch;
         visited.begin(g.n);
         candidates.clear();
         results.clear();
-        for &Scored(d, u) in entries.iter() {
-            visited.test_and_set(u);
-            candidates.push(Reverse(Scored(d, u)));
-            if admission.admits(u) {
-                results.push(Scored(d, u));
-                if results.len() > ef {
-                    results.pop();
-                }
-            }
+        visited.test_and_set(cur);
+        candidates.push(Reverse(Scored(cur_d, cur)));
+        if admission.admits(cur) {
+            results.push(Scored(cur_d, cur));
         }
-        let mut bound = if results.len() >= ef { results.peek().map_or(f32::INFINITY, |w| w.0) } else { f32::INFINITY };
+        let mut bound = if results.len() >= ef { cur_d } else { f32::INFINITY };
         let consider = |v: u32,
                         dv: f32,
                         candidates: &mut BinaryHeap<Reverse<Scored>>,
@@ -245,34 +240,13 @@ const UPPER_BEAM: usize = 8;
 const UPPER_BEAM_FROM: u8 = 2;
 
 /// Descend the upper layers from the entry point: a beam of [`UPPER_BEAM`] on layers
-/// `UPPER_BEAM_FROM` and above, then greedy from its best node. Leaves the node layer 0
-/// starts from in `scratch.entries`.
-fn descend<D: NodeDistance>(g: &FrozenGraph, rows: &D, scratch: &mut Scratch) {
-    let Scratch { visited, candidates, results, entries, neighbours: pending, .. } = scratch;
+/// `UPPER_BEAM_FROM` and above (its best nodes seed the next layer's beam), then greedy
+/// from the best of them. Returns the node layer 0 starts from.
+fn descend<D: NodeDistance>(g: &FrozenGraph, rows: &D, scratch: &mut Scratch) -> Scored {
+    let Scratch { visited, candidates, results, neighbours: pending, entries, .. } = scratch;
     entries.clear();
     entries.push(Scored(rows.distance(g.entry), g.entry));
-    for level in (1..=g.max_level).rev() {
-        if level < UPPER_BEAM_FROM {
-            let Scored(mut cur_d, mut cur) = *entries.iter().min().expect("an entry");
-            entries.clear();
-            entries.push(Scored(cur_d, cur));
-            loop {
-                let mut moved = false;
-                for &v in g.neighbours_upper(cur, level) {
-                    let d = rows.distance(v);
-                    if d < cur_d {
-                        cur = v;
-                        cur_d = d;
-                        moved = true;
-                    }
-                }
-                if !moved {
-                    break;
-                }
-            }
-            entries[0] = Scored(cur_d, cur);
-            continue;
-        }
+    for level in (UPPER_BEAM_FROM..=g.max_level).rev() {
         visited.begin(g.n);
         candidates.clear();
         results.clear();
@@ -306,6 +280,24 @@ fn descend<D: NodeDistance>(g: &FrozenGraph, rows: &D, scratch: &mut Scratch) {
         entries.clear();
         entries.extend(results.drain());
     }
+    let Scored(mut cur_d, mut cur) = *entries.iter().min().expect("an entry");
+    for level in (1..UPPER_BEAM_FROM.min(g.max_level.saturating_add(1))).rev() {
+        loop {
+            let mut moved = false;
+            for &v in g.neighbours_upper(cur, level) {
+                let d = rows.distance(v);
+                if d < cur_d {
+                    cur = v;
+                    cur_d = d;
+                    moved = true;
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+    Scored(cur_d, cur)
 }
 
 #[cfg(test)]
