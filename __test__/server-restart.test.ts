@@ -213,7 +213,7 @@ test.serial('SIGTERM during a request on a keep-alive connection: the request co
     s.child.kill('SIGTERM')
     await until('the shutdown to start', () => s.output().includes('shutting down'))
     socket.write(body)
-    const exited = once(s.child, 'exit').then(() => s.child.exitCode)
+    const exited = once(s.child, 'close').then(() => s.child.exitCode)
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running after 10 s'), 10_000))])
     socket.destroy()
     t.regex(response, /HTTP\/1\.1 200 /, 'the request in flight is answered')

@@ -36,11 +36,21 @@ test('--auto-snapshot-secs flushes recent writes on a timer; warm-up and engine 
     return st.kv.flushes >= 1 ? st : undefined
   })
   t.is(flushed.kv.memtableEntries, 0, 'the write moved into a run')
-  const lines = s
-    .output()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { msg: string; layer?: string; level: number })
+  // The stats count the flush as soon as the engine has done it; the server logs it when the
+  // flush's promise settles on the event loop, and the lines then cross a pipe — wait for them
+  // (on a timeout the assertions below say which one is missing).
+  const parse = () =>
+    s
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg: string; layer?: string; level: number })
+  const logged = (ls: ReturnType<typeof parse>) =>
+    ls.some((l) => l.msg === 'snapshot') && ls.some((l) => l.layer === 'engine' && /memtable written out/.test(l.msg))
+  const lines = await until('the snapshot log lines', async () => {
+    const ls = parse()
+    return logged(ls) ? ls : undefined
+  }).catch(() => parse())
   t.true(lines.some((l) => l.msg === 'warmed up'), 'KYRODB_WARM_ON_START=1 warms up before serving')
   t.true(lines.some((l) => l.msg === 'snapshot'), 'the snapshot is logged')
   t.true(

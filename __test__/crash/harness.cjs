@@ -88,7 +88,8 @@ function runChild(dir, seed, start, killAfterMs) {
     child.stderr.on('data', (d) => (err += d))
     const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs)
     child.on('error', reject)
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': acks still in the pipe when the process died count too.
+    child.on('close', (code, signal) => {
       clearTimeout(timer)
       if (signal !== 'SIGKILL') return reject(new Error(`writer exited on its own (code ${code}): ${err}`))
       const acks = out.split('\n').filter((l) => l.startsWith('ack ')).map((l) => Number(l.slice(4)))

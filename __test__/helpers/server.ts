@@ -63,8 +63,10 @@ export async function startServer(extraArgs: string[] = [], options: StartOption
   let out = ''
   child.stdout!.on('data', (d) => (out += d))
   child.stderr!.on('data', (d) => (out += d))
-  const exit = once(child, 'exit')
-  exit.catch(() => undefined) // a spawn error surfaces through the loop below
+  // 'close', not 'exit': the process can exit before its output has crossed the pipes, and
+  // callers read output() once it stopped.
+  const closed = once(child, 'close')
+  closed.catch(() => undefined) // a spawn error surfaces through the loop below
   const url = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 20_000
   // A server that never came up leaves no directory behind (one the caller passed in is
@@ -74,6 +76,7 @@ export async function startServer(extraArgs: string[] = [], options: StartOption
   }
   for (;;) {
     if (exited(child)) {
+      await closed.catch(() => undefined)
       discard()
       throw new Error(`server exited early (${child.exitCode ?? child.signalCode}): ${out}`)
     }
@@ -85,7 +88,7 @@ export async function startServer(extraArgs: string[] = [], options: StartOption
     }
     if (Date.now() > deadline) {
       child.kill('SIGKILL')
-      await exit
+      await closed
       discard()
       throw new Error(`server did not start: ${out}`)
     }
@@ -98,17 +101,13 @@ export async function startServer(extraArgs: string[] = [], options: StartOption
     child,
     output: () => out,
     stop: async () => {
-      if (!exited(child)) {
-        child.kill('SIGTERM')
-        await exit
-      }
+      if (!exited(child)) child.kill('SIGTERM')
+      await closed
       return child.exitCode
     },
     kill: async () => {
-      if (!exited(child)) {
-        child.kill('SIGKILL')
-        await exit
-      }
+      if (!exited(child)) child.kill('SIGKILL')
+      await closed
       return child.signalCode
     },
   }
