@@ -159,6 +159,10 @@ impl HotTier {
 
     /// Exact best `k` live rows matching `filter`; `row` of each candidate is a hot row.
     pub fn search(&self, metric: Metric, query: &[f32], k: usize, filter: Option<&Filter>) -> Vec<Candidate> {
+        if self.live() == 0 {
+            // Empty, or every row deleted since the last flush: nothing to look at.
+            return Vec::new();
+        }
         let kern = kernels();
         if self.dead_count == 0 && filter.is_none() {
             // The common case gets the tight memory-bound scan.
@@ -248,5 +252,12 @@ mod tests {
         // A search sees exactly the live rows: the nearest to 96 are 129 and 62 now.
         let hits = t.search(Metric::L2, &[96.0], 2, None);
         assert_eq!(hits.iter().map(|c| c.id).collect::<Vec<_>>(), vec![129, 62]);
+        // Every row deleted: no result, with and without a filter.
+        for r in 0..150 {
+            t.kill(r);
+        }
+        assert_eq!(t.live(), 0);
+        assert!(t.search(Metric::L2, &[96.0], 2, None).is_empty());
+        assert!(t.search_batch(Metric::L2, &[96.0, 1.0], 2, None).iter().all(Vec::is_empty));
     }
 }

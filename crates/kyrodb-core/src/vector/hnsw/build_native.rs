@@ -1,7 +1,8 @@
 //! KyroDB's own parallel HNSW builder.
 //!
-//! Same algorithm as hnswlib (Malkov & Yashunin): random levels with `mL = 1/ln M`, greedy
-//! descent, a beam of `efConstruction` per layer, the neighbour-selection heuristic
+//! Same algorithm as hnswlib (Malkov & Yashunin): random levels with `mL = 1/ln M`, a
+//! descent to the new node's top layer (the search's: a small beam on layers ≥ 2, greedy
+//! on layer 1), a beam of `efConstruction` per layer, the neighbour-selection heuristic
 //! ("keep a candidate only if it is closer to the new node than to every neighbour
 //! already kept"), and reverse links pruned with the same heuristic. Differences from
 //! `hnsw_rs`, which this replaced as the default (figures in `docs/ARCHITECTURE.md`): the
@@ -16,6 +17,7 @@
 use super::build::BuildParams;
 use super::graph::FrozenGraph;
 use super::scratch::{with_scratch, Scored, Scratch};
+use super::search::{UPPER_BEAM, UPPER_BEAM_FROM};
 use crate::error::{Error, Result};
 use crate::simd::{kernels, Kernels};
 use crate::vector::metric::Metric;
@@ -208,14 +210,23 @@ impl Builder<'_> {
         }
         let qv = self.vector(q);
         with_scratch(|s| {
-            let mut buf = std::mem::take(&mut s.neighbours);
-            let mut cur = ep;
-            let mut cur_d = self.dist(qv, ep);
+            // Above the new node's own layer, descend as the search does (a beam of
+            // UPPER_BEAM on layers ≥ UPPER_BEAM_FROM, then greedy): a greedy descent
+            // misroutes a few inserts into another cluster's pocket on large clustered
+            // graphs, and those nodes get no layer-0 edge into their own cluster.
+            let mut entry_points = vec![(self.dist(qv, ep), ep)];
             for level in ((level_q + 1)..=top).rev() {
-                (cur, cur_d) = self.greedy(qv, cur, cur_d, level, &mut buf);
+                if level >= UPPER_BEAM_FROM {
+                    entry_points = self.search_layer(qv, &entry_points, UPPER_BEAM, level, s);
+                } else {
+                    let mut buf = std::mem::take(&mut s.neighbours);
+                    let (d, u) = entry_points[0];
+                    let (u, d) = self.greedy(qv, u, d, level, &mut buf);
+                    s.neighbours = buf;
+                    entry_points = vec![(d, u)];
+                }
             }
-            s.neighbours = buf;
-            let mut entry_points = vec![(cur_d, cur)];
+            let (cur_d, cur) = entry_points[0];
             for level in (0..=level_q.min(top)).rev() {
                 let mut found = self.search_layer(qv, &entry_points, self.ef_construction, level, s);
                 // Concurrent inserts may already link to `q`: never select `q` itself.

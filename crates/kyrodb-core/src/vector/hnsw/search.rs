@@ -233,11 +233,11 @@ pub fn search_graph_with<D: NodeDistance>(
 /// stays in a pocket of that cluster's graph. Measured on that graph (f32 walk, 1,000
 /// queries): greedy 0.9265 recall at ef 512 with 36 queries finding none of their ten
 /// neighbours; a beam of 8 from layer 2: 0.9724, no such query (ARCHITECTURE §14).
-const UPPER_BEAM: usize = 8;
+pub(super) const UPPER_BEAM: usize = 8;
 /// Lowest layer searched with the beam; layer 1 (n/16 nodes) is descended greedily —
 /// a beam there as well cost GloVe-100 6% of its QPS against 3% for layers ≥ 2, and
 /// added 0.0015 recall at ef 128 at 10M, none at ef 512.
-const UPPER_BEAM_FROM: u8 = 2;
+pub(super) const UPPER_BEAM_FROM: u8 = 2;
 
 /// Descend the upper layers from the entry point: a beam of [`UPPER_BEAM`] on layers
 /// `UPPER_BEAM_FROM` and above (its best nodes seed the next layer's beam), then greedy
