@@ -10,7 +10,8 @@
 // where the peer can (usearch, faiss, KyroDB); hnswlib-node's addPoint is single-threaded from
 // JS. Search is timed one query at a time on the main thread, sweeping each system's ef;
 // for each ef the systems' rounds take turns (see sweepAll) and QPS is the median round.
-// Recall@10 is against exact ground truth, over every round's queries. Writes a section of benches/RESULTS.md and an SVG per data set.
+// Recall@10 is against exact ground truth, over every round's queries. Writes a section
+// of benches/RESULTS.md and an SVG per data set.
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
