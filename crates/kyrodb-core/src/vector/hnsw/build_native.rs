@@ -107,25 +107,6 @@ impl Builder<'_> {
         slots[0].store(d as u32, Relaxed);
     }
 
-    /// Greedy walk on an upper layer: move to the closest neighbour until none is closer.
-    fn greedy(&self, q: &[f32], mut cur: u32, mut cur_d: f32, level: u8, buf: &mut Vec<u32>) -> (u32, f32) {
-        loop {
-            self.read_list(cur, level, buf);
-            let mut moved = false;
-            for &v in buf.iter() {
-                let d = self.dist(q, v);
-                if d < cur_d {
-                    cur = v;
-                    cur_d = d;
-                    moved = true;
-                }
-            }
-            if !moved {
-                return (cur, cur_d);
-            }
-        }
-    }
-
     /// Beam search of width `ef` on `level` from `entry`; result sorted closest first.
     fn search_layer(&self, q: &[f32], entry: &[(f32, u32)], ef: usize, level: u8, s: &mut Scratch) -> Vec<(f32, u32)> {
         let Scratch { visited, candidates, results, neighbours, .. } = s;
@@ -211,20 +192,14 @@ impl Builder<'_> {
         let qv = self.vector(q);
         with_scratch(|s| {
             // Above the new node's own layer, descend as the search does (a beam of
-            // UPPER_BEAM on layers ≥ UPPER_BEAM_FROM, then greedy): a greedy descent
-            // misroutes a few inserts into another cluster's pocket on large clustered
-            // graphs, and those nodes get no layer-0 edge into their own cluster.
+            // UPPER_BEAM on layers ≥ UPPER_BEAM_FROM, then a beam of 1, i.e. greedy): a
+            // greedy descent all the way misroutes a few inserts into another cluster's
+            // pocket on large clustered graphs, and those nodes get no layer-0 edge into
+            // their own cluster.
             let mut entry_points = vec![(self.dist(qv, ep), ep)];
             for level in ((level_q + 1)..=top).rev() {
-                if level >= UPPER_BEAM_FROM {
-                    entry_points = self.search_layer(qv, &entry_points, UPPER_BEAM, level, s);
-                } else {
-                    let mut buf = std::mem::take(&mut s.neighbours);
-                    let (d, u) = entry_points[0];
-                    let (u, d) = self.greedy(qv, u, d, level, &mut buf);
-                    s.neighbours = buf;
-                    entry_points = vec![(d, u)];
-                }
+                let width = if level >= UPPER_BEAM_FROM { UPPER_BEAM } else { 1 };
+                entry_points = self.search_layer(qv, &entry_points, width, level, s);
             }
             let (cur_d, cur) = entry_points[0];
             for level in (0..=level_q.min(top)).rev() {
