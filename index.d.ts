@@ -23,7 +23,7 @@ export declare class NativeCollection {
   /** Search on the calling (JS) thread, reading the query in place: no copy, no hop. */
   searchSync(query: Float32Array, options: NativeSearchOptions): NativeHits
   /** Merge everything into one graph segment; `on_progress(done, total)` while it runs. */
-  buildIndex(onProgress?: ProgressFn | undefined | null): Promise<number>
+  buildIndex(onProgress?: ((pair: [number, number]) => void) | undefined | null): Promise<number>
   stats(): NativeStats
 }
 
@@ -37,10 +37,10 @@ export declare class NativeDatabase {
   get recoveryReport(): Array<string>
   /** WAL totals and size, segment builds and merges, recovery time. */
   stats(): NativeDatabaseStats
-  flush(onProgress?: ProgressFn | undefined | null): Promise<void>
-  compact(onProgress?: ProgressFn | undefined | null): Promise<void>
+  flush(onProgress?: ((pair: [number, number]) => void) | undefined | null): Promise<void>
+  compact(onProgress?: ((pair: [number, number]) => void) | undefined | null): Promise<void>
   verify(): Promise<void>
-  snapshot(dest: string, onProgress?: ProgressFn | undefined | null): Promise<void>
+  snapshot(dest: string, onProgress?: ((pair: [number, number]) => void) | undefined | null): Promise<void>
   /** `index` null makes an exact-only collection (no graph is ever built). */
   createCollection(name: string, dimension: number, metric: string, index?: NativeIndexOptions | undefined | null): NativeCollection
   collection(name: string): NativeCollection
@@ -179,7 +179,7 @@ export interface NativeOpenOptions {
 /** One page of a range scan. */
 export interface NativeRangePage {
   keys: BigUint64Array
-  values: Array<JsValueOut>
+  values: Array<Buffer | string>
   /** `[lo, hi]` to continue with, or absent when done. */
   next?: Array<bigint>
 }

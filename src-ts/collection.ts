@@ -242,7 +242,7 @@ export class Collection {
    */
   async buildIndex(options: BuildIndexOptions = {}): Promise<void> {
     const onProgress = progressOption(options)
-    await withProgress(onProgress, (cb) => callAsync(() => this.#native.buildIndex(cb as never)))
+    await withProgress(onProgress, (cb) => callAsync(() => this.#native.buildIndex(cb)))
   }
 
   /** How the collection's vectors are laid out right now (hot tier, segments). */

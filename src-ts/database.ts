@@ -208,7 +208,7 @@ export class Database {
    */
   async flush(options: ProgressOptions = {}): Promise<void> {
     const onProgress = progressOption(options)
-    await withProgress(onProgress, (cb) => callAsync(() => this.#native.flush(cb as never)))
+    await withProgress(onProgress, (cb) => callAsync(() => this.#native.flush(cb)))
   }
 
   /**
@@ -217,7 +217,7 @@ export class Database {
    */
   async compact(options: ProgressOptions = {}): Promise<void> {
     const onProgress = progressOption(options)
-    await withProgress(onProgress, (cb) => callAsync(() => this.#native.compact(cb as never)))
+    await withProgress(onProgress, (cb) => callAsync(() => this.#native.compact(cb)))
   }
 
   /**
@@ -241,7 +241,7 @@ export class Database {
       throw new InvalidArgumentError('dest must be a non-empty path without NUL characters')
     }
     const onProgress = progressOption(options)
-    await withProgress(onProgress, (cb) => callAsync(() => this.#native.snapshot(dest, cb as never)))
+    await withProgress(onProgress, (cb) => callAsync(() => this.#native.snapshot(dest, cb)))
   }
 
   /**

@@ -82,7 +82,11 @@ pub struct NativeSegmentStats {
     pub graph: bool,
 }
 
-/// Progress callback of `buildIndex`: called with (done, total) from the build thread.
+/// Progress callback of `buildIndex`, `flush`, `compact` and `snapshot`: called from the
+/// worker thread with one argument, the array `[done, total]`. A type alias is invisible
+/// to napi's typegen (it would print the bare name `ProgressFn` into `index.d.ts`, which
+/// declares no such type), so each parameter of this type spells its TypeScript type
+/// with `ts_arg_type`.
 pub type ProgressFn = ThreadsafeFunction<(u32, u32), (), (u32, u32), Status, false>;
 
 /// A stored vector returned by `get`.
@@ -171,7 +175,10 @@ impl NativeCollection {
 
     /// Merge everything into one graph segment; `on_progress(done, total)` while it runs.
     #[napi(ts_return_type = "Promise<number>")]
-    pub fn build_index(&self, on_progress: Option<ProgressFn>) -> AsyncTask<BuildTask> {
+    pub fn build_index(
+        &self,
+        #[napi(ts_arg_type = "((pair: [number, number]) => void) | undefined | null")] on_progress: Option<ProgressFn>,
+    ) -> AsyncTask<BuildTask> {
         AsyncTask::new(BuildTask { collection: self.inner.clone(), on_progress })
     }
 

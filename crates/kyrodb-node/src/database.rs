@@ -196,12 +196,18 @@ impl NativeDatabase {
     }
 
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn flush(&self, on_progress: Option<ProgressFn>) -> AsyncTask<DbTask> {
+    pub fn flush(
+        &self,
+        #[napi(ts_arg_type = "((pair: [number, number]) => void) | undefined | null")] on_progress: Option<ProgressFn>,
+    ) -> AsyncTask<DbTask> {
         AsyncTask::new(DbTask { db: self.inner.clone(), op: DbOp::Flush, on_progress })
     }
 
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn compact(&self, on_progress: Option<ProgressFn>) -> AsyncTask<DbTask> {
+    pub fn compact(
+        &self,
+        #[napi(ts_arg_type = "((pair: [number, number]) => void) | undefined | null")] on_progress: Option<ProgressFn>,
+    ) -> AsyncTask<DbTask> {
         AsyncTask::new(DbTask { db: self.inner.clone(), op: DbOp::Compact, on_progress })
     }
 
@@ -211,7 +217,11 @@ impl NativeDatabase {
     }
 
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn snapshot(&self, dest: String, on_progress: Option<ProgressFn>) -> AsyncTask<DbTask> {
+    pub fn snapshot(
+        &self,
+        dest: String,
+        #[napi(ts_arg_type = "((pair: [number, number]) => void) | undefined | null")] on_progress: Option<ProgressFn>,
+    ) -> AsyncTask<DbTask> {
         AsyncTask::new(DbTask { db: self.inner.clone(), op: DbOp::Snapshot(PathBuf::from(dest)), on_progress })
     }
 

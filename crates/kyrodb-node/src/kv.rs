@@ -129,6 +129,8 @@ impl Task for KvTask {
 #[napi(object)]
 pub struct NativeRangePage<'env> {
     pub keys: BigUint64Array,
+    // Typed by hand: napi's typegen would print the alias `JsValueOut`, which `index.d.ts` does not declare.
+    #[napi(ts_type = "Array<Buffer | string>")]
     pub values: Vec<JsValueOut<'env>>,
     /// `[lo, hi]` to continue with, or absent when done.
     pub next: Option<Vec<BigInt>>,

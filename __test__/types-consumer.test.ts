@@ -1,0 +1,261 @@
+/**
+ * The published typings as a strict consumer compiles them: a throwaway project in a temp
+ * dir with `node_modules/kyrodb` linked to this package (so `exports`/`types` resolve as
+ * in a user's install), a source file that imports and uses every public name, and the
+ * repo's own `tsc` with `strict: true` and `skipLibCheck: false`, under `module: nodenext`
+ * (an ES module and a CommonJS file) and `moduleResolution: bundler` (module esnext and
+ * preserve). `skipLibCheck: false` makes tsc check every declaration file the import
+ * reaches, the generated napi-rs `index.d.ts` included: a type it names but never declares
+ * fails here, where the project's own `skipLibCheck: true` build would hide it.
+ */
+import test from 'ava'
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import ts from 'typescript'
+
+const root = path.join(__dirname, '..')
+const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc')
+const distIndex = path.join(root, 'dist', 'index.d.ts')
+
+/** Value exports of the package (classes, functions, constants). */
+const VALUES = [
+  'open',
+  'Database',
+  'Collection',
+  'KeyValueStore',
+  'MAX_VALUE_BYTES',
+  'engineInfo',
+  'KyroDBError',
+  'InvalidArgumentError',
+  'DimensionMismatchError',
+  'InvalidFilterError',
+  'NotFoundError',
+  'AlreadyExistsError',
+  'ClosedError',
+  'IoError',
+  'CorruptionError',
+  'LockedError',
+  'ReadOnlyError',
+  'InternalError',
+]
+
+/** Type-only exports of the package. */
+const TYPES = [
+  'CreateCollectionOptions',
+  'CollectionInfo',
+  'DatabaseStats',
+  'IndexOptions',
+  'OpenOptions',
+  'Durability',
+  'ProgressOptions',
+  'Metric',
+  'Metadata',
+  'SearchOptions',
+  'SearchResult',
+  'StoredVector',
+  'BuildIndexOptions',
+  'CollectionStats',
+  'Filter',
+  'FilterObject',
+  'FieldCondition',
+  'FilterValue',
+  'Id',
+  'IdList',
+  'Key',
+  'KvValue',
+  'KvWrite',
+  'KvStats',
+  'RangeOptions',
+  'VectorLike',
+  'VectorBatch',
+  'ErrorCode',
+  'ProgressCallback',
+  'EngineInfo',
+]
+
+// Uses every imported name (the consumer compiles with `noUnusedLocals`, so a name left
+// unused fails too), and a few `@ts-expect-error` lines: if the package's types decayed
+// to `any`, those directives would be unused, which is an error.
+const BODY = `
+export async function main(dir: string | null): Promise<number> {
+  const durability: Durability = 'full'
+  const openOptions: OpenOptions = { durability, syncIntervalMs: 10, salvage: false }
+  const db: Database = await open(dir, openOptions)
+  const index: IndexOptions = { m: 16, efConstruction: 64, autoBuildRows: 1000 }
+  const metric: Metric = 'cosine'
+  const createOptions: CreateCollectionOptions = { dimension: 3, metric, index }
+  const docs: Collection = await db.createCollection('docs', createOptions)
+  const ids: IdList = [1, 2n]
+  const one: VectorLike = [1, 0, 0]
+  const batch: VectorBatch = [one, new Float32Array([0, 1, 0])]
+  const meta: Metadata = { title: 'a', n: 1 }
+  const upserted: number = await docs.upsert(ids, batch, [meta, undefined])
+  const condition: FieldCondition = { $gte: 0, $lt: 10 }
+  const value: FilterValue = 'a'
+  const filterObject: FilterObject = { title: value, n: condition }
+  const filter: Filter = filterObject
+  const searchOptions: SearchOptions = { k: 1, filter, withMetadata: true }
+  const hits: SearchResult[] = await docs.search(one, searchOptions)
+  const first: Id = hits[0]?.id ?? 1
+  const stored: StoredVector | null = await docs.get(first)
+  const onProgress: ProgressCallback = (done: number, total: number): void => {
+    if (done > total) throw new Error('progress past the total')
+  }
+  const buildOptions: BuildIndexOptions = { onProgress }
+  await docs.buildIndex(buildOptions)
+  const collectionStats: CollectionStats = docs.stats()
+  const progressOptions: ProgressOptions = { onProgress }
+  await db.flush(progressOptions)
+  await db.compact()
+  const infos: CollectionInfo[] = db.listCollections()
+  const databaseStats: DatabaseStats = db.stats()
+  const kv: KeyValueStore = db.kv
+  const key: Key = 7
+  const kvValue: KvValue = 'x'.repeat(Math.min(8, MAX_VALUE_BYTES))
+  const writes: KvWrite[] = [
+    { type: 'put', key, value: kvValue },
+    { type: 'del', key: 8n },
+  ]
+  await kv.batch(writes)
+  const got: Buffer | string | undefined = kv.getSync(key)
+  const range: RangeOptions = { gte: 0, limit: 10 }
+  let scanned = 0
+  for await (const [k, v] of kv.range(range)) scanned += Number(k) + v.length
+  const kvStats: KvStats = kv.stats()
+  const info: EngineInfo = engineInfo()
+  await db.close()
+
+  // @ts-expect-error: k is a number
+  await docs.search(one, { k: 'ten' })
+  // @ts-expect-error: metrics are 'l2' | 'cosine' | 'ip'
+  const badMetric: Metric = 'manhattan'
+  // @ts-expect-error: open takes an options object, not a number
+  await open(dir, 3)
+
+  let code: ErrorCode | undefined
+  try {
+    db.collection('docs')
+  } catch (e) {
+    if (e instanceof KyroDBError) code = e.code
+  }
+  const errors: KyroDBError[] = [
+    new InvalidArgumentError('a', { cause: 1 }),
+    new DimensionMismatchError('b'),
+    new InvalidFilterError('c'),
+    new NotFoundError('d'),
+    new AlreadyExistsError('e'),
+    new ClosedError('f'),
+    new IoError('g'),
+    new CorruptionError('h'),
+    new LockedError('i'),
+    new ReadOnlyError('j'),
+    new InternalError('k'),
+    new KyroDBError('INTERNAL', 'l'),
+  ]
+  return (
+    upserted +
+    (stored?.vector.length ?? 0) +
+    collectionStats.segments.length +
+    infos.length +
+    databaseStats.walFrames +
+    (got?.length ?? 0) +
+    scanned +
+    kvStats.keys +
+    info.simd.length +
+    badMetric.length +
+    (code?.length ?? 0) +
+    errors.filter((e) => e instanceof Error).length
+  )
+}
+`
+
+const CONSUMER = `import {
+  ${VALUES.join(',\n  ')},
+} from 'kyrodb'
+import type {
+  ${TYPES.join(',\n  ')},
+} from 'kyrodb'
+${BODY}`
+
+const STRICT = {
+  target: 'ES2022',
+  strict: true,
+  skipLibCheck: false,
+  noEmit: true,
+  noUnusedLocals: true,
+  forceConsistentCasingInFileNames: true,
+}
+
+/** The consumer's tsconfig files: name → compilerOptions and files. */
+const CONFIGS: Record<string, { compilerOptions: Record<string, unknown>; files: string[] }> = {
+  'tsconfig.nodenext.json': {
+    compilerOptions: { ...STRICT, module: 'nodenext', moduleResolution: 'nodenext' },
+    // consumer.ts is an ES module (package.json "type": "module"), consumer-cjs.cts CommonJS.
+    files: ['consumer.ts', 'consumer-cjs.cts'],
+  },
+  'tsconfig.bundler-esnext.json': {
+    compilerOptions: { ...STRICT, module: 'esnext', moduleResolution: 'bundler' },
+    files: ['consumer.ts'],
+  },
+  'tsconfig.bundler-preserve.json': {
+    compilerOptions: { ...STRICT, module: 'preserve', moduleResolution: 'bundler' },
+    files: ['consumer.ts'],
+  },
+}
+
+/** Names the package's entry point exports, as the TypeScript checker sees them. */
+function exportedNames(): string[] {
+  const program = ts.createProgram([distIndex], { noEmit: true, skipLibCheck: true, types: [] })
+  const checker = program.getTypeChecker()
+  const source = program.getSourceFile(distIndex)
+  const moduleSymbol = source && checker.getSymbolAtLocation(source)
+  if (!moduleSymbol) throw new Error(`no module symbol for ${distIndex}`)
+  return checker.getExportsOfModule(moduleSymbol).map((s) => s.name)
+}
+
+function consumerProject(t: { teardown: (f: () => void) => void }): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kyrodb-consumer-'))
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }))
+  fs.mkdirSync(path.join(dir, 'node_modules', '@types'), { recursive: true })
+  // The package as installed: node_modules/kyrodb is this repository (its package.json
+  // `exports` and `types` decide what resolves), and @types/node as a user has it.
+  fs.symlinkSync(root, path.join(dir, 'node_modules', 'kyrodb'), 'dir')
+  fs.symlinkSync(path.join(root, 'node_modules', '@types', 'node'), path.join(dir, 'node_modules', '@types', 'node'), 'dir')
+  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }, null, 2))
+  fs.writeFileSync(path.join(dir, 'consumer.ts'), CONSUMER)
+  fs.writeFileSync(path.join(dir, 'consumer-cjs.cts'), CONSUMER)
+  for (const [name, config] of Object.entries(CONFIGS)) {
+    fs.writeFileSync(path.join(dir, name), JSON.stringify(config, null, 2))
+  }
+  return dir
+}
+
+test.before(() => {
+  // `npm test` builds dist first (npm run build:ts); stale typings would test old code.
+  for (const f of fs.readdirSync(path.join(root, 'src-ts')).filter((f) => f.endsWith('.ts'))) {
+    const dts = path.join(root, 'dist', f.replace(/\.ts$/, '.d.ts'))
+    if (!fs.existsSync(dts) || fs.statSync(dts).mtimeMs < fs.statSync(path.join(root, 'src-ts', f)).mtimeMs) {
+      throw new Error(`${path.relative(root, dts)} is missing or older than src-ts/${f}: run \`npm run build:ts\` first`)
+    }
+  }
+})
+
+test('the consumer imports every public name of the package', (t) => {
+  t.deepEqual([...exportedNames()].sort(), [...VALUES, ...TYPES].sort())
+})
+
+for (const config of Object.keys(CONFIGS)) {
+  test(`a strict consumer with skipLibCheck: false compiles (${config})`, (t) => {
+    const dir = consumerProject(t)
+    const run = spawnSync(process.execPath, [tsc, '-p', config, '--pretty', 'false'], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 120_000,
+    })
+    const diagnostics = `${run.stdout}${run.stderr}`.trim()
+    t.is(run.status, 0, `tsc -p ${config} in ${dir}:\n${diagnostics}`)
+    t.is(diagnostics, '')
+  })
+}
