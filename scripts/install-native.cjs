@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm install` hook: make sure a native binary for this platform can be loaded.
-// 1. A prebuilt binary from an optional `@kyrodb/<platform>` package, or a `kyrodb.*.node`
+// 1. A prebuilt binary from an optional `kyrodb-<platform>` package, or a `kyrodb.*.node`
 //    next to index.js, loads → nothing to do.
 // 2. Otherwise build it from source with cargo (needs a Rust toolchain), so a fresh clone
 //    works with nothing but `npm install`.

@@ -12,7 +12,7 @@
 //! which starts a background graph build, and waits for the build's segment to appear.
 //! Printed: search rate and p50/p99 while idle and while the build ran, and the build's
 //! wall time — the figures behind "background builds run on a bounded pool"
-//! (`docs/ARCHITECTURE.md` §14).
+//! (`docs/decisions/0011-background-build-pool.md`).
 
 use kyrodb_core::vector::collection::background_threads;
 use kyrodb_core::{CollectionConfig, Database, Durability, IndexConfig, Metric, OpenOptions, SearchParams};

@@ -1,12 +1,16 @@
-//! KyroDB engine: vector collections with exact SIMD search (HNSW segments, durability and
-//! the learned-index KV store land on top of this), usable from Rust alone. The Node
-//! binding (`crates/kyrodb-node`) is a thin layer over this crate.
+//! KyroDB engine: vector collections (an exactly searched hot tier in front of HNSW graph
+//! segments), a key-value store with learned-index runs, and their durability (WAL,
+//! segment files, manifest), usable from Rust alone. The Node binding
+//! (`crates/kyrodb-node`) is a thin layer over this crate; `docs/ARCHITECTURE.md` is the
+//! map.
 //!
 //! Map of the crate:
 //! - [`simd`]: distance kernels, one version per instruction set, chosen at runtime;
-//! - [`vector`]: collections — rows, ids, metadata, exact top-k search;
+//! - [`vector`]: collections — hot tier, segments, HNSW graphs, filters, search;
+//! - [`kv`]: the key-value store — memtable, sorted runs with learned indexes, merges;
 //! - [`storage`]: write-ahead log, segment files, manifest, directory lock, recovery;
-//! - [`db`]: the [`Database`] handle that owns collections;
+//! - [`db`]: the [`Database`] handle that owns collections and the key-value store;
+//! - [`tiers`]: the size tiers of background merges;
 //! - [`sync`]: the locks the concurrency model tests swap for `shuttle`'s;
 //! - [`error`]: the one error type, each variant with a stable `code()`.
 #![deny(missing_docs)]

@@ -2,11 +2,11 @@
 //!
 //! A `#[napi]` method call pays napi-rs's per-call bookkeeping: unwrapping `this` and
 //! registering and releasing a borrow guard (thread-local lists, a mutex) — a few hundred
-//! nanoseconds, more than the lookup itself when the key is cached (docs/ARCHITECTURE.md
-//! §14 has the figures). This function is created once per store with everything it needs
-//! in its `data` pointer: it reads one `number` argument, looks the key up, copies the
-//! value into the store's JavaScript-owned scratch buffer and returns a `number` — three
-//! Node-API calls in all.
+//! nanoseconds, more than the lookup itself when the key is cached
+//! (`docs/decisions/0022-getsync-scratch-buffer-and-raw-napi.md` has the figures). This
+//! function is created once per store with everything it needs in its `data` pointer: it
+//! reads one `number` argument, looks the key up, copies the value into the store's
+//! JavaScript-owned scratch buffer and returns a `number` — three Node-API calls in all.
 //!
 //! It answers like `NativeKv::read_num` (`len` for bytes, `-2 - len` for a string, `-1`
 //! when absent, `Infinity` when the value does not fit the scratch buffer) and `NaN` for

@@ -4,10 +4,10 @@
 //! Two layouts. Writes applied one at a time go into a `BTreeMap` of boxed values. The
 //! writes replayed at open are loaded in bulk ([`Memtable::from_log`]): one array of records
 //! whose values stay where the log holds them (in the mapped WAL files), so recovery copies
-//! and allocates nothing per value and sorts once (`docs/ARCHITECTURE.md` §14 has the
-//! figures). A sorted memtable becomes a map at its first single write; a full one is
-//! written out as a run first (the open schedules that flush), so the conversion only ever
-//! copies a bounded memtable.
+//! and allocates nothing per value and sorts once
+//! (`docs/decisions/0019-kv-recovery-bulk-memtable.md` has the figures). A sorted memtable
+//! becomes a map at its first single write; a full one is written out as a run first (the
+//! open schedules that flush), so the conversion only ever copies a bounded memtable.
 
 use super::value::{Entry, ValueKind};
 use std::collections::BTreeMap;

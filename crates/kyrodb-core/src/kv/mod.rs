@@ -191,7 +191,7 @@ impl KvStore {
 
     /// After replay: load every replayed write into the memtable at once
     /// ([`Memtable::from_log`]: one parallel sort by key, the last write of a key wins, no
-    /// allocation per value; docs/ARCHITECTURE.md §14). Deletes of keys without a value
+    /// allocation per value; docs/decisions/0019). Deletes of keys without a value
     /// are dropped (they need no tombstone).
     pub(crate) fn finish_replay(&self) {
         let (log, last_seq) = std::mem::take(&mut *self.replayed.lock());

@@ -227,7 +227,8 @@ pub struct Replayed {
 ///
 /// Mapping instead of reading spares a copy of every byte of the log out of the page cache
 /// and, for the values the key-value store keeps, a second copy into fresh memory (page
-/// faults and clearing included); docs/ARCHITECTURE.md §14 has the figures.
+/// faults and clearing included); the figures are in `docs/decisions/0015-*.md` (vector
+/// replay) and `docs/decisions/0019-*.md` (key-value replay).
 pub type LogBytes = Arc<memmap2::Mmap>;
 
 /// Map a WAL file for replay, its pages populated up front where the OS allows it.

@@ -212,8 +212,8 @@ thread_local! {
 /// Reading rather than touching the mapping keeps the check out of the process's resident
 /// memory: a 10M-vector segment is gigabytes, and after open only the pages a search
 /// touches should be mapped in. Open takes about as long as checking through the mapping
-/// did (the copy out of the page cache costs what the page faults did; `docs/ARCHITECTURE.md`
-/// §14 has the figures); the pieces are spread over the worker pool.
+/// did (the copy out of the page cache costs what the page faults did;
+/// `docs/decisions/0013-parallel-segment-open-and-positioned-checks.md` has the figures).
 fn section_crcs(file: &std::fs::File, sections: &[(usize, usize)]) -> std::io::Result<Vec<u32>> {
     use rayon::prelude::*;
     // (section, offset, length) of every piece, in file order.

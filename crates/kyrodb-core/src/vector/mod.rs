@@ -1,11 +1,13 @@
 //! Vector collections: rows of `f32` vectors with `u64` ids and optional JSON metadata,
-//! searched exactly with the SIMD kernels.
+//! searched exactly in the hot tier and through HNSW graphs (over 8-bit codes, re-ranked
+//! exactly) in segments.
 //!
 //! - [`metric`]: the distance a collection ranks by, and input checks tied to it;
 //! - [`topk`]: the bounded best-k selection shared by every search;
 //! - [`exact`]: brute-force scans, one query or a tiled batch over all cores;
 //! - [`row`]: parsed metadata and the hot tier of recent writes;
-//! - [`hnsw`]: graph build (hnsw_rs), frozen layout, search kernel;
+//! - [`hnsw`]: graph build (our parallel builder; `hnsw_rs` as a reference), frozen
+//!   layout, search kernel;
 //! - [`quant`]: 8-bit scalar quantization of segment rows for the graph walk;
 //! - [`filter`]: metadata filters (two syntaxes, evaluation, inverted indexes);
 //! - [`segment`]: an immutable segment (vectors, ids, metadata, graph, tombstones);

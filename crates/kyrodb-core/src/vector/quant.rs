@@ -24,8 +24,8 @@ use crate::storage::slab::Slab;
 
 /// How many of the walk's best candidates (by quantized distance) are re-ranked exactly
 /// for a top-`k` search: `k + max(k, 16)`. Measured on GloVe-100 and clustered-128
-/// (`docs/ARCHITECTURE.md` §14): re-ranking `2k` gives the recall of re-ranking the whole
-/// beam; re-ranking only `k` loses 1.5–4.5 points of recall@10.
+/// (`docs/decisions/0007-sq8-graph-walk-rerank-2k.md`): re-ranking `2k` gives the recall
+/// of re-ranking the whole beam; re-ranking only `k` loses 1.5–4.5 points of recall@10.
 pub fn rerank_count(k: usize) -> usize {
     k + k.max(16)
 }

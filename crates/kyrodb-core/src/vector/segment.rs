@@ -89,8 +89,9 @@ fn bit(bits: &[u64], r: usize) -> bool {
 impl Segment {
     /// Build a segment from rows; with `params`, a graph is built when there are at least
     /// [`GRAPH_MIN_ROWS`] rows (without, the segment is always searched exactly).
-    /// Row `i` is `ids[i]`, `source[i·dim..(i+1)·dim]` (stored form) and `metas[i]`; the
-    /// graph is built on `source` in place (no copy: at 10M × 128-d every copy is 5 GB).
+    /// Row `i` is `ids[i]`, `source[i·dim..(i+1)·dim]` (stored form) and `metas[i]`. The
+    /// graph is built on `source` directly; the one copy of the vectors made here is the
+    /// block in graph order the segment keeps (at 10M × 128-d every copy is 5 GB).
     #[allow(clippy::too_many_arguments)]
     pub fn build(
         ids: &[u64],

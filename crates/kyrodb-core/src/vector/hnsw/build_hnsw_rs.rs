@@ -1,8 +1,9 @@
 //! Graph construction with the `hnsw_rs` crate, exported into a [`FrozenGraph`].
 //!
 //! Kept as the reference builder: `BuildParams { builder: GraphBuilder::HnswRs, .. }`
-//! selects it, and `tests/hnsw_graph.rs` / `docs/ARCHITECTURE.md` compare it with the
-//! native builder, which replaced it as the default (faster, and better graphs).
+//! selects it, and `tests/hnsw_graph.rs` / `docs/decisions/0006-native-hnsw-builder.md`
+//! compare it with the native builder, which replaced it as the default (faster, and
+//! better graphs).
 
 use super::build::BuildParams;
 use super::graph::FrozenGraph;

@@ -5,11 +5,12 @@
 //! on layer 1), a beam of `efConstruction` per layer, the neighbour-selection heuristic
 //! ("keep a candidate only if it is closer to the new node than to every neighbour
 //! already kept"), and reverse links pruned with the same heuristic. Differences from
-//! `hnsw_rs`, which this replaced as the default (figures in `docs/ARCHITECTURE.md`): the
+//! `hnsw_rs`, which this replaced as the default (figures in
+//! `docs/decisions/0006-native-hnsw-builder.md`): the
 //! graph is built straight into the frozen fixed-stride layout (`AtomicU32` slots, one
 //! `Mutex` per node held only while a list is read or rewritten), distances use the
-//! runtime-selected SIMD kernels, and the visited set is the same generation-stamped
-//! per-thread array the search uses — no per-node `Arc`, no per-search hash map.
+//! runtime-selected SIMD kernels, and the visited set is the same per-thread bitset the
+//! search uses (`scratch.rs`) — no per-node `Arc`, no per-search hash map.
 //!
 //! Lock discipline: a thread holds at most one node lock at a time and computes only
 //! distances while holding it, so there is no lock-order deadlock.

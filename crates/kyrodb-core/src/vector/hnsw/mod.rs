@@ -1,12 +1,13 @@
 //! HNSW graph index over one immutable segment.
 //!
-//! The graph is **built** with `hnsw_rs` (good parallel construction) and then **frozen**
-//! into our own layout ([`graph::FrozenGraph`]): fixed-stride adjacency on layer 0, compact
-//! upper layers, nodes renumbered by BFS from the entry point so that neighbours sit close
-//! in memory, and the vectors in one 64-byte-aligned block in the same order. Searching
-//! never touches `hnsw_rs` (its per-node locks, `Arc`s and per-query hash maps cost 2–4×
-//! per query); [`search`] walks the frozen arrays with the runtime-selected SIMD kernels, a
-//! reusable generation-stamped visited array and software prefetch.
+//! The graph is **built** by our own parallel builder (`build_native.rs`, the default;
+//! `build_hnsw_rs.rs` keeps the `hnsw_rs` crate as a reference builder selectable from
+//! Rust) straight into our own layout ([`graph::FrozenGraph`]): fixed-stride adjacency on
+//! layer 0, compact upper layers, nodes renumbered by BFS from the entry point so that
+//! neighbours sit close in memory, and the vectors (and their 8-bit codes) in one
+//! 64-byte-aligned block in the same order. [`search`] walks the frozen arrays with the
+//! runtime-selected SIMD kernels, a reusable per-thread visited bitset and software
+//! prefetch. Why not `hnsw_rs`: `docs/decisions/0006-native-hnsw-builder.md`.
 
 pub mod build;
 mod build_hnsw_rs;

@@ -4,8 +4,9 @@ use super::graph::FrozenGraph;
 use std::collections::VecDeque;
 
 /// Node order for locality: breadth-first over layer 0 from the entry point, so nodes
-/// visited together by a search are stored together; rows the BFS cannot reach (rare:
-/// hnsw_rs prunes edges) start new BFS trees in input order.
+/// visited together by a search are stored together; rows the BFS cannot reach (none once
+/// `build::ensure_reachable` has run; kept so the order is total) start new BFS trees in
+/// input order.
 pub fn bfs_order(g: &FrozenGraph) -> Vec<u32> {
     let n = g.n;
     let entry = g.entry;

@@ -232,7 +232,8 @@ pub fn search_graph_with<D: NodeDistance>(
 /// minimum in the wrong cluster; layer 0 then starts there and the beam, however wide,
 /// stays in a pocket of that cluster's graph. Measured on that graph (f32 walk, 1,000
 /// queries): greedy 0.9265 recall at ef 512 with 36 queries finding none of their ten
-/// neighbours; a beam of 8 from layer 2: 0.9724, no such query (ARCHITECTURE §14).
+/// neighbours; a beam of 8 from layer 2: 0.9724, no such query
+/// (`docs/decisions/0021-upper-layer-beam-descent.md`).
 pub(super) const UPPER_BEAM: usize = 8;
 /// Lowest layer searched with the beam; layer 1 (n/16 nodes) is descended greedily —
 /// a beam there as well cost GloVe-100 6% of its QPS against 3% for layers ≥ 2, and
