@@ -209,17 +209,18 @@ test.serial('SIGTERM during a request on a keep-alive connection: the request co
     }
     socket.write(`POST /v1/put HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`)
     await until('100 Continue (the server has the request)', () => response.includes('100 Continue'))
-    const t0 = Date.now()
     s.child.kill('SIGTERM')
     await until('the shutdown to start', () => s.output().includes('shutting down'))
     socket.write(body)
     const exited = once(s.child, 'close').then(() => s.child.exitCode)
+    // The client keeps its keep-alive connection open (it is destroyed only after this), so
+    // the server exiting at all shows shutdown does not wait for an idle connection; the
+    // 10 s race only turns a server that would wait forever into a failure.
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running after 10 s'), 10_000))])
     socket.destroy()
     t.regex(response, /HTTP\/1\.1 200 /, 'the request in flight is answered')
     t.regex(response, /\{"ok":true\}$/)
-    t.is(code, 0, s.output())
-    t.true(Date.now() - t0 < 10_000, 'shutdown does not wait for the idle keep-alive connection')
+    t.is(code, 0, `the server exits with 0 while an idle keep-alive connection stays open: ${s.output()}`)
     t.regex(s.output(), /database closed/)
 
     const again = await startServer([], { dataDir: s.dataDir })
