@@ -309,3 +309,103 @@ fn quantized_walk_answers_with_exact_distances_before_and_after_reopen() {
     let c = db.collection("q").expect("collection");
     assert_eq!(answers(&c), before, "the reopened segment answers the same");
 }
+
+/// Wait until no background build or merge runs and the hot tier is below `rows`.
+fn settle(c: &kyrodb_core::Collection, rows: usize) -> kyrodb_core::vector::collection::CollectionStats {
+    for _ in 0..1_200 {
+        let s = c.stats().expect("stats");
+        if !s.indexing && s.hot_rows < rows {
+            return s;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    panic!("background work never settled: {:?}", c.stats());
+}
+
+#[test]
+fn writers_wait_for_indexing_past_the_backlog_cap() {
+    let db = Database::open(None).expect("open");
+    let dim = 8;
+    // Builds start on their own only at 10^9 rows: past the cap, the waiting writer must
+    // start one itself (a cap below autoBuildRows still makes progress).
+    let c = db.create_collection("capped", config(dim, Metric::L2, 1_000_000_000)).expect("create");
+    assert_eq!(c.stats().expect("stats").max_unindexed_rows, 2_000_000_000, "default: 2 × autoBuildRows");
+    c.set_max_unindexed_rows(300);
+    let data = clustered(3_000, dim, 10, 21);
+    for (i, chunk) in data.chunks(100 * dim).enumerate() {
+        let ids: Vec<u64> = (i as u64 * 100..(i as u64 + 1) * 100).collect();
+        c.upsert(&ids, chunk.to_vec(), None).expect("upsert");
+        // One writer: the cap holds exactly (builds only ever shrink the hot tier).
+        let s = c.stats().expect("stats");
+        assert!(s.hot_rows <= 300, "hot tier {} past the cap after batch {i}", s.hot_rows);
+    }
+    let s = settle(&c, usize::MAX);
+    assert!(s.write_stalls >= 1, "writers waited: {s:?}");
+    assert!(s.indexed_rows >= 2_700, "builds took the rows past the cap: {s:?}");
+    assert_eq!(s.count, 3_000);
+    for id in [0u64, 1_234, 2_999] {
+        assert_eq!(c.get(id).expect("get").expect("present").vector, data[id as usize * dim..][..dim].to_vec());
+    }
+    // A batch larger than the cap goes in when the hot tier is empty.
+    let big = clustered(500, dim, 10, 22);
+    c.upsert(&(10_000..10_500).collect::<Vec<u64>>(), big, None).expect("a batch larger than the cap");
+    // Cap off: no waiting, the hot tier grows as it likes.
+    c.set_max_unindexed_rows(0);
+    settle(&c, usize::MAX);
+    let stalls = c.stats().expect("stats").write_stalls;
+    let more = clustered(2_000, dim, 10, 23);
+    for (i, chunk) in more.chunks(500 * dim).enumerate() {
+        let ids: Vec<u64> = (20_000 + i as u64 * 500..20_000 + (i as u64 + 1) * 500).collect();
+        c.upsert(&ids, chunk.to_vec(), None).expect("upsert");
+    }
+    let s = c.stats().expect("stats");
+    assert_eq!(s.write_stalls, stalls, "no cap, no stall");
+    assert!(s.hot_rows >= 2_000, "no cap: the hot tier keeps every row until a build: {s:?}");
+    // Exact-only collections have no cap.
+    let exact = db.create_collection("exact", CollectionConfig::exact(dim, Metric::L2)).expect("create");
+    assert_eq!(exact.stats().expect("stats").max_unindexed_rows, 0);
+}
+
+/// Hot builds and merges run on their own threads and may finish in any order; deletes and
+/// overwrites race both. The end state matches a model, every id lives in one place, and
+/// each segment set swap rewrote only the rows it moved (checked through get/count/search).
+#[test]
+fn builds_and_merges_racing_writes_keep_every_location_right() {
+    let db = Database::open(None).expect("open");
+    let dim = 8;
+    let c = db.create_collection("merges", config(dim, Metric::L2, 200)).expect("create");
+    let mut model: HashMap<u64, f32> = HashMap::new();
+    let mut rng = StdRng::seed_from_u64(31);
+    for step in 0..400u32 {
+        let n = rng.gen_range(1..60usize);
+        let mut batch: Vec<u64> = (0..n).map(|_| rng.gen_range(0..6_000u64)).collect();
+        batch.sort_unstable();
+        batch.dedup();
+        if rng.gen_bool(0.2) {
+            c.delete(&batch).expect("delete");
+            for id in &batch {
+                model.remove(id);
+            }
+        } else {
+            let x = step as f32;
+            let vectors: Vec<f32> = batch.iter().flat_map(|&id| vec![x + id as f32 * 1e-3; dim]).collect();
+            c.upsert(&batch, vectors, None).expect("upsert");
+            for &id in &batch {
+                model.insert(id, x + id as f32 * 1e-3);
+            }
+        }
+    }
+    let s = settle(&c, usize::MAX);
+    assert!(s.merged_rows > 0, "merges ran: {s:?}");
+    assert_eq!(s.count, model.len());
+    assert_eq!(s.hot_rows + s.segments.iter().map(|x| x.1).sum::<usize>(), model.len());
+    for id in 0..6_000u64 {
+        let got = c.get(id).expect("get").map(|v| v.vector);
+        assert_eq!(got, model.get(&id).map(|&x| vec![x; dim]), "id {id}");
+    }
+    // Every live row is found by an exact-enough search for it, with its own distance 0.
+    for (&id, &x) in model.iter().take(200) {
+        let hits = c.search(&vec![x; dim], &SearchParams { ef: Some(400), ..SearchParams::top(5) }).expect("search");
+        assert!(hits.ids.contains(&id), "id {id} not found near itself: {hits:?}");
+    }
+}

@@ -13,9 +13,14 @@ enum BuildScope {
     Hot,
     /// Everything: the hot tier and every segment merge into one new segment.
     All,
-    /// These segments (indices, ascending) merge into one; the hot tier stays.
-    Segments(Vec<usize>),
+    /// These segments (uids) merge into one; the hot tier stays.
+    Segments(Vec<u32>),
 }
+
+/// Rows copied per read-lock hold when a build snapshots its sources: copying a whole
+/// merge input under one hold (hundreds of MB at 1M rows) would make every search queued
+/// behind a waiting writer wait for all of it (parking_lot's lock is fair).
+const SNAPSHOT_CHUNK_ROWS: u32 = 2048;
 
 /// The segments (indices, ascending) the next merge should combine, if any tier of live
 /// rows above `base` is full (`crate::tiers`).
@@ -42,18 +47,73 @@ pub fn background_threads() -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |p| (p.get() / 2).max(1)))
 }
 
-/// The background pool (created at first use; `None` if the OS refused its threads, and
-/// then the build runs on the global pool).
-fn background_pool() -> Option<&'static rayon::ThreadPool> {
-    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
-    POOL.get_or_init(|| {
+/// Scheduling priority of background builds and merges: Linux's nice is per thread, and
+/// at nice 10 a build thread gets about a tenth of a core's share against a search thread
+/// at nice 0, so searches beside an ingest are not queued behind index maintenance. The
+/// build still uses every idle cycle.
+const BACKGROUND_NICE: i32 = 10;
+
+/// Lower the calling thread's priority to [`BACKGROUND_NICE`] (advice: ignored where the
+/// OS refuses).
+fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority take no pointers; setpriority on our own thread id
+    // changes only this thread's nice value.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, BACKGROUND_NICE);
+    }
+}
+
+/// Which background pool a job runs on: hot builds and merges get one each, so a long
+/// merge never keeps the hot tier (and writers waiting on its backlog) from being built.
+#[derive(Copy, Clone)]
+enum Lane {
+    Build,
+    Merge,
+}
+
+/// The background pools (created at first use; `None` if the OS refused their threads,
+/// and then the job runs on the global pool).
+fn background_pool(lane: Lane) -> Option<&'static rayon::ThreadPool> {
+    static BUILD: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    static MERGE: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    let (cell, name) = match lane {
+        Lane::Build => (&BUILD, "kyrodb-build"),
+        Lane::Merge => (&MERGE, "kyrodb-merge"),
+    };
+    cell.get_or_init(|| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(background_threads())
-            .thread_name(|i| format!("kyrodb-background-{i}"))
+            .thread_name(move |i| format!("{name}-{i}"))
+            .start_handler(|_| lower_thread_priority())
             .build()
             .ok()
     })
     .as_ref()
+}
+
+/// Run `work` on `lane`'s pool, catching a panic; returns whether it succeeded.
+fn run_in_background(
+    name: &str,
+    lane: Lane,
+    work: impl FnOnce() -> Result<()> + Send,
+) -> std::result::Result<(), String> {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match background_pool(lane) {
+        Some(pool) => pool.install(work),
+        None => work(),
+    }));
+    match outcome {
+        Ok(Ok(())) | Ok(Err(Error::Closed)) => Ok(()),
+        Ok(Err(e)) => {
+            log::warn!("collection {name}: background work failed (rows stay where they were, nothing is lost): {e}");
+            Err(e.to_string())
+        }
+        Err(_) => {
+            log::error!("collection {name}: background work panicked (rows stay where they were, nothing is lost)");
+            Err("a background build panicked".into())
+        }
+    }
 }
 
 impl Collection {
@@ -89,9 +149,11 @@ impl Collection {
         self.build(BuildScope::All, progress)
     }
 
-    /// Wait for a running build to finish and keep new ones from starting (close).
-    pub(crate) fn quiesce(&self) -> crate::sync::MutexGuard<'_, ()> {
-        self.build_lock.lock()
+    /// Wait for running builds and merges to finish and keep new ones from starting
+    /// (close).
+    pub(crate) fn quiesce(&self) -> (crate::sync::MutexGuard<'_, ()>, crate::sync::MutexGuard<'_, ()>) {
+        let merging = self.merge_lock.lock();
+        (merging, self.flush_lock.lock())
     }
 
     fn auto_flush_rows(&self) -> Option<usize> {
@@ -104,109 +166,150 @@ impl Collection {
 
     pub(super) fn maybe_build_in_background(self: &Arc<Self>, hot_live: usize) {
         let Some(threshold) = self.auto_flush_rows() else { return };
-        if hot_live < threshold || self.background_build.swap(true, Ordering::AcqRel) {
-            return;
+        if hot_live >= threshold {
+            self.start_background_build();
         }
-        self.spawn_background_build();
     }
 
-    /// Flush the hot tier, then merge segments while a size tier is full, on a thread.
+    /// Start a background build of the hot tier unless one is running (writers waiting
+    /// on the backlog call this whatever the threshold: a cap below `auto_build_rows`
+    /// must still make progress).
+    pub(super) fn start_background_build(self: &Arc<Self>) {
+        if self.auto_flush_rows().is_some() && !self.background_build.swap(true, Ordering::AcqRel) {
+            self.spawn_background_build();
+        }
+    }
+
+    /// Flush the hot tier on a background thread, then start merges if a size tier is
+    /// full. A failed background build (database closed meanwhile, disk full) leaves the
+    /// rows in the hot tier and the WAL, where they are still found; nothing is lost.
     fn spawn_background_build(self: &Arc<Self>) {
         let me = Arc::clone(self);
         let spawned = std::thread::Builder::new().name(format!("kyrodb-build-{}", self.name)).spawn(move || {
-            // A failed background build (database closed meanwhile, disk full) leaves the
-            // rows in the hot tier and the WAL, where they are still found; nothing is lost.
-            let work = || -> Result<()> {
-                me.build(BuildScope::Hot, &mut |_, _| {})?;
-                let base = me.auto_flush_rows().unwrap_or(DEFAULT_AUTO_BUILD_ROWS);
-                loop {
-                    let live: Vec<usize> = me.state.read().segments.iter().map(Segment::live).collect();
-                    let Some(pick) = pick_merge(&live, base) else { return Ok(()) };
-                    me.build(BuildScope::Segments(pick), &mut |_, _| {})?;
-                }
-            };
-            // The build's parallel loops run on the background pool, not on every core.
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match background_pool() {
-                Some(pool) => pool.install(work),
-                None => work(),
-            }));
-            match outcome {
-                Ok(Ok(())) | Ok(Err(Error::Closed)) => {}
-                Ok(Err(e)) => log::warn!(
-                    "collection {}: background build failed (rows stay in the hot tier and WAL): {e}",
-                    me.name
-                ),
-                Err(_) => {
-                    log::error!("collection {}: background build panicked (rows stay in the hot tier and WAL)", me.name)
-                }
-            }
+            lower_thread_priority();
+            let failed =
+                run_in_background(&me.name, Lane::Build, || me.build(BuildScope::Hot, &mut |_, _| {}).map(drop)).err();
+            *me.last_build_error.lock() = failed;
             me.background_build.store(false, Ordering::Release);
+            me.indexed.notify_all();
+            if me.usable() {
+                me.maybe_merge_in_background();
+                // Writes that arrived during the build may already call for the next one.
+                let hot_live = me.state.read().hot.live();
+                me.maybe_build_in_background(hot_live);
+            }
         });
         if spawned.is_err() {
             self.background_build.store(false, Ordering::Release);
         }
     }
 
+    /// The segments (uids) a size tier says should merge now, if any.
+    fn merge_pick(&self) -> Option<Vec<u32>> {
+        let base = self.auto_flush_rows().unwrap_or(DEFAULT_AUTO_BUILD_ROWS);
+        let st = self.state.read();
+        let live: Vec<usize> = st.segments.iter().map(Segment::live).collect();
+        pick_merge(&live, base).map(|pick| pick.into_iter().map(|i| st.seg_uids[i]).collect())
+    }
+
+    /// Merge segments while a size tier is full, on its own thread and pool, so a long
+    /// merge never holds up the hot tier's builds.
+    fn maybe_merge_in_background(self: &Arc<Self>) {
+        if self.merge_pick().is_none() || self.background_merge.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let me = Arc::clone(self);
+        let spawned = std::thread::Builder::new().name(format!("kyrodb-merge-{}", self.name)).spawn(move || {
+            lower_thread_priority();
+            let _ = run_in_background(&me.name, Lane::Merge, || {
+                while let Some(pick) = me.merge_pick() {
+                    me.build(BuildScope::Segments(pick), &mut |_, _| {})?;
+                }
+                Ok(())
+            });
+            me.background_merge.store(false, Ordering::Release);
+        });
+        if spawned.is_err() {
+            self.background_merge.store(false, Ordering::Release);
+        }
+    }
+
     fn build(&self, scope: BuildScope, progress: &mut dyn FnMut(usize, usize)) -> Result<usize> {
-        let _building = self.build_lock.lock();
+        // Lock order: merge, then flush.
+        let _merging = (!matches!(scope, BuildScope::Hot)).then(|| self.merge_lock.lock());
+        let _flushing = (!matches!(scope, BuildScope::Segments(_))).then(|| self.flush_lock.lock());
         self.check_usable()?;
         let dim = self.config.dimension;
 
-        // 0. Verify the stored vectors the snapshot will copy, outside the lock (a no-op
-        //    once open's background sweep is done; damage fails the build here).
-        if !matches!(scope, BuildScope::Hot) {
-            let pending: Vec<_> = {
-                let st = self.state.read();
-                match &scope {
-                    BuildScope::Segments(v) => {
-                        v.iter().filter_map(|&i| st.segments.get(i)).filter_map(Segment::pending_check).collect()
-                    }
-                    _ => st.segments.iter().filter_map(Segment::pending_check).collect(),
-                }
-            };
-            pending.iter().try_for_each(|d| d.check_all())?;
-        }
-
-        // 1. Snapshot the live source rows (short read lock). Hot rows never move while
-        //    the build lock is held, and segments are only added or removed by builds.
-        //    `snapshot_seq`: every WAL frame up to it is reflected in the snapshot.
-        let (sources, vectors, metas, hot_prefix, consumed_segments, snapshot_seq) = {
+        // 1. Which rows: the consumed segments (uids) and the hot prefix, fixed now.
+        //    Hot rows below `hot_end` never move while the flush lock is held, consumed
+        //    segments are removed only by a build holding the merge lock, and rows only
+        //    ever die, so copying them chunk by chunk below sees each row either live
+        //    or dead for good. `snapshot_seq`: every WAL frame up to it is reflected in
+        //    the rows consumed (later frames only add hot rows past `hot_end` or kill).
+        let (consumed, hot_start, hot_end, snapshot_seq) = {
             let st = self.state.read();
-            let mut sources = Vec::new();
-            let mut vectors = Vec::new();
-            let mut metas = Vec::new();
-            let consumed: Vec<usize> = match &scope {
+            let consumed: Vec<u32> = match &scope {
                 BuildScope::Hot => Vec::new(),
-                BuildScope::All => (0..st.segments.len()).collect(),
-                BuildScope::Segments(v) => v.iter().copied().filter(|&i| i < st.segments.len()).collect(),
+                BuildScope::All => st.seg_uids.clone(),
+                BuildScope::Segments(v) => v.iter().copied().filter(|&u| st.seg_pos(u).is_some()).collect(),
             };
-            for &s in &consumed {
+            let takes_hot = !matches!(scope, BuildScope::Segments(_));
+            let hot_end = if takes_hot { st.hot_base + st.hot.len() as u64 } else { st.hot_base };
+            // A merge of segments alone leaves the hot tier (and so the WAL position
+            // covered by the files) where it was.
+            let covered = if takes_hot { st.applied_seq } else { st.flushed_seq };
+            (consumed, st.hot_base, hot_end, covered)
+        };
+
+        // 2. Verify the stored vectors the copy will read, outside the lock (a no-op once
+        //    open's background sweep is done; damage fails the build here).
+        let pending: Vec<_> = {
+            let st = self.state.read();
+            consumed.iter().filter_map(|&u| st.seg_pos(u)).filter_map(|s| st.segments[s].pending_check()).collect()
+        };
+        pending.iter().try_for_each(|d| d.check_all())?;
+
+        // 3. Copy the live source rows, a chunk per read-lock hold.
+        let mut sources = Vec::new();
+        let mut vectors = Vec::new();
+        let mut metas = Vec::new();
+        for &uid in &consumed {
+            let mut r = 0u32;
+            loop {
+                let st = self.state.read();
+                let Some(s) = st.seg_pos(uid) else { break };
                 let seg = &st.segments[s];
-                for r in 0..seg.len() as u32 {
-                    if !seg.is_deleted(r) {
-                        sources.push((seg.id(r), Loc::Seg(s as u32, r)));
-                        vectors.extend_from_slice(seg.vector(r)?);
-                        metas.push(seg.meta(r).cloned());
+                let end = (r + SNAPSHOT_CHUNK_ROWS).min(seg.len() as u32);
+                for row in r..end {
+                    if !seg.is_deleted(row) {
+                        sources.push((seg.id(row), Loc::Seg(uid, row)));
+                        vectors.extend_from_slice(seg.vector(row)?);
+                        metas.push(seg.meta(row).cloned());
                     }
+                }
+                r = end;
+                if r as usize >= seg.len() {
+                    break;
                 }
             }
-            let hot_prefix = if matches!(scope, BuildScope::Segments(_)) { 0 } else { st.hot.len() };
-            for r in 0..hot_prefix as u32 {
+        }
+        let mut abs = hot_start;
+        while abs < hot_end {
+            let st = self.state.read();
+            let end = (abs + SNAPSHOT_CHUNK_ROWS as u64).min(hot_end);
+            for a in abs..end {
+                let r = st.hot_row(a);
                 if !st.hot.is_dead(r) {
-                    sources.push((st.hot.id(r), Loc::Hot(r)));
+                    sources.push((st.hot.id(r), Loc::Hot(a)));
                     vectors.extend_from_slice(st.hot.vector(r));
                     metas.push(st.hot.meta(r).cloned());
                 }
             }
-            // A merge of segments alone leaves the hot tier (and so the WAL position
-            // covered by the files) where it was.
-            let covered = if hot_prefix == 0 && matches!(scope, BuildScope::Segments(_)) {
-                st.flushed_seq
-            } else {
-                st.applied_seq
-            };
-            (sources, vectors, metas, hot_prefix, consumed, covered)
-        };
+            abs = end;
+        }
+        let hot_prefix = (hot_end - hot_start) as usize;
+        let consumed_segments = consumed;
         let built = sources.len();
         let started = std::time::Instant::now();
         if !consumed_segments.is_empty() || hot_prefix > 0 {
@@ -219,8 +322,12 @@ impl Collection {
             if let (Some(storage), false) = (self.storage(), segment.is_empty()) {
                 segment = self.store_segment(storage, &segment)?;
             }
-            // 3. Swap (short write lock).
+            // 4. Swap (short write lock).
             self.swap(segment, &sources, hot_prefix, &consumed_segments);
+            let counter =
+                if consumed_segments.is_empty() { &self.counters.indexed_rows } else { &self.counters.merged_rows };
+            counter.fetch_add(built as u64, Ordering::Relaxed);
+            self.indexed.notify_all();
             if let Some(storage) = self.storage() {
                 let counter = if consumed_segments.is_empty() {
                     &storage.counters.segment_builds
@@ -262,57 +369,41 @@ impl Collection {
         opened
     }
 
-    /// Install a built segment in place of the hot prefix and consumed segments it was
-    /// built from. Rows whose source died during the build arrive deleted.
-    fn swap(&self, mut segment: Segment, sources: &[(u64, Loc)], hot_prefix: usize, consumed: &[usize]) {
+    /// Install a built segment in place of the hot prefix and consumed segments (uids) it
+    /// was built from. Rows whose source died during the build arrive deleted. The work
+    /// under the write lock is proportional to the rows built, not to the collection:
+    /// locations are stable names, so only the rows that moved are rewritten.
+    fn swap(&self, mut segment: Segment, sources: &[(u64, Loc)], hot_prefix: usize, consumed: &[u32]) {
+        // Row of each source id in the new segment (the build keeps the sources' order of
+        // ids only up to the graph's reordering, so look them up by id).
+        let src_of_id: IdMap<Loc> = sources.iter().copied().collect();
         let mut st = self.state.write();
-        let src_of_row: IdMap<Loc> = sources.iter().copied().collect();
-        // Segments that stay keep their order; the new one goes last.
-        let mut new_pos = vec![u32::MAX; st.segments.len()];
-        let mut kept = 0u32;
-        for (i, pos) in new_pos.iter_mut().enumerate() {
-            if !consumed.contains(&i) {
-                *pos = kept;
-                kept += 1;
-            }
-        }
-        let new_index = kept;
-        let mut moved = Vec::with_capacity(segment.len());
+        let uid = st.next_seg_uid;
+        st.next_seg_uid += 1;
+        let mut moved = 0usize;
         for r in 0..segment.len() as u32 {
             let id = segment.id(r);
-            let still_live = src_of_row.get(&id).is_some_and(|src| st.locations.get(&id) == Some(src));
-            if still_live {
-                moved.push((id, Loc::Seg(new_index, r)));
-            } else {
-                segment.delete_row(r);
-            }
-        }
-        let old = std::mem::take(&mut st.segments);
-        st.segments = old.into_iter().enumerate().filter(|(i, _)| !consumed.contains(i)).map(|(_, s)| s).collect();
-        st.hot.drain_front(hot_prefix);
-        // Rows that stayed hot move down by `hot_prefix`; kept segments are renumbered.
-        // Locations in consumed segments are left for `moved` to overwrite: every row
-        // live at swap time was live at snapshot time, so each of them is in `moved`.
-        for loc in st.locations.values_mut() {
-            match loc {
-                Loc::Hot(r) if *r as usize >= hot_prefix => *r -= hot_prefix as u32,
-                Loc::Hot(_) => {}
-                Loc::Seg(s, _) => {
-                    if let Some(&p) = new_pos.get(*s as usize).filter(|&&p| p != u32::MAX) {
-                        *s = p;
-                    }
+            // Every row live at swap time was live when it was copied, so each live
+            // source is here; a source that died meanwhile (deleted, or replaced by a
+            // newer write) is dead in the new segment too.
+            match st.locations.get_mut(&id) {
+                Some(loc) if src_of_id.get(&id) == Some(&*loc) => {
+                    *loc = Loc::Seg(uid, r);
+                    moved += 1;
                 }
+                _ => segment.delete_row(r),
             }
         }
-        for (id, loc) in moved {
-            st.locations.insert(id, loc);
-        }
-        debug_assert!(st.locations.values().all(|l| match l {
-            Loc::Hot(r) => (*r as usize) < st.hot.len(),
-            Loc::Seg(s, _) => *s <= new_index,
-        }));
-        if segment.live() > 0 {
+        let keep: Vec<bool> = st.seg_uids.iter().map(|u| !consumed.contains(u)).collect();
+        let mut i = 0;
+        st.segments.retain(|_| (keep[i], i += 1).0);
+        let mut i = 0;
+        st.seg_uids.retain(|_| (keep[i], i += 1).0);
+        st.hot.drain_front(hot_prefix);
+        st.hot_base += hot_prefix as u64;
+        if moved > 0 {
             st.segments.push(segment);
+            st.seg_uids.push(uid);
         } else if let (Some(storage), Some(f)) = (self.storage(), segment.files) {
             let _ = std::fs::remove_file(storage.seg_dir().join(segment_file::file_name(f.file)));
         }
@@ -324,6 +415,9 @@ impl Collection {
     /// a delete or an upsert the segments already reflect changes nothing, so the bitmaps
     /// may safely be newer than `snapshot_seq`.
     fn checkpoint(&self, storage: &Storage, snapshot_seq: u64, swapped: bool) -> Result<()> {
+        // One checkpoint at a time: a merge and a hot build may finish together, and the
+        // one that captured the older segment set must not write the manifest last.
+        let _checkpointing = self.checkpoint_lock.lock();
         // Capture the segment list and changed bitmaps (short read lock).
         let captured: Vec<(SegmentFiles, u64, Option<(Vec<u64>, usize)>)> = {
             let st = self.state.read();

@@ -7,9 +7,18 @@
 //!    that ever held the id is dead (hot tombstone) or deleted (segment bit).
 //! 2. A call that returns an error has changed nothing: batches are validated completely
 //!    before the first row is touched.
-//! 3. A build (freeze) never blocks readers for longer than the final swap, and a write
-//!    that lands while a build runs wins: its source row is dead at swap time, so the
-//!    copy in the new segment is deleted on arrival.
+//! 3. A build (freeze) or merge never holds a lock for longer than copying one chunk of
+//!    rows or the final swap, and a write that lands while a build runs wins: its source
+//!    row is dead at swap time, so the copy in the new segment is deleted on arrival.
+//! 4. The unindexed backlog is bounded: an upsert that would take the hot tier past
+//!    `max_unindexed_rows` live rows waits until builds bring it back under (see
+//!    [`Collection::set_max_unindexed_rows`]), so a search never scans more than that.
+//!
+//! Locations are stable names, not positions: a hot row is named by its absolute row
+//! number (rows drained into segments so far + its index), a segment row by the segment's
+//! uid and the row. So installing a segment rewrites only the locations of the rows it
+//! took in — never the whole map (at 1M ids that took milliseconds under the write lock
+//! on every flush).
 
 mod maintenance;
 pub use maintenance::background_threads;
@@ -46,6 +55,9 @@ pub const DEFAULT_AUTO_BUILD_ROWS: usize = 10_000;
 /// Live hot rows that make a durable exact-only collection flush its hot tier into a
 /// segment (exact scans of this many rows take well under a millisecond).
 pub const EXACT_FLUSH_ROWS: usize = 65_536;
+/// Default cap on unindexed (hot) live rows of an indexed collection, as a multiple of its
+/// `auto_build_rows`: past it, upserts wait for background builds.
+pub const DEFAULT_UNINDEXED_FACTOR: usize = 2;
 
 /// Graph index settings of a collection.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -162,13 +174,20 @@ pub struct StoredVector {
 /// Where an id's live version is.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Loc {
-    Hot(u32),
+    /// Absolute hot row number: `hot_base` + index in the hot tier.
+    Hot(u64),
+    /// Segment uid, row.
     Seg(u32, u32),
 }
 
 struct State {
     hot: HotTier,
+    /// Hot rows drained into segments since the collection was opened.
+    hot_base: u64,
     segments: Vec<Segment>,
+    /// Uid of each segment in `segments` (same order); uids are never reused.
+    seg_uids: Vec<u32>,
+    next_seg_uid: u32,
     locations: IdMap<Loc>,
     /// Sequence number of the last WAL frame applied (durable collections).
     applied_seq: u64,
@@ -177,26 +196,62 @@ struct State {
 }
 
 impl State {
+    /// Position in `segments` of the segment with `uid` (a handful of segments: a scan).
+    fn seg_pos(&self, uid: u32) -> Option<usize> {
+        self.seg_uids.iter().position(|&u| u == uid)
+    }
+
+    fn hot_row(&self, abs: u64) -> u32 {
+        (abs - self.hot_base) as u32
+    }
+
+    fn hot_loc(&self, r: u32) -> Loc {
+        Loc::Hot(self.hot_base + r as u64)
+    }
+
     fn vector(&self, loc: Loc) -> Result<&[f32]> {
         match loc {
-            Loc::Hot(r) => Ok(self.hot.vector(r)),
-            Loc::Seg(s, r) => self.segments[s as usize].vector(r),
+            Loc::Hot(abs) => Ok(self.hot.vector(self.hot_row(abs))),
+            Loc::Seg(uid, r) => match self.seg_pos(uid) {
+                Some(s) => self.segments[s].vector(r),
+                None => Err(Error::Internal(format!("location names segment uid {uid}, which is not installed"))),
+            },
         }
     }
 
     fn meta(&self, loc: Loc) -> Option<&Arc<RowMeta>> {
         match loc {
-            Loc::Hot(r) => self.hot.meta(r),
-            Loc::Seg(s, r) => self.segments[s as usize].meta(r),
+            Loc::Hot(abs) => self.hot.meta(self.hot_row(abs)),
+            Loc::Seg(uid, r) => self.seg_pos(uid).and_then(|s| self.segments[s].meta(r)),
         }
     }
 
     fn kill(&mut self, loc: Loc) {
         match loc {
-            Loc::Hot(r) => self.hot.kill(r),
-            Loc::Seg(s, r) => self.segments[s as usize].delete_row(r),
+            Loc::Hot(abs) => {
+                let r = self.hot_row(abs);
+                self.hot.kill(r)
+            }
+            Loc::Seg(uid, r) => {
+                if let Some(s) = self.seg_pos(uid) {
+                    self.segments[s].delete_row(r)
+                }
+            }
         }
     }
+}
+
+/// Write backpressure and indexing figures of a collection since open.
+#[derive(Default)]
+struct IndexingCounters {
+    /// Upserts that had to wait for indexing.
+    write_stalls: std::sync::atomic::AtomicU64,
+    /// Total time upserts waited, in microseconds.
+    stall_micros: std::sync::atomic::AtomicU64,
+    /// Rows moved out of the hot tier into segments by builds.
+    indexed_rows: std::sync::atomic::AtomicU64,
+    /// Rows rewritten by merges of segments.
+    merged_rows: std::sync::atomic::AtomicU64,
 }
 
 /// A named set of vectors of one dimension and metric.
@@ -209,10 +264,27 @@ pub struct Collection {
     /// WAL has been replayed into the collection.
     storage: std::sync::OnceLock<Arc<Storage>>,
     state: RwLock<State>,
-    /// Held for the whole of a build, so builds never overlap.
-    build_lock: Mutex<()>,
-    /// Set while a background build is scheduled or running.
+    /// Held for the whole of a build of the hot tier, so those never overlap.
+    flush_lock: Mutex<()>,
+    /// Held for the whole of a merge of segments. A merge may run beside a hot build (they
+    /// touch disjoint rows and each swaps in its own result); a build of everything
+    /// (`compact`, `buildIndex`) holds both.
+    merge_lock: Mutex<()>,
+    /// Serialises checkpoints (capture of the segment set → manifest), so a checkpoint
+    /// that captured an older segment set never overwrites a newer one's manifest.
+    checkpoint_lock: Mutex<()>,
+    /// Set while a background hot build is scheduled or running.
     background_build: AtomicBool,
+    /// Set while background merges are scheduled or running.
+    background_merge: AtomicBool,
+    /// Live hot rows past which upserts wait for indexing; 0: no cap.
+    max_unindexed_rows: std::sync::atomic::AtomicUsize,
+    /// Woken after every swap, for writers waiting on the backlog.
+    indexed: parking_lot::Condvar,
+    indexed_lock: parking_lot::Mutex<()>,
+    counters: IndexingCounters,
+    /// Why the last background build failed, if it did (reported to stalled writers).
+    last_build_error: parking_lot::Mutex<Option<String>>,
     dropped: AtomicBool,
     db_closed: Arc<AtomicBool>,
 }
@@ -228,10 +300,22 @@ impl std::fmt::Debug for Collection {
 pub struct CollectionStats {
     /// Live vectors.
     pub count: usize,
-    /// Live rows in the hot tier.
+    /// Live rows in the hot tier: the unindexed backlog every search scans exactly.
     pub hot_rows: usize,
     /// Per segment: (rows, live rows, has a graph).
     pub segments: Vec<(usize, usize, bool)>,
+    /// The backlog cap in force (0: none).
+    pub max_unindexed_rows: usize,
+    /// Upserts that waited for indexing since open.
+    pub write_stalls: u64,
+    /// Total time upserts waited for indexing since open, in microseconds.
+    pub stall_micros: u64,
+    /// Rows moved from the hot tier into segments since open.
+    pub indexed_rows: u64,
+    /// Rows rewritten by segment merges since open.
+    pub merged_rows: u64,
+    /// Whether a background build or merge is running.
+    pub indexing: bool,
 }
 
 impl Collection {
@@ -255,16 +339,85 @@ impl Collection {
             storage: storage.map(std::sync::OnceLock::from).unwrap_or_default(),
             state: RwLock::new(State {
                 hot: HotTier::new(config.dimension),
+                hot_base: 0,
                 segments: Vec::new(),
+                seg_uids: Vec::new(),
+                next_seg_uid: 0,
                 locations: IdMap::default(),
                 applied_seq: flushed_seq,
                 flushed_seq,
             }),
-            build_lock: Mutex::new(()),
+            flush_lock: Mutex::new(()),
+            merge_lock: Mutex::new(()),
+            checkpoint_lock: Mutex::new(()),
             background_build: AtomicBool::new(false),
+            background_merge: AtomicBool::new(false),
+            max_unindexed_rows: std::sync::atomic::AtomicUsize::new(
+                config.index.map_or(0, |ix| ix.auto_build_rows.saturating_mul(DEFAULT_UNINDEXED_FACTOR)),
+            ),
+            indexed: parking_lot::Condvar::new(),
+            indexed_lock: parking_lot::Mutex::new(()),
+            counters: IndexingCounters::default(),
+            last_build_error: parking_lot::Mutex::new(None),
             dropped: AtomicBool::new(false),
             db_closed,
         }
+    }
+
+    /// Cap the unindexed backlog of an indexed collection: an upsert that would take the
+    /// hot tier (searched exactly by every search) past `rows` live rows waits until
+    /// background builds bring it back under, so a search's cost stays bounded whatever
+    /// the write rate. `0` removes the cap (bulk loads: write everything, then
+    /// `build_index`). A batch larger than the cap is let in when the hot tier is empty.
+    /// Default: `DEFAULT_UNINDEXED_FACTOR × auto_build_rows`. Exact-only collections
+    /// have no cap (they never build graphs; their flushes are cheap).
+    pub fn set_max_unindexed_rows(&self, rows: usize) {
+        self.max_unindexed_rows.store(rows, Ordering::Relaxed);
+        self.indexed.notify_all();
+    }
+
+    /// The backlog cap in force (0: none).
+    pub fn max_unindexed_rows(&self) -> usize {
+        if self.config.index.is_none() {
+            return 0;
+        }
+        self.max_unindexed_rows.load(Ordering::Relaxed)
+    }
+
+    /// Wait, if `incoming` more rows would take the hot tier past the cap, until builds
+    /// make room. Returns early with the error if the collection becomes unusable or a
+    /// background build fails while waiting.
+    fn wait_for_backlog(self: &Arc<Self>, incoming: usize) -> Result<()> {
+        let admitted = |live: usize, cap: usize| cap == 0 || live == 0 || live + incoming <= cap;
+        let mut live = self.state.read().hot.live();
+        if admitted(live, self.max_unindexed_rows()) {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        self.counters.write_stalls.fetch_add(1, Ordering::Relaxed);
+        *self.last_build_error.lock() = None;
+        let outcome = loop {
+            if let Err(e) = self.check_usable() {
+                break Err(e);
+            }
+            if let Some(msg) = self.last_build_error.lock().take() {
+                break Err(Error::Io(format!(
+                    "collection '{}': writes wait for indexing, and the background build failed: {msg}",
+                    self.name
+                )));
+            }
+            self.start_background_build();
+            {
+                let mut g = self.indexed_lock.lock();
+                self.indexed.wait_for(&mut g, std::time::Duration::from_millis(20));
+            }
+            live = self.state.read().hot.live();
+            if admitted(live, self.max_unindexed_rows()) {
+                break Ok(());
+            }
+        };
+        self.counters.stall_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        outcome
     }
 
     /// Install the segments read at open (before WAL replay). Every id may be live in at
@@ -284,6 +437,8 @@ impl Collection {
                 }
             }
         }
+        st.seg_uids = (0..segments.len() as u32).collect();
+        st.next_seg_uid = segments.len() as u32;
         st.segments = segments;
         Ok(())
     }
@@ -335,10 +490,17 @@ impl Collection {
     pub fn stats(&self) -> Result<CollectionStats> {
         self.check_usable()?;
         let s = self.state.read();
+        let c = &self.counters;
         Ok(CollectionStats {
             count: s.locations.len(),
             hot_rows: s.hot.live(),
             segments: s.segments.iter().map(|g| (g.len(), g.live(), g.has_graph())).collect(),
+            max_unindexed_rows: self.max_unindexed_rows(),
+            write_stalls: c.write_stalls.load(Ordering::Relaxed),
+            stall_micros: c.stall_micros.load(Ordering::Relaxed),
+            indexed_rows: c.indexed_rows.load(Ordering::Relaxed),
+            merged_rows: c.merged_rows.load(Ordering::Relaxed),
+            indexing: self.background_build.load(Ordering::Relaxed) || self.background_merge.load(Ordering::Relaxed),
         })
     }
 
@@ -391,6 +553,7 @@ impl Collection {
         if self.state.read().hot.len() + n > u32::MAX as usize {
             return Err(Error::invalid("the hot tier holds at most 2^32 − 1 rows; call buildIndex()"));
         }
+        self.wait_for_backlog(n)?;
         let ids = ids.to_vec();
         match self.storage() {
             None => {
@@ -424,7 +587,8 @@ impl Collection {
             // One hash operation per row: the new row goes in first, the row it replaces
             // (never the same one) is killed after.
             let r = st.hot.push(*id, v, meta);
-            if let Some(old) = st.locations.insert(*id, Loc::Hot(r)) {
+            let loc = st.hot_loc(r);
+            if let Some(old) = st.locations.insert(*id, loc) {
                 st.kill(old);
             }
         }
@@ -618,7 +782,7 @@ impl Collection {
         let mut all: Vec<(Candidate, Option<u32>)> = hot.into_iter().map(|c| (c, None)).collect();
         for (s, seg) in st.segments.iter().enumerate() {
             let found = seg.search(self.config.metric, query, params.k, ef, params.filter.as_ref())?;
-            all.extend(found.into_iter().map(|c| (c, Some(s as u32))));
+            all.extend(found.into_iter().map(|c| (c, Some(st.seg_uids[s]))));
         }
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all.truncate(params.k);
@@ -628,7 +792,7 @@ impl Collection {
             ..SearchHits::default()
         };
         for (c, src) in all {
-            let loc = src.map_or(Loc::Hot(c.row), |s| Loc::Seg(s, c.row));
+            let loc = src.map_or(st.hot_loc(c.row), |uid| Loc::Seg(uid, c.row));
             out.ids.push(c.id);
             out.distances.push(c.distance);
             if params.with_metadata {
