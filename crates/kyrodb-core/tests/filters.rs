@@ -108,3 +108,30 @@ proptest! {
         prop_assert_eq!(by_index, by_eval, "filter {}", text);
     }
 }
+
+/// A recursive parser fed a deeply nested filter overflows its thread's stack, which kills
+/// the process (no panic to catch). Every depth up to 200,000 must be a typed error.
+#[test]
+fn deep_nesting_is_a_typed_error_never_a_stack_overflow() {
+    use kyrodb_core::vector::filter::text::MAX_FILTER_DEPTH;
+    for depth in [MAX_FILTER_DEPTH + 1, 1_000, 20_000, 200_000] {
+        let parens = format!("\"{}a == 1{}\"", "(".repeat(depth), ")".repeat(depth));
+        assert!(err(&parens).contains("nests more than"), "parentheses, depth {depth}");
+        let nots = format!("\"{}a == 1\"", "NOT ".repeat(depth));
+        assert!(err(&nots).contains("nests more than"), "NOT, depth {depth}");
+        let object = format!("{}{{\"a\":1}}{}", "{\"$not\":".repeat(depth), "}".repeat(depth));
+        err(&object);
+        let ors = format!("{}{{\"a\":1}}{}", "{\"$or\":[".repeat(depth), "]}".repeat(depth));
+        err(&ors);
+    }
+    // The limit itself is accepted, and means what it says.
+    let ok = format!("\"{}a == 1{}\"", "(".repeat(MAX_FILTER_DEPTH), ")".repeat(MAX_FILTER_DEPTH));
+    assert_eq!(Filter::parse_json(&ok).expect("at the limit"), Filter::parse_json("\"a == 1\"").expect("plain"));
+    let nots = format!("\"{}a == 1\"", "NOT ".repeat(MAX_FILTER_DEPTH));
+    let mut f = Filter::parse_json(&nots).expect("NOTs at the limit");
+    for _ in 0..MAX_FILTER_DEPTH {
+        let Filter::Not(inner) = f else { panic!("expected NOT") };
+        f = *inner;
+    }
+    assert_eq!(f, Filter::parse_json("\"a == 1\"").expect("plain"));
+}

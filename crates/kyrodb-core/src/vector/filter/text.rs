@@ -166,9 +166,17 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize)>, Error> {
     Ok(out)
 }
 
+/// Deepest nesting of parentheses and `NOT`s a string filter may have. The parser is
+/// recursive descent: without a bound, a filter of 20,000 `(` overflows the thread's stack,
+/// which is not a panic anything can catch — it kills the host process. 128 is also the
+/// depth serde_json allows an object filter.
+pub const MAX_FILTER_DEPTH: usize = 128;
+
 struct Parser {
     toks: Vec<(Tok, usize)>,
     pos: usize,
+    /// Open parentheses and `NOT`s around the current token.
+    depth: usize,
 }
 
 impl Parser {
@@ -219,10 +227,25 @@ impl Parser {
         Ok(if parts.len() == 1 { parts.remove(0) } else { Filter::And(parts) })
     }
 
+    /// Enter one level of nesting (a `(` or a `NOT`); fails past [`MAX_FILTER_DEPTH`].
+    fn descend(&mut self) -> Result<(), Error> {
+        if self.depth >= MAX_FILTER_DEPTH {
+            return Err(invalid_filter(format!(
+                "the filter nests more than {MAX_FILTER_DEPTH} levels of parentheses and NOT at position {}",
+                self.at()
+            )));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
     fn unary(&mut self) -> Result<Filter, Error> {
         if *self.peek() == Tok::Not {
+            self.descend()?;
             self.next();
-            return Ok(Filter::Not(Box::new(self.unary()?)));
+            let inner = self.unary()?;
+            self.depth -= 1;
+            return Ok(Filter::Not(Box::new(inner)));
         }
         self.primary()
     }
@@ -230,9 +253,11 @@ impl Parser {
     fn primary(&mut self) -> Result<Filter, Error> {
         match self.peek().clone() {
             Tok::LParen => {
+                self.descend()?;
                 self.next();
                 let inner = self.expr()?;
                 self.expect(Tok::RParen, "')'")?;
+                self.depth -= 1;
                 Ok(inner)
             }
             Tok::Exists => {
@@ -324,7 +349,7 @@ pub fn parse(src: &str) -> Result<Filter, Error> {
 }
 
 fn parse_bytes(src: &str) -> Result<Filter, Error> {
-    let mut p = Parser { toks: lex(src)?, pos: 0 };
+    let mut p = Parser { toks: lex(src)?, pos: 0, depth: 0 };
     let f = p.expr()?;
     if *p.peek() != Tok::End {
         return p.fail("AND, OR or the end of the filter");
