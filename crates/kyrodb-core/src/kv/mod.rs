@@ -47,6 +47,11 @@ pub struct KvConfig {
 /// it into a map).
 const REPLAY_FREEZE_ENTRIES: usize = 65_536;
 
+/// Keys a write looks up per read-lock hold while it plans ([`KvStore::plan`]): short
+/// enough that a flush waiting for the write lock (which new readers queue behind) is not
+/// held up long.
+const PLAN_CHUNK: usize = 4096;
+
 /// Default memtable bound.
 pub const DEFAULT_MEMTABLE_BYTES: usize = 64 << 20;
 /// Default appends between learned-index builds.
@@ -86,6 +91,12 @@ pub struct KvStore {
     pub(crate) counters: KvCounters,
     /// One flush or merge at a time.
     pub(crate) maintenance: Mutex<()>,
+    /// One apply at a time (durable writes are applied one at a time anyway, by the
+    /// group-commit leader; this orders in-memory databases' writers too). Only an apply
+    /// changes which keys have a value — flushes and merges move entries between layers —
+    /// so lookups made under it, before the state's write lock, stay true until the apply
+    /// takes that lock ([`KvStore::plan`]).
+    apply_lock: Mutex<()>,
     pub(crate) background: AtomicBool,
     /// Writers waiting for a flush when the memtable is over twice its bound.
     pub(crate) flushed: (Mutex<()>, Condvar),
@@ -130,6 +141,7 @@ impl KvStore {
             config,
             counters: KvCounters::default(),
             maintenance: Mutex::new(()),
+            apply_lock: Mutex::new(()),
             background: AtomicBool::new(false),
             flushed: (Mutex::new(()), Condvar::new()),
             replayed: Mutex::new((ReplayLog::default(), 0)),
@@ -229,18 +241,63 @@ impl KvStore {
         true
     }
 
+    /// For each write of a batch about to be applied, whether it changes anything (a
+    /// delete of a key without a value does not, and needs no tombstone), and the change of
+    /// the live count. Must hold `apply_lock`. The lookups run under short read locks
+    /// ([`PLAN_CHUNK`] keys each), so readers — and flushes — go on meanwhile; only the
+    /// apply that follows takes the write lock, and it looks nothing up. A damaged run
+    /// makes a lookup fail; the write still wins (it is logged), as if the key had no value.
+    fn plan(&self, entries: &[(u64, Entry)]) -> (Vec<bool>, i64) {
+        let mut changes = Vec::with_capacity(entries.len());
+        let mut delta = 0i64;
+        // Whether a key written earlier in this batch has a value after that write.
+        let mut in_batch: std::collections::HashMap<u64, bool, foldhash::fast::RandomState> = Default::default();
+        for chunk in entries.chunks(PLAN_CHUNK) {
+            let st = self.state.read();
+            for (key, e) in chunk {
+                crate::storage::failpoints::hook(crate::storage::failpoints::points::KV_COUNT_PROBE);
+                let existed = match in_batch.get(key) {
+                    Some(&has) => has,
+                    None => matches!(lookup(&st, *key, &self.counters), Ok(Some(_))),
+                };
+                let deleting = e.kind == ValueKind::Deleted;
+                changes.push(match (deleting, existed) {
+                    (true, false) => false,
+                    (true, true) => {
+                        delta -= 1;
+                        true
+                    }
+                    (false, false) => {
+                        delta += 1;
+                        true
+                    }
+                    (false, true) => true,
+                });
+                if entries.len() > 1 {
+                    in_batch.insert(*key, !deleting);
+                }
+            }
+        }
+        (changes, delta)
+    }
+
     /// Apply logged writes to memory; returns how many keys changed (puts, and deletes of
-    /// keys that existed).
+    /// keys that existed). Readers wait only while the memtable takes the writes, not for
+    /// the lookups that keep `count()` exact ([`KvStore::plan`]).
     fn apply(&self, entries: Vec<(u64, Entry)>, seq: u64) -> usize {
+        let _one = self.apply_lock.lock();
+        let (changes, delta) = self.plan(&entries);
         let mut st = self.state.write();
         let mut changed = 0;
         let n = entries.len() as u64;
-        for (key, e) in entries {
-            if self.count_write(&mut st, key, e.kind) {
+        for ((key, e), change) in entries.into_iter().zip(changes) {
+            crate::storage::failpoints::hook(crate::storage::failpoints::points::KV_APPLY_WRITE);
+            if change {
                 changed += 1;
                 st.active.insert(key, e);
             }
         }
+        st.live = st.live.saturating_add_signed(delta);
         st.applied_seq = st.applied_seq.max(seq);
         self.counters.appends.fetch_add(n, Relaxed);
         changed

@@ -18,8 +18,7 @@ pub fn le_u64(b: &[u8], at: usize) -> u64 {
 
 /// The bytes of a plain-data slice; on little-endian hosts these are its encoding.
 pub fn as_bytes<T: super::slab::Pod>(v: &[T]) -> &[u8] {
-    // SAFETY: T is Pod (no padding, every byte initialised), and u8 has alignment 1.
-    unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) }
+    bytemuck::cast_slice(v)
 }
 
 /// Appends little-endian values to a byte buffer.

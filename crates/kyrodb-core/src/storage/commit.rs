@@ -3,6 +3,14 @@
 //! `fdatasync` (in `full` mode), applies them to memory in sequence order, and wakes the
 //! others. Memory therefore never shows a write the WAL does not hold, and the order of
 //! the WAL is the order of memory (what recovery relies on).
+//!
+//! A failure poisons the database (`READ_ONLY` until reopened): an fsync that fails, and a
+//! panic while a logged write is applied to memory. After such a panic memory may hold part
+//! of a batch whose frame is in the WAL, so the write's caller — and the callers of the
+//! frames after it in the group, which are not applied — get an error saying the outcome
+//! is unknown: reopening replays the frames (if they reached the disk) and applies them
+//! whole. Until then memory must never be written out as if it were a consistent state:
+//! [`Committer::check_memory_persistable`] refuses every manifest update.
 
 use super::wal::{self, FrameKind, WalWriter};
 use crate::error::{Error, Result};
@@ -80,6 +88,8 @@ pub struct Committer {
     durability: Durability,
     last_sync: Mutex<Instant>,
     read_only: Mutex<Option<String>>,
+    /// Set when a panic interrupted an apply: memory no longer matches any prefix of the WAL.
+    apply_panicked: Mutex<Option<String>>,
     /// First sequence number of the group that is in the WAL but not yet applied to
     /// memory (`u64::MAX`: none). Its writes have set no WAL floor yet, so a checkpoint
     /// must keep its frames ([`Committer::unapplied_from`]).
@@ -97,6 +107,7 @@ impl Committer {
             durability,
             last_sync: Mutex::new(Instant::now()),
             read_only: Mutex::new(None),
+            apply_panicked: Mutex::new(None),
             applying_from: crate::sync::AtomicU64::new(u64::MAX),
         }
     }
@@ -112,6 +123,16 @@ impl Committer {
     /// `Err(READ_ONLY)` once a write could not be made durable.
     pub fn check_writable(&self) -> Result<()> {
         match &*self.read_only.lock() {
+            Some(why) => Err(Error::ReadOnly(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// `Err(READ_ONLY)` once a panic left a write partly applied: memory must not be
+    /// written out (a flush would record half a batch as durable and let the WAL frame
+    /// that holds all of it go). Every manifest update checks this.
+    pub fn check_memory_persistable(&self) -> Result<()> {
+        match &*self.apply_panicked.lock() {
             Some(why) => Err(Error::ReadOnly(why.clone())),
             None => Ok(()),
         }
@@ -222,13 +243,38 @@ impl Committer {
             self.applying_from.store(first_seq, std::sync::atomic::Ordering::Release);
             first_seq
         };
+        let durable = if self.durability == Durability::Full { "" } else { " if it reached the disk" };
+        let mut panicked_at = None;
         for (i, ((_, _, apply), slot)) in requests.into_iter().zip(&group).enumerate() {
             let seq = first_seq + i as u64;
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| apply(seq)))
-                .map_err(|_| Error::Internal("a panic while applying a logged write".into()));
+            let r = match panicked_at {
+                // Memory holds part of an earlier frame: applying more on top of it could
+                // only make it worse. This frame is logged too; reopening applies it.
+                Some(at) => Err(Error::Internal(format!(
+                    "write {seq} was logged but not applied to memory after a panic applying write {at}; \
+                     its outcome is unknown: the database is read-only, and reopening it applies the write{durable}"
+                ))),
+                None => match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| apply(seq))) {
+                    Ok(n) => Ok(n),
+                    Err(_) => {
+                        panicked_at = Some(seq);
+                        let why = format!("a panic while applying write {seq} to memory left it partly applied");
+                        *self.apply_panicked.lock() = Some(why.clone());
+                        self.poison(why);
+                        Err(Error::Internal(format!(
+                            "a panic while applying logged write {seq} to memory; its outcome is unknown: the \
+                             database is read-only, and reopening it applies the whole write{durable}"
+                        )))
+                    }
+                },
+            };
             *slot.result.lock() = Some(r);
         }
-        self.applying_from.store(u64::MAX, std::sync::atomic::Ordering::Release);
+        // After a panic, frames from `first_seq` on may have set no floor (or half of one):
+        // `applying_from` stays, so that no WAL trim removes them before the reopen.
+        if panicked_at.is_none() {
+            self.applying_from.store(u64::MAX, std::sync::atomic::Ordering::Release);
+        }
     }
 
     /// fsync the WAL if it has unsynced bytes (the `normal` mode's timer calls this).

@@ -1,5 +1,7 @@
 //! Fault injection for tests (Cargo feature `failpoints`): make the n-th write, fsync or
-//! rename of the storage layer fail, as a full disk or a dying device would.
+//! rename of the storage layer fail, as a full disk or a dying device would; or run a
+//! test's code at a named point of the engine ([`set_hook`]): panic there, or wait there
+//! while the test checks what other threads can do meanwhile.
 //!
 //! Without the feature every hook compiles to nothing. With it, the counters are global to
 //! the process, so tests that arm failpoints must not run concurrently (the crash tests
@@ -45,6 +47,7 @@ mod imp {
     pub fn reset() {
         let mut s = STATE.lock();
         *s = State { counts: [0; 3], armed: None, sticky: true, fired: false };
+        HOOKS.lock().clear();
     }
 
     /// Make the `nth` (1-based, counted from the last reset) operation of kind `op` fail,
@@ -67,6 +70,24 @@ mod imp {
         STATE.lock().counts[slot(op)]
     }
 
+    type HookFn = std::sync::Arc<dyn Fn() + Send + Sync>;
+    static HOOKS: Mutex<Vec<(&'static str, HookFn)>> = Mutex::new(Vec::new());
+
+    /// Run `f` every time the engine passes the point `name` (`None`: remove the hook).
+    /// [`reset`] removes every hook.
+    pub fn set_hook(name: &'static str, f: Option<HookFn>) {
+        let mut h = HOOKS.lock();
+        h.retain(|(n, _)| *n != name);
+        h.extend(f.map(|f| (name, f)));
+    }
+
+    pub(crate) fn hook(name: &'static str) {
+        let f = HOOKS.lock().iter().find(|(n, _)| *n == name).map(|(_, f)| f.clone());
+        if let Some(f) = f {
+            f();
+        }
+    }
+
     pub(crate) fn hit(op: Op) -> io::Result<()> {
         let mut s = STATE.lock();
         if s.fired && s.sticky {
@@ -82,7 +103,30 @@ mod imp {
 }
 
 #[cfg(feature = "failpoints")]
-pub use imp::{arm, arm_once, count, reset};
+pub use imp::{arm, arm_once, count, reset, set_hook};
+
+/// The points [`set_hook`] can name.
+pub mod points {
+    /// Inside the key-value store's `apply`, before each write of a logged batch goes into
+    /// the memtable (under the store's write lock): a panic here leaves half a batch in
+    /// memory.
+    pub const KV_APPLY_WRITE: &str = "kv.apply.write";
+    /// Before each lookup a key-value write makes to keep `count()` exact.
+    pub const KV_COUNT_PROBE: &str = "kv.count.probe";
+}
+
+/// Runs the hook a test set for the point `name` (nothing without the feature).
+#[inline(always)]
+pub(crate) fn hook(name: &'static str) {
+    #[cfg(feature = "failpoints")]
+    {
+        imp::hook(name)
+    }
+    #[cfg(not(feature = "failpoints"))]
+    {
+        let _ = name;
+    }
+}
 
 /// Called before every storage operation of kind `op`; fails when a test armed it.
 #[inline(always)]

@@ -454,6 +454,9 @@ impl Storage {
     /// manifest is left as it was. Files the old manifest named and the new one does not
     /// are deleted afterwards.
     pub fn update_manifest(&self, f: impl FnOnce(&mut Manifest) -> Result<()>) -> Result<()> {
+        // After a panic in the middle of an apply, memory is not a state the files may
+        // record (see `storage::commit`).
+        self.committer.check_memory_persistable()?;
         if self.lock.lock().is_none() {
             return Err(Error::Closed);
         }

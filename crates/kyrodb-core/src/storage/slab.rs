@@ -5,13 +5,15 @@ use memmap2::Mmap;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
-/// Plain-old-data element types a slab may hold (every bit pattern is a valid value, so
-/// viewing mapped bytes as `[T]` is sound once size and alignment are checked).
-pub trait Pod: Copy + Send + Sync + 'static {}
-impl Pod for u8 {}
-impl Pod for u32 {}
-impl Pod for u64 {}
-impl Pod for f32 {}
+/// Plain-old-data element types a slab may hold: [`bytemuck::Pod`] (every bit pattern is
+/// a valid value, no padding, no pointers or references, so viewing mapped bytes as `[T]`
+/// is sound once size and alignment are checked) that can be shared across threads.
+///
+/// Implemented for every such type and for nothing else: its soundness rests on
+/// `bytemuck::Pod`, an `unsafe trait` (or a derive that checks the type), so safe code
+/// cannot make a slab of `bool` or `&T`.
+pub trait Pod: bytemuck::Pod + Send + Sync {}
+impl<T: bytemuck::Pod + Send + Sync> Pod for T {}
 
 /// An owned `Vec<T>` or a `[T]` inside a shared read-only mapping.
 pub enum Slab<T: Pod> {
@@ -53,8 +55,10 @@ impl<T: Pod> Deref for Slab<T> {
         match self {
             Slab::Owned(v) => v,
             // SAFETY: `mapped` checked that `offset + len * size_of::<T>()` lies inside the
-            // mapping and that the address is aligned for T; T is Pod, so any bytes are a
-            // valid value; the mapping is read-only and lives as long as `map`.
+            // mapping and that the address is aligned for T; T is `bytemuck::Pod`, so any
+            // bytes are a valid value; the mapping is read-only and lives as long as `map`.
+            // (Not `bytemuck::cast_slice`: this is the search's hot path, and its checks
+            // were made once, in `mapped`.)
             Slab::Mapped { map, offset, len } => unsafe {
                 std::slice::from_raw_parts(map.as_ptr().add(*offset) as *const T, *len)
             },
