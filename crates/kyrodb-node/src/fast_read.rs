@@ -44,17 +44,33 @@ impl Reader {
     }
 }
 
+/// The function's body, called by Node for every `kvRead(key)`.
+///
+/// # Safety
+///
+/// Only Node may call it, as the callback of the function [`create`] made: on the
+/// JavaScript thread of `env`, with the `info` of that call. Then `data` (read from `info`)
+/// is the `Reader` box [`create`] leaked, which the finalizer frees only once the function
+/// is unreachable — never while a call of it is running — so the reference made here is
+/// valid for the whole call; and no other code touches the reader or its scratch buffer
+/// meanwhile (JavaScript is single-threaded and blocked in this call). Panics are caught
+/// here: none unwinds into Node's C frames.
 unsafe extern "C" fn read(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     let mut argc = 1usize;
     let mut argv = [null_mut(); 1];
     let mut data: *mut c_void = null_mut();
     let mut key = f64::NAN;
+    // SAFETY (whole body): `env` and `info` come from Node for this call (see above); every
+    // out-pointer passed below points at a local of the right type that outlives the call,
+    // and `argv` has room for `argc` = 1 value.
     let ok = sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), null_mut(), &mut data)
         == sys::Status::napi_ok
         && argc >= 1
         && !data.is_null()
         && sys::napi_get_value_double(env, argv[0], &mut key) == sys::Status::napi_ok;
     let r = if ok {
+        // SAFETY: `data` is non-null and is the `Reader` this function was created with,
+        // alive until the finalizer runs, which cannot happen during a call (see above).
         let reader = &*(data as *const Reader);
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.read(key))).unwrap_or(f64::NAN)
     } else {
@@ -65,7 +81,16 @@ unsafe extern "C" fn read(env: sys::napi_env, info: sys::napi_callback_info) -> 
     out
 }
 
+/// Frees the `Reader` of a function and its reference to the scratch buffer.
+///
+/// # Safety
+///
+/// `data` must be the pointer `Box::into_raw` returned in [`create`], and this must run
+/// exactly once for it, on the JavaScript thread of `env`: Node calls it once, when the
+/// function is garbage-collected (or the env is torn down), and [`create`] calls it
+/// directly only on the failure path where no finalizer was registered.
 unsafe extern "C" fn finalize(env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+    // SAFETY: see the contract above; the box is not used after this.
     let reader = Box::from_raw(data as *mut Reader);
     sys::napi_delete_reference(env, reader.scratch_ref);
 }
