@@ -23,6 +23,8 @@ use std::sync::Arc;
 pub struct Database {
     path: Option<PathBuf>,
     closed: Arc<AtomicBool>,
+    /// Held while a close stops the collections and syncs; `true` once it has finished.
+    close_done: parking_lot::Mutex<bool>,
     collections: RwLock<BTreeMap<String, Arc<Collection>>>,
     kv: Arc<KvStore>,
     storage: Option<Arc<Storage>>,
@@ -116,6 +118,7 @@ impl Database {
             return Ok(Database {
                 path: None,
                 closed,
+                close_done: parking_lot::Mutex::new(false),
                 collections: RwLock::new(BTreeMap::new()),
                 kv,
                 storage: None,
@@ -253,6 +256,7 @@ impl Database {
         let db = Database {
             path: Some(dir.to_path_buf()),
             closed,
+            close_done: parking_lot::Mutex::new(false),
             collections: RwLock::new(collections),
             kv,
             storage: Some(storage),
@@ -468,7 +472,26 @@ impl Database {
     /// Close the database; every later call on it or its collections fails with `CLOSED`.
     /// Closing twice is allowed.
     pub fn close(&self) -> Result<()> {
-        if self.closed.swap(true, Ordering::AcqRel) {
+        self.begin_close();
+        self.finish_close()
+    }
+
+    /// The first half of [`Database::close`], which never blocks: every later call on the
+    /// database or its collections fails with `CLOSED`. A caller that must not block (the
+    /// JavaScript thread) calls this, then [`Database::finish_close`] on another thread.
+    pub fn begin_close(&self) {
+        self.closed.store(true, Ordering::Release);
+    }
+
+    /// The second half of [`Database::close`]: wait for running builds to stop, sync the
+    /// WAL and release the directory lock (it calls [`Database::begin_close`] first, in
+    /// case the caller did not). When it returns — to any caller — everything acknowledged
+    /// is durable and the lock is released: a call racing another waits for it. The call
+    /// that does the work gets the sync's error, if any; later calls get `Ok`.
+    pub fn finish_close(&self) -> Result<()> {
+        self.begin_close();
+        let mut done = self.close_done.lock();
+        if std::mem::replace(&mut *done, true) {
             return Ok(());
         }
         self.stop_collections();
@@ -484,6 +507,7 @@ impl Database {
     #[doc(hidden)]
     pub fn crash_for_tests(&self) {
         self.closed.store(true, Ordering::Release);
+        *self.close_done.lock() = true;
         self.stop_collections();
         if let Some(s) = &self.storage {
             s.abandon();

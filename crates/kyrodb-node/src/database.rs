@@ -86,6 +86,8 @@ pub enum DbOp {
     Compact,
     Snapshot(PathBuf),
     Verify,
+    /// The blocking half of `close` (the database is already marked closed).
+    Close,
 }
 
 pub struct DbTask {
@@ -110,6 +112,7 @@ impl Task for DbTask {
             DbOp::Compact => self.db.compact(&mut progress),
             DbOp::Snapshot(dest) => self.db.snapshot(dest, &mut progress),
             DbOp::Verify => self.db.verify(),
+            DbOp::Close => self.db.finish_close(),
         })
     }
 
@@ -282,6 +285,15 @@ impl NativeDatabase {
     #[napi]
     pub fn close(&self) -> napi::Result<()> {
         guard(|| self.inner.close())
+    }
+
+    /// `close` without blocking the JavaScript thread: the database is marked closed now
+    /// (every later call fails with `CLOSED`); stopping builds, syncing and releasing the
+    /// lock run on the libuv thread pool, and the promise settles once they are done.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn close_async(&self) -> AsyncTask<DbTask> {
+        self.inner.begin_close();
+        AsyncTask::new(DbTask { db: self.inner.clone(), op: DbOp::Close, on_progress: None })
     }
 
     /// The key-value store.
