@@ -24,6 +24,8 @@ export declare class NativeCollection {
   searchSync(query: Float32Array, options: NativeSearchOptions): NativeHits
   /** Merge everything into one graph segment; `on_progress(done, total)` while it runs. */
   buildIndex(onProgress?: ((pair: [number, number]) => void) | undefined | null): Promise<number>
+  /** Cap the unindexed backlog (0: no cap); see `Collection::set_max_unindexed_rows`. */
+  setMaxUnindexedRows(rows: number): void
   stats(): NativeStats
 }
 
@@ -47,6 +49,12 @@ export declare class NativeDatabase {
   listCollections(): Array<NativeCollectionInfo>
   dropCollection(name: string): void
   close(): void
+  /**
+   * `close` without blocking the JavaScript thread: the database is marked closed now
+   * (every later call fails with `CLOSED`); stopping builds, syncing and releasing the
+   * lock run on the libuv thread pool, and the promise settles once they are done.
+   */
+  closeAsync(): Promise<void>
   /** The key-value store. */
   kv(): NativeKv
   get closed(): boolean
@@ -205,6 +213,12 @@ export interface NativeStats {
   count: number
   hotRows: number
   segments: Array<NativeSegmentStats>
+  maxUnindexedRows: number
+  writeStalls: number
+  stallMs: number
+  indexedRows: number
+  mergedRows: number
+  indexing: boolean
 }
 
 /** A stored vector returned by `get`. */

@@ -104,13 +104,13 @@ test.serial('(a) clustered 128-d l2, 20k rows: exact hot tier agrees with the or
   const s = await clusteredL2()
   // Before the build everything is in the hot tier (searched exactly): the engine and the
   // oracle must agree completely, which also validates the oracle.
-  t.deepEqual(s.c.stats(), { count: BIG, hotRows: BIG, segments: [] })
+  t.deepEqual(D.layout(s.c.stats()), { count: BIG, hotRows: BIG, segments: [] })
   const exact = await s.c.searchBatch(s.queries, { k: K })
   // (f32 SIMD sums vs f64 in JS may swap a near tie at rank 10, hence not exactly 1)
   t.true(recallOf(s, exact).mean >= 0.999, 'exact search disagrees with the JS oracle')
 
   await ensureBuilt(t, s)
-  t.deepEqual(s.c.stats(), { count: BIG, hotRows: 0, segments: [{ rows: BIG, live: BIG, graph: true }] })
+  t.deepEqual(D.layout(s.c.stats()), { count: BIG, hotRows: 0, segments: [{ rows: BIG, live: BIG, graph: true }] })
   const got = await s.c.searchBatch(s.queries, { k: K })
   t.true(got.every((h) => h.length === K))
   const r = recallOf(s, got)
@@ -152,7 +152,7 @@ test.serial('(j) on an indexed collection, searchBatch ≡ search ≡ searchSync
   const hits = await s.c.search(D.row(s.queries, s.dim, 0), { k: K })
   t.true(ids(hits).some((id) => id >= BIG), 'hot rows near the query must be found')
   t.is(await s.c.delete(extra), 50)
-  t.deepEqual(s.c.stats(), { count: BIG, hotRows: 0, segments: [{ rows: BIG, live: BIG, graph: true }] })
+  t.deepEqual(D.layout(s.c.stats()), { count: BIG, hotRows: 0, segments: [{ rows: BIG, live: BIG, graph: true }] })
 })
 
 test.serial('(d) deleting a random 10% after buildIndex: recall@10 ≥ 0.95 at the same ef, no deleted id ever returned', async (t) => {
@@ -163,7 +163,7 @@ test.serial('(d) deleting a random 10% after buildIndex: recall@10 ≥ 0.95 at t
   t.is(await s.c.delete(victims), BIG / 10)
   const gone = new Set(victims)
   t.is(s.c.count(), BIG - BIG / 10)
-  t.deepEqual(s.c.stats(), { count: BIG - BIG / 10, hotRows: 0, segments: [{ rows: BIG, live: BIG - BIG / 10, graph: true }] })
+  t.deepEqual(D.layout(s.c.stats()), { count: BIG - BIG / 10, hotRows: 0, segments: [{ rows: BIG, live: BIG - BIG / 10, graph: true }] })
 
   const got = await s.c.searchBatch(s.queries, { k: K })
   t.true(got.every((h) => h.length === K))
@@ -194,7 +194,7 @@ test.serial('(b) GloVe-like 100-d cosine, 20k rows (low rank + heavy-tailed nois
   const exact = await s.c.searchBatch(s.queries, { k: K })
   t.true(recallOf(s, exact).mean >= 0.999, 'exact search disagrees with the JS oracle')
   await ensureBuilt(t, s)
-  t.deepEqual(s.c.stats(), { count: BIG, hotRows: 0, segments: [{ rows: BIG, live: BIG, graph: true }] })
+  t.deepEqual(D.layout(s.c.stats()), { count: BIG, hotRows: 0, segments: [{ rows: BIG, live: BIG, graph: true }] })
   const got = await s.c.searchBatch(s.queries, { k: K })
   const r = recallOf(s, got)
   t.log(`recall@10 = ${r.mean.toFixed(4)} (min ${r.min})`)
@@ -276,7 +276,7 @@ test('(e) upsert of an id that lives in a graph segment replaces it: found at it
   const c = await db.createCollection('replace', { dimension: dim, metric: 'l2', index: { efConstruction: 48, autoBuildRows: NO_AUTO } })
   await c.upsert(D.range(n), data, D.range(n).map((i) => ({ i })))
   await c.buildIndex()
-  t.deepEqual(c.stats(), { count: n, hotRows: 0, segments: [{ rows: n, live: n, graph: true }] })
+  t.deepEqual(D.layout(c.stats()), { count: n, hotRows: 0, segments: [{ rows: n, live: n, graph: true }] })
 
   const targets = [0, 1234, 2999]
   for (const [j, id] of targets.entries()) {
@@ -297,15 +297,15 @@ test('(e) upsert of an id that lives in a graph segment replaces it: found at it
     t.false(ids(nearOld).includes(id), `old copy of ${id} returned: ${JSON.stringify(pairs(nearOld))}`)
     t.is(new Set(ids(nearOld)).size, nearOld.length, 'an id returned twice')
   }
-  t.deepEqual(c.stats(), { count: n, hotRows: 3, segments: [{ rows: n, live: n - 3, graph: true }] })
+  t.deepEqual(D.layout(c.stats()), { count: n, hotRows: 3, segments: [{ rows: n, live: n - 3, graph: true }] })
   // Replace a hot row again (hot → hot), then merge everything.
   const again = new Float32Array(dim).fill(-40)
   await c.upsert([1234], [again])
-  t.deepEqual(c.stats(), { count: n, hotRows: 3, segments: [{ rows: n, live: n - 3, graph: true }] })
+  t.deepEqual(D.layout(c.stats()), { count: n, hotRows: 3, segments: [{ rows: n, live: n - 3, graph: true }] })
   t.deepEqual(pairs(await c.search(again, { k: 1 })), [[1234, 0]])
   t.false('metadata' in (await c.get(1234))!, 'a replacement without metadata drops the old metadata')
   await c.buildIndex()
-  t.deepEqual(c.stats(), { count: n, hotRows: 0, segments: [{ rows: n, live: n, graph: true }] })
+  t.deepEqual(D.layout(c.stats()), { count: n, hotRows: 0, segments: [{ rows: n, live: n, graph: true }] })
   t.deepEqual(pairs(await c.search(again, { k: 1 })), [[1234, 0]])
   t.deepEqual(pairs(await c.search(new Float32Array(dim).fill(40), { k: 1 })), [[0, 0]])
   t.true(sameBits((await c.get(2999))!.vector, new Float32Array(dim).fill(42)))
@@ -390,14 +390,14 @@ test.serial('(f) upserts and deletes issued while buildIndex runs: final state e
   }
   // The new segment holds the snapshot; rows replaced or deleted during the build arrive
   // deleted, rows written during the build stay hot.
-  t.deepEqual(c.stats(), {
+  t.deepEqual(D.layout(c.stats()), {
     count: model.size,
     hotRows: 280 + 300,
     segments: [{ rows: n, live: n - 600, graph: true }],
   })
   await check('after the racing build')
   await c.buildIndex()
-  t.deepEqual(c.stats(), { count: model.size, hotRows: 0, segments: [{ rows: model.size, live: model.size, graph: true }] })
+  t.deepEqual(D.layout(c.stats()), { count: model.size, hotRows: 0, segments: [{ rows: model.size, live: model.size, graph: true }] })
   await check('after a second build')
 })
 
@@ -435,7 +435,7 @@ test('(g) onProgress: done increases, total is the number of live rows, the last
   const live = n - 500 + 300
   t.is(c.count(), live)
   check(await run(), live, 'segment + hot')
-  t.deepEqual(c.stats(), { count: live, hotRows: 0, segments: [{ rows: live, live, graph: true }] })
+  t.deepEqual(D.layout(c.stats()), { count: live, hotRows: 0, segments: [{ rows: live, live, graph: true }] })
 
   // A small build (no graph) still reports once, complete.
   const small = await db.createCollection('small', { dimension: dim, metric: 'l2' })
@@ -489,7 +489,7 @@ test('(h) withVectors returns the stored vectors and withMetadata: false omits m
   await c.upsert(D.range(n), data.subarray(0, n * dim), D.range(n).map(meta))
   await c.buildIndex()
   await c.upsert(D.range(200, n), data.subarray(n * dim), D.range(200, n).map(meta))
-  t.deepEqual(c.stats(), { count: n + 200, hotRows: 200, segments: [{ rows: n, live: n, graph: true }] })
+  t.deepEqual(D.layout(c.stats()), { count: n + 200, hotRows: 200, segments: [{ rows: n, live: n, graph: true }] })
   const stored = D.preparedBatch('cosine', data, dim)
 
   const queries = [D.row(data, dim, 5), D.row(data, dim, n + 7), D.row(data, dim, 1001)]
@@ -539,29 +539,29 @@ test('(i) stats() reflects the hot tier and segments before and after buildIndex
   const rand = D.rng(901)
   const db = await open()
   const c = await db.createCollection('stats', { dimension: dim, metric: 'l2', index: { efConstruction: 32, autoBuildRows: NO_AUTO } })
-  t.deepEqual(c.stats(), { count: 0, hotRows: 0, segments: [] })
+  t.deepEqual(D.layout(c.stats()), { count: 0, hotRows: 0, segments: [] })
   await c.buildIndex() // nothing to build
-  t.deepEqual(c.stats(), { count: 0, hotRows: 0, segments: [] })
+  t.deepEqual(D.layout(c.stats()), { count: 0, hotRows: 0, segments: [] })
 
   await c.upsert(D.range(3000), D.intVectors(rand, 3000, dim, -9, 9))
-  t.deepEqual(c.stats(), { count: 3000, hotRows: 3000, segments: [] })
+  t.deepEqual(D.layout(c.stats()), { count: 3000, hotRows: 3000, segments: [] })
   await c.delete([1, 2, 3])
-  t.deepEqual(c.stats(), { count: 2997, hotRows: 2997, segments: [] })
+  t.deepEqual(D.layout(c.stats()), { count: 2997, hotRows: 2997, segments: [] })
   await c.buildIndex()
-  t.deepEqual(c.stats(), { count: 2997, hotRows: 0, segments: [{ rows: 2997, live: 2997, graph: true }] })
+  t.deepEqual(D.layout(c.stats()), { count: 2997, hotRows: 0, segments: [{ rows: 2997, live: 2997, graph: true }] })
 
   await c.upsert(D.range(10, 5000), D.intVectors(rand, 10, dim, -9, 9)) // new rows
   await c.upsert([100, 200], D.intVectors(rand, 2, dim, -9, 9)) // replace segment rows
   await c.delete([300, 400, 5000]) // delete segment rows and a hot row
-  t.deepEqual(c.stats(), { count: 3004, hotRows: 11, segments: [{ rows: 2997, live: 2993, graph: true }] })
+  t.deepEqual(D.layout(c.stats()), { count: 3004, hotRows: 11, segments: [{ rows: 2997, live: 2993, graph: true }] })
   await c.buildIndex()
-  t.deepEqual(c.stats(), { count: 3004, hotRows: 0, segments: [{ rows: 3004, live: 3004, graph: true }] })
+  t.deepEqual(D.layout(c.stats()), { count: 3004, hotRows: 0, segments: [{ rows: 3004, live: 3004, graph: true }] })
 
   // Under 2048 rows a segment has no graph.
   await c.delete(D.range(2000))
   const left = c.count()
   await c.buildIndex()
-  t.deepEqual(c.stats(), { count: left, hotRows: 0, segments: [{ rows: left, live: left, graph: false }] })
+  t.deepEqual(D.layout(c.stats()), { count: left, hotRows: 0, segments: [{ rows: left, live: left, graph: false }] })
 
   // Exact-only collections never build.
   const exact = await db.createCollection('exact', { dimension: dim, metric: 'l2', index: false })
@@ -579,7 +579,7 @@ test('(i) a background build starts once autoBuildRows hot rows accumulate, and 
   const c = await db.createCollection('auto', { dimension: dim, metric: 'l2', index: { autoBuildRows: 2500, efConstruction: 32 } })
   await c.upsert(D.range(2400), D.intVectors(rand, 2400, dim, -9, 9))
   await new Promise((r) => setTimeout(r, 300))
-  t.deepEqual(c.stats(), { count: 2400, hotRows: 2400, segments: [] }, 'built below the threshold')
+  t.deepEqual(D.layout(c.stats()), { count: 2400, hotRows: 2400, segments: [] }, 'built below the threshold')
   await c.upsert(D.range(200, 2400), D.intVectors(rand, 200, dim, -9, 9))
   let st = c.stats()
   for (let i = 0; i < 200 && st.segments.length === 0; i++) {

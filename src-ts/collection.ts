@@ -64,6 +64,18 @@ export interface CollectionStats {
   hotRows: number
   /** Immutable segments: rows (deleted included), live rows, and whether it has a graph. */
   segments: { rows: number; live: number; graph: boolean }[]
+  /** The cap on the hot tier's live rows in force (`0`: none); see {@link OpenOptions.maxUnindexedRows}. */
+  maxUnindexedRows: number
+  /** Upserts that waited for background indexing since the database was opened. */
+  writeStalls: number
+  /** Total time upserts waited for background indexing since open, in milliseconds. */
+  stallMs: number
+  /** Rows built from the hot tier into graph segments since open (sample it over time for the indexing rate). */
+  indexedRows: number
+  /** Rows rewritten by background merges of segments since open. */
+  mergedRows: number
+  /** Whether a background build or merge is running now. */
+  indexing: boolean
 }
 
 /** A stored vector, as returned by {@link Collection.get}. */
@@ -248,6 +260,30 @@ export class Collection {
   /** How the collection's vectors are laid out right now (hot tier, segments). */
   stats(): CollectionStats {
     const s = call(() => this.#native.stats())
-    return { count: s.count, hotRows: s.hotRows, segments: s.segments.map((x) => ({ ...x })) }
+    return {
+      count: s.count,
+      hotRows: s.hotRows,
+      segments: s.segments.map((x) => ({ ...x })),
+      maxUnindexedRows: s.maxUnindexedRows,
+      writeStalls: s.writeStalls,
+      stallMs: s.stallMs,
+      indexedRows: s.indexedRows,
+      mergedRows: s.mergedRows,
+      indexing: s.indexing,
+    }
+  }
+
+  /**
+   * Cap this collection's unindexed backlog (recent writes not yet in a graph segment,
+   * scanned exactly by every search): an upsert that would pass it waits for background
+   * builds. `0` removes the cap (bulk loads; then {@link Collection.buildIndex}). Exact-only
+   * collections (`index: false`) have no cap. See {@link OpenOptions.maxUnindexedRows}.
+   * @throws InvalidArgumentError unless an integer in `0..4294967295`
+   */
+  setMaxUnindexedRows(rows: number): void {
+    if (typeof rows !== 'number' || !Number.isInteger(rows) || rows < 0 || rows > 0xffffffff) {
+      throw new InvalidArgumentError(`maxUnindexedRows must be an integer in 0..4294967295 (0: no cap), got ${String(rows)}`)
+    }
+    call(() => this.#native.setMaxUnindexedRows(rows))
   }
 }

@@ -5,7 +5,7 @@
 import { Collection, type Metric } from './collection.js'
 import { call, callAsync, InvalidArgumentError } from './errors.js'
 import { KeyValueStore } from './kv.js'
-import { native, type NativeDatabase } from './native.js'
+import { native, type NativeCollection, type NativeDatabase } from './native.js'
 import { progressOption, withProgress, type ProgressCallback } from './progress.js'
 
 /**
@@ -37,6 +37,17 @@ export interface OpenOptions {
    * learned index (the original server's `--rmi-rebuild-appends`); default 1,000,000.
    */
   rmiRebuildAppends?: number
+  /**
+   * Cap on each indexed collection's unindexed backlog: recent writes not yet built into a
+   * graph segment, which every search scans exactly. An upsert that would take a
+   * collection past it waits until background builds catch up, so search latency stays
+   * bounded whatever the write rate (`collection.stats()` reports `writeStalls` and
+   * `stallMs`). Default: twice the collection's `autoBuildRows` (20,000 rows by default).
+   * `0` removes the cap: for bulk loads, write everything, then call
+   * {@link Collection.buildIndex}. Applies to every collection handle of this database;
+   * {@link Collection.setMaxUnindexedRows} changes one collection.
+   */
+  maxUnindexedRows?: number
 }
 
 /** Options of long operations. */
@@ -118,14 +129,22 @@ export interface CollectionInfo {
 export class Database {
   readonly #native: NativeDatabase
   readonly #path: string | null
+  readonly #maxUnindexedRows: number | undefined
   /** The key-value store (`u64` keys, bytes or string values). */
   readonly kv: KeyValueStore
 
   /** @internal */
-  constructor(nativeDb: NativeDatabase, path: string | null) {
+  constructor(nativeDb: NativeDatabase, path: string | null, maxUnindexedRows?: number) {
     this.#native = nativeDb
     this.#path = path
+    this.#maxUnindexedRows = maxUnindexedRows
     this.kv = new KeyValueStore(nativeDb.kv())
+  }
+
+  #handle(nativeCollection: NativeCollection): Collection {
+    const c = new Collection(nativeCollection)
+    if (this.#maxUnindexedRows !== undefined) c.setMaxUnindexedRows(this.#maxUnindexedRows)
+    return c
   }
 
   /** The directory the database was opened at, or `null` for an in-memory database. */
@@ -161,7 +180,7 @@ export class Database {
             efConstruction: optionalCount('index.efConstruction', index.efConstruction),
             autoBuildRows: optionalCount('index.autoBuildRows', index.autoBuildRows),
           }
-    return new Collection(call(() => this.#native.createCollection(name, dimension, metric, nativeIndex)))
+    return this.#handle(call(() => this.#native.createCollection(name, dimension, metric, nativeIndex)))
   }
 
   /**
@@ -170,7 +189,7 @@ export class Database {
    */
   collection(name: string): Collection {
     if (typeof name !== 'string') throw new InvalidArgumentError('collection name must be a string')
-    return new Collection(call(() => this.#native.collection(name)))
+    return this.#handle(call(() => this.#native.collection(name)))
   }
 
   /** Every collection, sorted by name. */
@@ -246,11 +265,13 @@ export class Database {
 
   /**
    * Close the database: pending writes are synced, background builds stop, and the
-   * directory lock is released. Every later call on it or its collections throws
-   * `CLOSED`. Idempotent.
+   * directory lock is released — on a worker thread, so the event loop keeps running
+   * meanwhile; the promise resolves once all of it is done. Every call on it or its
+   * collections made after `close()` was called throws `CLOSED`. Idempotent: every call
+   * resolves only once the close is complete.
    */
   async close(): Promise<void> {
-    call(() => this.#native.close())
+    await callAsync(() => this.#native.closeAsync())
   }
 
   /** Closes the database (for `await using`). */
@@ -276,7 +297,7 @@ export async function open(path?: string | null, options: OpenOptions = {}): Pro
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError("options must be an object like { durability: 'full' }")
   }
-  const { durability, syncIntervalMs, salvage, kvMemtableBytes, rmiRebuildAppends } = options
+  const { durability, syncIntervalMs, salvage, kvMemtableBytes, rmiRebuildAppends, maxUnindexedRows } = options
   if (durability !== undefined && durability !== 'full' && durability !== 'normal' && durability !== 'none') {
     throw new InvalidArgumentError(`durability must be 'full', 'normal' or 'none', got ${String(durability)}`)
   }
@@ -292,10 +313,16 @@ export async function open(path?: string | null, options: OpenOptions = {}): Pro
       throw new InvalidArgumentError(`${name} must be a positive integer, got ${String(v)}`)
     }
   }
+  if (
+    maxUnindexedRows !== undefined &&
+    (typeof maxUnindexedRows !== 'number' || !Number.isInteger(maxUnindexedRows) || maxUnindexedRows < 0 || maxUnindexedRows > 0xffffffff)
+  ) {
+    throw new InvalidArgumentError(`maxUnindexedRows must be an integer in 0..4294967295 (0: no cap), got ${String(maxUnindexedRows)}`)
+  }
   const p = path ?? null
   // Opening recovers (maps segments, replays the WAL): do it off the JS thread.
   const nativeDb = await callAsync(() =>
     native.NativeDatabase.openAsync(p, { durability, syncIntervalMs, salvage, kvMemtableBytes, rmiRebuildAppends }),
   )
-  return new Database(nativeDb, p)
+  return new Database(nativeDb, p, maxUnindexedRows)
 }

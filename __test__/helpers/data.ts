@@ -242,3 +242,9 @@ export function intVectors(rand: () => number, n: number, dim: number, lo: numbe
 export function range(n: number, from = 0): number[] {
   return Array.from({ length: n }, (_, i) => from + i)
 }
+
+/** The layout part of `collection.stats()` (count, hot rows, segments), without the
+ *  indexing counters that move with background work. */
+export function layout(s: { count: number; hotRows: number; segments: { rows: number; live: number; graph: boolean }[] }) {
+  return { count: s.count, hotRows: s.hotRows, segments: s.segments }
+}

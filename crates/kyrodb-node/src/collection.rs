@@ -73,6 +73,12 @@ pub struct NativeStats {
     pub count: f64,
     pub hot_rows: f64,
     pub segments: Vec<NativeSegmentStats>,
+    pub max_unindexed_rows: f64,
+    pub write_stalls: f64,
+    pub stall_ms: f64,
+    pub indexed_rows: f64,
+    pub merged_rows: f64,
+    pub indexing: bool,
 }
 
 #[napi(object)]
@@ -182,6 +188,20 @@ impl NativeCollection {
         AsyncTask::new(BuildTask { collection: self.inner.clone(), on_progress })
     }
 
+    /// Cap the unindexed backlog (0: no cap); see `Collection::set_max_unindexed_rows`.
+    #[napi]
+    pub fn set_max_unindexed_rows(&self, rows: f64) -> napi::Result<()> {
+        guard(|| {
+            if !(rows.is_finite() && rows >= 0.0 && rows.fract() == 0.0 && rows <= u32::MAX as f64) {
+                return Err(kyrodb_core::Error::invalid(format!(
+                    "maxUnindexedRows must be an integer in 0..=4294967295 (0: no cap), got {rows}"
+                )));
+            }
+            self.inner.set_max_unindexed_rows(rows as usize);
+            Ok(())
+        })
+    }
+
     #[napi]
     pub fn stats(&self) -> napi::Result<NativeStats> {
         guard(|| {
@@ -194,6 +214,12 @@ impl NativeCollection {
                     .into_iter()
                     .map(|(rows, live, graph)| NativeSegmentStats { rows: rows as f64, live: live as f64, graph })
                     .collect(),
+                max_unindexed_rows: s.max_unindexed_rows as f64,
+                write_stalls: s.write_stalls as f64,
+                stall_ms: s.stall_micros as f64 / 1e3,
+                indexed_rows: s.indexed_rows as f64,
+                merged_rows: s.merged_rows as f64,
+                indexing: s.indexing,
             })
         })
     }

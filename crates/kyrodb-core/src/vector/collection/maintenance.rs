@@ -22,6 +22,11 @@ enum BuildScope {
 /// behind a waiting writer wait for all of it (parking_lot's lock is fair).
 const SNAPSHOT_CHUNK_ROWS: u32 = 2048;
 
+/// Segments past which hot builds wait for merges: every search walks every segment, so
+/// their number is a backlog too. When writes outrun merges, the hot tier then fills to
+/// its cap and writers wait (the indexing rate, merges included, paces the writes).
+pub const MAX_SEGMENTS: usize = 8;
+
 /// The segments (indices, ascending) the next merge should combine, if any tier of live
 /// rows above `base` is full (`crate::tiers`).
 fn pick_merge(live_rows: &[usize], base: usize) -> Option<Vec<usize>> {
@@ -173,9 +178,16 @@ impl Collection {
 
     /// Start a background build of the hot tier unless one is running (writers waiting
     /// on the backlog call this whatever the threshold: a cap below `auto_build_rows`
-    /// must still make progress).
+    /// must still make progress). With [`MAX_SEGMENTS`] segments, merges go first.
     pub(super) fn start_background_build(self: &Arc<Self>) {
-        if self.auto_flush_rows().is_some() && !self.background_build.swap(true, Ordering::AcqRel) {
+        if self.auto_flush_rows().is_none() {
+            return;
+        }
+        if self.state.read().segments.len() >= MAX_SEGMENTS {
+            self.maybe_merge_in_background();
+            return;
+        }
+        if !self.background_build.swap(true, Ordering::AcqRel) {
             self.spawn_background_build();
         }
     }
@@ -204,12 +216,22 @@ impl Collection {
         }
     }
 
-    /// The segments (uids) a size tier says should merge now, if any.
+    /// The segments (uids) that should merge now, if any: a full size tier, or, with
+    /// [`MAX_SEGMENTS`] or more segments, the [`MERGE_FANIN`] smallest.
     fn merge_pick(&self) -> Option<Vec<u32>> {
         let base = self.auto_flush_rows().unwrap_or(DEFAULT_AUTO_BUILD_ROWS);
         let st = self.state.read();
         let live: Vec<usize> = st.segments.iter().map(Segment::live).collect();
-        pick_merge(&live, base).map(|pick| pick.into_iter().map(|i| st.seg_uids[i]).collect())
+        let pick = pick_merge(&live, base).or_else(|| {
+            (live.len() >= MAX_SEGMENTS).then(|| {
+                let mut by_size: Vec<usize> = (0..live.len()).collect();
+                by_size.sort_by_key(|&i| live[i]);
+                by_size.truncate(MERGE_FANIN);
+                by_size.sort_unstable();
+                by_size
+            })
+        })?;
+        Some(pick.into_iter().map(|i| st.seg_uids[i]).collect())
     }
 
     /// Merge segments while a size tier is full, on its own thread and pool, so a long
@@ -228,6 +250,11 @@ impl Collection {
                 Ok(())
             });
             me.background_merge.store(false, Ordering::Release);
+            if me.usable() {
+                // Hot builds may have been waiting for the segment count to come down.
+                let hot_live = me.state.read().hot.live();
+                me.maybe_build_in_background(hot_live);
+            }
         });
         if spawned.is_err() {
             self.background_merge.store(false, Ordering::Release);
