@@ -4,6 +4,7 @@
 
 use super::aligned::{AlignedF32, Block};
 use super::exact::{self, RowSet};
+use super::filter::cache::{plan_hash, FilterCache};
 use super::filter::index::FieldIndex;
 use super::filter::Filter;
 use super::hnsw::{
@@ -20,12 +21,12 @@ use crate::storage::segment_file::{SegmentFile, SegmentParts};
 use crate::storage::slab::Slab;
 use parking_lot::Mutex;
 use roaring::RoaringBitmap;
-use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Evaluated filters kept per segment (segments are immutable apart from deletions,
-/// which are applied separately, so a cached row set never goes stale).
-const FILTER_CACHE_ENTRIES: usize = 32;
+/// Bytes of evaluated filters kept per segment (segments are immutable apart from
+/// deletions, which are applied separately, so a cached row set never goes stale): about
+/// 30 filters' row sets of a 1M-row segment.
+const FILTER_CACHE_BYTES: usize = 8 << 20;
 
 /// A filter evaluated over one segment: the matching rows (deleted ones included) as a
 /// roaring bitmap and as a dense bitset for the graph walk.
@@ -69,7 +70,7 @@ pub struct Segment {
     index: FieldIndex,
     deleted: Vec<u64>,
     deleted_count: usize,
-    filter_cache: Mutex<HashMap<String, Arc<FilterRows>>>,
+    filter_cache: Mutex<FilterCache<FilterRows>>,
     /// Checks owed on the mapped vectors (a large segment's are verified on first use
     /// and by a background sweep): every read of `vectors` goes through
     /// [`Segment::check_rows`] or [`Segment::check_vectors`] first.
@@ -142,7 +143,7 @@ impl Segment {
             index,
             deleted: vec![0; n.div_ceil(64)],
             deleted_count: 0,
-            filter_cache: Mutex::new(HashMap::new()),
+            filter_cache: Mutex::new(FilterCache::new(FILTER_CACHE_BYTES)),
             deferred: None,
         })
     }
@@ -176,7 +177,7 @@ impl Segment {
             index,
             deleted,
             deleted_count,
-            filter_cache: Mutex::new(HashMap::new()),
+            filter_cache: Mutex::new(FilterCache::new(FILTER_CACHE_BYTES)),
             deferred: f.deferred.map(Arc::new),
         })
     }
@@ -385,17 +386,14 @@ impl Segment {
 
     /// The rows matching `f` (deleted rows included), from the cache when possible.
     fn filter_rows(&self, f: &Filter) -> Arc<FilterRows> {
-        let key = format!("{f:?}");
-        if let Some(hit) = self.filter_cache.lock().get(&key) {
-            return Arc::clone(hit);
+        let hash = plan_hash(f);
+        if let Some(hit) = self.filter_cache.lock().get(hash, f) {
+            return hit;
         }
         let rows = self.index.evaluate(f);
         let computed = Arc::new(FilterRows { bits: to_bitset(&rows, self.len()), rows });
-        let mut cache = self.filter_cache.lock();
-        if cache.len() >= FILTER_CACHE_ENTRIES {
-            cache.clear();
-        }
-        cache.insert(key, Arc::clone(&computed));
+        let bytes = computed.bits.len() * 8 + computed.rows.serialized_size();
+        self.filter_cache.lock().insert(hash, f, Arc::clone(&computed), bytes);
         computed
     }
 

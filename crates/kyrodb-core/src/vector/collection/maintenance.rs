@@ -35,7 +35,9 @@ fn pick_merge(live_rows: &[usize], base: usize) -> Option<Vec<usize>> {
         by_tier.entry(size_tier(rows, base)).or_default().push(i);
     }
     by_tier.into_values().find(|v| v.len() >= MERGE_FANIN).map(|mut v| {
-        v.truncate(2 * MERGE_FANIN);
+        // Exactly a fan-in's worth: a merge is rebuilt from scratch, so a smaller one
+        // finishes (and lets hot builds go on) sooner.
+        v.truncate(MERGE_FANIN);
         v
     })
 }
@@ -52,13 +54,21 @@ pub fn background_threads() -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |p| (p.get() / 2).max(1)))
 }
 
-/// Scheduling priority of background builds and merges: Linux's nice is per thread, and
-/// at nice 10 a build thread gets about a tenth of a core's share against a search thread
-/// at nice 0, so searches beside an ingest are not queued behind index maintenance. The
-/// build still uses every idle cycle.
-const BACKGROUND_NICE: i32 = 10;
+/// Scheduling priority (Linux nice, per thread) of background builds and merges:
+/// `KYRODB_BACKGROUND_NICE`, default 5. At nice 5 a build thread gets about a quarter of a
+/// core's share against a search thread at nice 0 when both want the same core, so
+/// searches beside an ingest are not queued behind index maintenance, yet indexing (which
+/// writers past the backlog cap wait for) keeps moving when the app keeps every core
+/// busy; at nice 10 it stalled for minutes behind a search loop and V8's GC threads.
+fn background_nice() -> i32 {
+    std::env::var("KYRODB_BACKGROUND_NICE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n: &i32| (0..=19).contains(n))
+        .unwrap_or(5)
+}
 
-/// Lower the calling thread's priority to [`BACKGROUND_NICE`] (advice: ignored where the
+/// Lower the calling thread's priority to [`background_nice`] (advice: ignored where the
 /// OS refuses).
 fn lower_thread_priority() {
     #[cfg(target_os = "linux")]
@@ -66,7 +76,7 @@ fn lower_thread_priority() {
     // changes only this thread's nice value.
     unsafe {
         let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, BACKGROUND_NICE);
+        libc::setpriority(libc::PRIO_PROCESS, tid, background_nice());
     }
 }
 

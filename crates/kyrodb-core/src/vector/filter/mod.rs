@@ -14,6 +14,7 @@
 //! containing `v`; `!=` and `$nin` are the exact negations (so they hold for rows without
 //! the field); range operators take numbers only and hold when any element is in range.
 
+pub mod cache;
 pub mod flat;
 pub mod index;
 pub mod object;
