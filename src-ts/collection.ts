@@ -68,8 +68,10 @@ export interface CollectionStats {
   maxUnindexedRows: number
   /** Upserts that waited for background indexing since the database was opened. */
   writeStalls: number
-  /** Total time upserts waited for background indexing since open, in milliseconds. */
+  /** Total time upserts waited for background indexing since open, in milliseconds (waits in progress included). */
   stallMs: number
+  /** Upserts waiting for background indexing right now. */
+  writersWaiting: number
   /** Rows built from the hot tier into graph segments since open (sample it over time for the indexing rate). */
   indexedRows: number
   /** Rows rewritten by background merges of segments since open. */
@@ -267,6 +269,7 @@ export class Collection {
       maxUnindexedRows: s.maxUnindexedRows,
       writeStalls: s.writeStalls,
       stallMs: s.stallMs,
+      writersWaiting: s.writersWaiting,
       indexedRows: s.indexedRows,
       mergedRows: s.mergedRows,
       indexing: s.indexing,

@@ -409,3 +409,73 @@ fn builds_and_merges_racing_writes_keep_every_location_right() {
         assert!(hits.ids.contains(&id), "id {id} not found near itself: {hits:?}");
     }
 }
+
+/// Hot builds of a durable collection grow the newest segment's graph (the hot rows are
+/// inserted into it) instead of starting a new segment each time and rebuilding them in
+/// merges: one segment holds them all, no merge runs, deletes and overwrites racing the
+/// growth are right, recall holds against brute force, and all of it survives a reopen.
+#[test]
+fn hot_builds_grow_one_graph_instead_of_adding_segments() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dim = 16;
+    let auto = 2_500;
+    let cfg = config(dim, Metric::L2, auto);
+    let data = clustered(24_000, dim, 40, 41);
+    let mut model: HashMap<u64, Vec<f32>> = HashMap::new();
+    {
+        let db = Database::open(Some(dir.path())).expect("open");
+        let c = db.create_collection("grow", cfg).expect("create");
+        let mut rng = StdRng::seed_from_u64(42);
+        for (b, chunk) in data.chunks(1_000 * dim).enumerate() {
+            let ids: Vec<u64> = (b as u64 * 1_000..(b as u64 + 1) * 1_000).collect();
+            c.upsert(&ids, chunk.to_vec(), None).expect("upsert");
+            for (i, id) in ids.iter().enumerate() {
+                model.insert(*id, chunk[i * dim..(i + 1) * dim].to_vec());
+            }
+            // Deletes and overwrites of rows that may already sit in the growing graph.
+            let victims: Vec<u64> = (0..20).map(|_| rng.gen_range(0..(b as u64 + 1) * 1_000)).collect();
+            let mut victims = victims;
+            victims.sort_unstable();
+            victims.dedup();
+            if b % 2 == 0 {
+                c.delete(&victims).expect("delete");
+                victims.iter().for_each(|id| drop(model.remove(id)));
+            } else {
+                let v: Vec<f32> = victims.iter().flat_map(|&id| vec![id as f32 * 0.01; dim]).collect();
+                c.upsert(&victims, v.clone(), None).expect("overwrite");
+                for (i, id) in victims.iter().enumerate() {
+                    model.insert(*id, v[i * dim..(i + 1) * dim].to_vec());
+                }
+            }
+        }
+        let s = settle(&c, auto);
+        assert_eq!(s.merged_rows, 0, "no merge was needed: {s:?}");
+        let graphs: Vec<_> = s.segments.iter().filter(|x| x.2).collect();
+        assert_eq!(graphs.len(), 1, "one grown graph segment, not one per build: {s:?}");
+        assert!(graphs[0].0 >= 20_000, "the grown segment holds most rows: {s:?}");
+        check_against_model(&c, &model, dim);
+    }
+    let db = Database::open(Some(dir.path())).expect("reopen");
+    let c = db.collection("grow").expect("collection");
+    check_against_model(&c, &model, dim);
+}
+
+fn check_against_model(c: &kyrodb_core::Collection, model: &HashMap<u64, Vec<f32>>, dim: usize) {
+    assert_eq!(c.count().expect("count"), model.len());
+    for id in 0..24_000u64 {
+        assert_eq!(c.get(id).expect("get").map(|v| v.vector), model.get(&id).cloned(), "id {id}");
+    }
+    let mut ids: Vec<u64> = model.keys().copied().collect();
+    ids.sort_unstable();
+    let flat: Vec<f32> = ids.iter().flat_map(|id| model[id].clone()).collect();
+    let mut total = 0.0;
+    let queries = clustered(50, dim, 40, 43);
+    for q in queries.chunks_exact(dim) {
+        let found = c.search(q, &SearchParams { ef: Some(128), ..SearchParams::top(10) }).expect("search").ids;
+        let truth: Vec<usize> = brute_force(Metric::L2, &flat, dim, q, 10);
+        let truth_ids: Vec<u64> = truth.iter().map(|&r| ids[r]).collect();
+        total += found.iter().filter(|id| truth_ids.contains(id)).count() as f64 / 10.0;
+    }
+    let recall = total / 50.0;
+    assert!(recall >= 0.9, "recall@10 {recall}");
+}

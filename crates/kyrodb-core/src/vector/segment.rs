@@ -8,7 +8,7 @@ use super::filter::cache::{plan_hash, FilterCache};
 use super::filter::index::FieldIndex;
 use super::filter::Filter;
 use super::hnsw::{
-    build_graph, search_graph_with, Admission, BuildParams, ExactRows, FrozenGraph, NodeDistance, QuantRows,
+    build_graph_seeded, search_graph_with, Admission, BuildParams, ExactRows, FrozenGraph, NodeDistance, QuantRows,
 };
 use super::metric::Metric;
 use super::quant::{self, Sq8};
@@ -33,6 +33,15 @@ const FILTER_CACHE_BYTES: usize = 8 << 20;
 struct FilterRows {
     rows: RoaringBitmap,
     bits: Vec<u64>,
+}
+
+/// How a build grows an existing segment's graph instead of building a new one.
+pub struct SegmentGrowth {
+    /// The graph over the first `graph.n` input rows (the grown segment's rows, in its
+    /// stored order, deleted ones included); `None` builds anew (the flags still hold).
+    pub graph: Option<FrozenGraph>,
+    /// Per input row: whether it arrives deleted.
+    pub born_deleted: Vec<bool>,
 }
 
 /// Segments with fewer rows than this are searched exactly (no graph): small graphs lose
@@ -93,6 +102,11 @@ impl Segment {
     /// Row `i` is `ids[i]`, `source[i·dim..(i+1)·dim]` (stored form) and `metas[i]`. The
     /// graph is built on `source` directly; the one copy of the vectors made here is the
     /// block in graph order the segment keeps (at 10M × 128-d every copy is 5 GB).
+    ///
+    /// `grow`: a graph over the first `grow.graph.n` rows, which the new graph extends
+    /// instead of being built from scratch, and the input rows (`born_deleted`, one flag
+    /// per row) that arrive deleted — rows kept only so the grown graph's node numbers
+    /// still match (see [`SegmentGrowth`]).
     #[allow(clippy::too_many_arguments)]
     pub fn build(
         ids: &[u64],
@@ -101,6 +115,7 @@ impl Segment {
         dim: usize,
         metric: Metric,
         params: Option<BuildParams>,
+        grow: Option<SegmentGrowth>,
         progress: &mut dyn FnMut(usize, usize),
         keep_going: &dyn Fn() -> bool,
     ) -> Result<Segment> {
@@ -114,7 +129,8 @@ impl Segment {
         }
         let (graph, order): (Option<FrozenGraph>, Vec<u32>) =
             if let Some(params) = params.filter(|_| n >= GRAPH_MIN_ROWS) {
-                let (g, order) = build_graph(source, dim, metric, params, progress, keep_going)?;
+                let seed = grow.as_ref().and_then(|g| g.graph.as_ref());
+                let (g, order) = build_graph_seeded(source, dim, metric, params, seed, progress, keep_going)?;
                 (Some(g), order)
             } else {
                 progress(n, n);
@@ -132,6 +148,16 @@ impl Segment {
         let ids = ordered_ids;
         let index = FieldIndex::build(metadata.iter().map(|m| m.as_deref().map(|m| &m.flat)));
         let quant = graph.as_ref().map(|_| Sq8::encode(&vectors, dim));
+        let mut deleted = vec![0u64; n.div_ceil(64)];
+        let mut deleted_count = 0;
+        if let Some(born_deleted) = grow.as_ref().map(|g| &g.born_deleted) {
+            for (u, &src) in order.iter().enumerate() {
+                if born_deleted.get(src as usize).copied().unwrap_or(false) {
+                    deleted[u >> 6] |= 1 << (u & 63);
+                    deleted_count += 1;
+                }
+            }
+        }
         Ok(Segment {
             dim,
             vectors: Block::Owned(vectors),
@@ -141,11 +167,17 @@ impl Segment {
             graph,
             quant,
             index,
-            deleted: vec![0; n.div_ceil(64)],
-            deleted_count: 0,
+            deleted,
+            deleted_count,
             filter_cache: Mutex::new(FilterCache::new(FILTER_CACHE_BYTES)),
             deferred: None,
         })
+    }
+
+    /// A handle on this segment's graph a build can grow without the collection's lock
+    /// (graphs read from a file only; see [`FrozenGraph::share_mapped`]).
+    pub fn shared_graph(&self) -> Option<FrozenGraph> {
+        self.graph.as_ref().and_then(FrozenGraph::share_mapped)
     }
 
     /// A segment read from its file, with the deletion bitmap `deleted` (one bit per row),

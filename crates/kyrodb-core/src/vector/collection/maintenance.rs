@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::tiers::{size_tier, MERGE_FANIN};
+use crate::vector::segment::SegmentGrowth;
 
 /// Which rows a build consumes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,6 +27,24 @@ const SNAPSHOT_CHUNK_ROWS: u32 = 2048;
 /// their number is a backlog too. When writes outrun merges, the hot tier then fills to
 /// its cap and writers wait (the indexing rate, merges included, paces the writes).
 pub const MAX_SEGMENTS: usize = 8;
+
+/// A hot build grows the newest segment's graph (inserting the hot rows into it, see
+/// `Segment::build`'s `grow`) instead of starting a new segment while that segment holds
+/// fewer than this many times `auto_build_rows` rows: the hot tier's rows are then
+/// inserted into a graph once, instead of built into a small graph and rebuilt by every
+/// merge above it, and the segment count grows by one per this many builds.
+pub const GROW_FACTOR: usize = 16;
+
+/// A segment whose deleted share is above this is not grown or used as a merge's seed
+/// (its deleted rows would be carried along); merges rebuild it and drop them.
+const MAX_SEED_DELETED_SHARE: f64 = 0.2;
+
+/// Whether `seg` may seed a grown graph: a graph read from a file, few deletions.
+fn seedable(seg: &Segment) -> bool {
+    seg.has_graph()
+        && seg.shared_graph().is_some()
+        && (seg.len() - seg.live()) as f64 <= MAX_SEED_DELETED_SHARE * seg.len() as f64
+}
 
 /// The segments (indices, ascending) the next merge should combine, if any tier of live
 /// rows above `base` is full (`crate::tiers`).
@@ -193,7 +212,11 @@ impl Collection {
         if self.auto_flush_rows().is_none() {
             return;
         }
-        if self.state.read().segments.len() >= MAX_SEGMENTS {
+        let segments = {
+            let st = self.state.read();
+            st.segments.len() - usize::from(st.growing.is_some())
+        };
+        if segments >= MAX_SEGMENTS {
             self.maybe_merge_in_background();
             return;
         }
@@ -231,7 +254,10 @@ impl Collection {
     fn merge_pick(&self) -> Option<Vec<u32>> {
         let base = self.auto_flush_rows().unwrap_or(DEFAULT_AUTO_BUILD_ROWS);
         let st = self.state.read();
-        let live: Vec<usize> = st.segments.iter().map(Segment::live).collect();
+        // The growing segment belongs to the hot builds (which run beside merges).
+        let candidates: Vec<u32> = st.seg_uids.iter().copied().filter(|&u| Some(u) != st.growing).collect();
+        let live: Vec<usize> =
+            candidates.iter().filter_map(|&u| st.seg_pos(u)).map(|s| st.segments[s].live()).collect();
         let pick = pick_merge(&live, base).or_else(|| {
             (live.len() >= MAX_SEGMENTS).then(|| {
                 let mut by_size: Vec<usize> = (0..live.len()).collect();
@@ -241,7 +267,7 @@ impl Collection {
                 by_size
             })
         })?;
-        Some(pick.into_iter().map(|i| st.seg_uids[i]).collect())
+        Some(pick.into_iter().map(|i| candidates[i]).collect())
     }
 
     /// Merge segments while a size tier is full, on its own thread and pool, so a long
@@ -284,19 +310,40 @@ impl Collection {
         //    ever die, so copying them chunk by chunk below sees each row either live
         //    or dead for good. `snapshot_seq`: every WAL frame up to it is reflected in
         //    the rows consumed (later frames only add hot rows past `hot_end` or kill).
-        let (consumed, hot_start, hot_end, snapshot_seq) = {
+        //    A hot build grows the growing segment (if any, and if it is fit to seed); a
+        //    merge grows its largest input that is fit. The seed is copied first, every
+        //    row of it (deleted ones arrive deleted), so its graph's node numbers hold.
+        let (consumed, seed, hot_start, hot_end, snapshot_seq) = {
             let st = self.state.read();
-            let consumed: Vec<u32> = match &scope {
+            let mut consumed: Vec<u32> = match &scope {
                 BuildScope::Hot => Vec::new(),
                 BuildScope::All => st.seg_uids.clone(),
                 BuildScope::Segments(v) => v.iter().copied().filter(|&u| st.seg_pos(u).is_some()).collect(),
             };
+            let seg_of = |u: u32| st.seg_pos(u).map(|s| &st.segments[s]);
+            let grow_limit = self.config.index.map_or(0, |ix| ix.auto_build_rows.saturating_mul(GROW_FACTOR));
+            let seed = match &scope {
+                BuildScope::Hot => st
+                    .growing
+                    .filter(|&u| seg_of(u).is_some_and(|g| seedable(g) && g.len() < grow_limit))
+                    .inspect(|&u| consumed.push(u)),
+                BuildScope::Segments(_) => consumed
+                    .iter()
+                    .copied()
+                    .filter(|&u| seg_of(u).is_some_and(seedable))
+                    .max_by_key(|&u| seg_of(u).map_or(0, Segment::len)),
+                BuildScope::All => None,
+            };
+            if let Some(u) = seed {
+                consumed.retain(|&c| c != u);
+                consumed.insert(0, u);
+            }
             let takes_hot = !matches!(scope, BuildScope::Segments(_));
             let hot_end = if takes_hot { st.hot_base + st.hot.len() as u64 } else { st.hot_base };
             // A merge of segments alone leaves the hot tier (and so the WAL position
             // covered by the files) where it was.
             let covered = if takes_hot { st.applied_seq } else { st.flushed_seq };
-            (consumed, st.hot_base, hot_end, covered)
+            (consumed, seed, st.hot_base, hot_end, covered)
         };
 
         // 2. Verify the stored vectors the copy will read, outside the lock (a no-op once
@@ -307,22 +354,35 @@ impl Collection {
         };
         pending.iter().try_for_each(|d| d.check_all())?;
 
-        // 3. Copy the live source rows, a chunk per read-lock hold.
+        // 3. Copy the source rows, a chunk per read-lock hold: every row of the seed, the
+        //    live rows of the rest. `sources` names the live ones (for the swap).
         let mut sources = Vec::new();
+        let mut ids = Vec::new();
+        let mut born_deleted = Vec::new();
         let mut vectors = Vec::new();
         let mut metas = Vec::new();
+        let mut seed_graph = None;
         for &uid in &consumed {
+            let is_seed = seed == Some(uid);
             let mut r = 0u32;
             loop {
                 let st = self.state.read();
                 let Some(s) = st.seg_pos(uid) else { break };
                 let seg = &st.segments[s];
+                if is_seed && r == 0 {
+                    seed_graph = seg.shared_graph();
+                }
                 let end = (r + SNAPSHOT_CHUNK_ROWS).min(seg.len() as u32);
                 for row in r..end {
-                    if !seg.is_deleted(row) {
-                        sources.push((seg.id(row), Loc::Seg(uid, row)));
+                    let dead = seg.is_deleted(row);
+                    if !dead || is_seed {
+                        if !dead {
+                            sources.push((seg.id(row), Loc::Seg(uid, row)));
+                        }
+                        ids.push(seg.id(row));
+                        born_deleted.push(dead);
                         vectors.extend_from_slice(seg.vector(row)?);
-                        metas.push(seg.meta(row).cloned());
+                        metas.push(if dead { None } else { seg.meta(row).cloned() });
                     }
                 }
                 r = end;
@@ -339,6 +399,8 @@ impl Collection {
                 let r = st.hot_row(a);
                 if !st.hot.is_dead(r) {
                     sources.push((st.hot.id(r), Loc::Hot(a)));
+                    ids.push(st.hot.id(r));
+                    born_deleted.push(false);
                     vectors.extend_from_slice(st.hot.vector(r));
                     metas.push(st.hot.meta(r).cloned());
                 }
@@ -347,23 +409,33 @@ impl Collection {
         }
         let hot_prefix = (hot_end - hot_start) as usize;
         let consumed_segments = consumed;
-        let built = sources.len();
+        // Rows taken from the hot tier, and rows of segments that went through the graph
+        // builder (a seed's own rows are carried, not rebuilt).
+        let hot_rows = sources.iter().filter(|s| matches!(s.1, Loc::Hot(_))).count();
+        let seed_rows = seed_graph.as_ref().map_or(0, |g| g.n);
+        debug_assert!(seed_graph.as_ref().is_none_or(|g| g.n
+            == ids.len() - sources.len()
+                + sources.iter().filter(|s| matches!(s.1, Loc::Seg(u, _) if Some(u) == seed)).count()));
+        let rebuilt_segment_rows = (ids.len() - hot_rows).saturating_sub(seed_rows);
+        let built = if matches!(scope, BuildScope::Hot) { hot_rows } else { sources.len() };
         let started = std::time::Instant::now();
         if !consumed_segments.is_empty() || hot_prefix > 0 {
             // 2. Build (and store) without any lock.
-            let ids: Vec<u64> = sources.iter().map(|&(id, _)| id).collect();
             let params = self.config.index.map(|ix| ix.params);
+            let grow = Some(SegmentGrowth { graph: seed_graph, born_deleted });
             let mut segment =
-                Segment::build(&ids, &vectors, metas, dim, self.config.metric, params, progress, &|| self.usable())?;
+                Segment::build(&ids, &vectors, metas, dim, self.config.metric, params, grow, progress, &|| {
+                    self.usable()
+                })?;
             drop(vectors);
             if let (Some(storage), false) = (self.storage(), segment.is_empty()) {
                 segment = self.store_segment(storage, &segment)?;
             }
             // 4. Swap (short write lock).
-            self.swap(segment, &sources, hot_prefix, &consumed_segments);
-            let counter =
-                if consumed_segments.is_empty() { &self.counters.indexed_rows } else { &self.counters.merged_rows };
-            counter.fetch_add(built as u64, Ordering::Relaxed);
+            let growing = matches!(scope, BuildScope::Hot);
+            self.swap(segment, &sources, hot_prefix, &consumed_segments, growing);
+            self.counters.indexed_rows.fetch_add(hot_rows as u64, Ordering::Relaxed);
+            self.counters.merged_rows.fetch_add(rebuilt_segment_rows as u64, Ordering::Relaxed);
             self.indexed.notify_all();
             if let Some(storage) = self.storage() {
                 let counter = if consumed_segments.is_empty() {
@@ -374,10 +446,11 @@ impl Collection {
                 counter.fetch_add(1, Ordering::Relaxed);
             }
             log::info!(
-                "collection {}: {} of {built} rows ({} segments merged) in {:.1} ms",
+                "collection {}: {} of {built} rows ({} segments consumed, {}) in {:.1} ms",
                 self.name,
-                if consumed_segments.is_empty() { "segment build" } else { "merge" },
+                if matches!(scope, BuildScope::Segments(_)) { "merge" } else { "segment build" },
                 consumed_segments.len(),
+                if seed.is_some() { "a graph grown" } else { "graph built anew" },
                 started.elapsed().as_secs_f64() * 1e3
             );
         } else {
@@ -395,8 +468,12 @@ impl Collection {
         let file = storage.allocate_file();
         segment_file::write(storage.seg_dir(), file, &segment.parts(self.config.metric))?;
         let path = storage.seg_dir().join(segment_file::file_name(file));
+        // Rows a grown graph carries deleted stay deleted (the checkpoint writes them out).
+        let deleted = segment.deletions().0.to_vec();
         let opened = segment_file::open(&path, self.config.dimension, self.config.metric, storage.segment_checks)
-            .and_then(|f| Segment::from_file(f, None, SegmentFiles { file, deletes: None, persisted_deleted: 0 }));
+            .and_then(|f| {
+                Segment::from_file(f, Some(deleted), SegmentFiles { file, deletes: None, persisted_deleted: 0 })
+            });
         match &opened {
             Ok(segment) => segment.start_background_check(),
             Err(_) => {
@@ -410,7 +487,8 @@ impl Collection {
     /// was built from. Rows whose source died during the build arrive deleted. The work
     /// under the write lock is proportional to the rows built, not to the collection:
     /// locations are stable names, so only the rows that moved are rewritten.
-    fn swap(&self, mut segment: Segment, sources: &[(u64, Loc)], hot_prefix: usize, consumed: &[u32]) {
+    /// `growing`: the new segment becomes the one hot builds grow (a hot build's result).
+    fn swap(&self, mut segment: Segment, sources: &[(u64, Loc)], hot_prefix: usize, consumed: &[u32], growing: bool) {
         // Row of each source id in the new segment (the build keeps the sources' order of
         // ids only up to the graph's reordering, so look them up by id).
         let src_of_id: IdMap<Loc> = sources.iter().copied().collect();
@@ -419,6 +497,10 @@ impl Collection {
         st.next_seg_uid += 1;
         let mut moved = 0usize;
         for r in 0..segment.len() as u32 {
+            if segment.is_deleted(r) {
+                // Carried along to keep a grown graph's node numbers; never live.
+                continue;
+            }
             let id = segment.id(r);
             // Every row live at swap time was live when it was copied, so each live
             // source is here; a source that died meanwhile (deleted, or replaced by a
@@ -438,9 +520,15 @@ impl Collection {
         st.seg_uids.retain(|_| (keep[i], i += 1).0);
         st.hot.drain_front(hot_prefix);
         st.hot_base += hot_prefix as u64;
+        if st.growing.is_some_and(|g| consumed.contains(&g)) || !growing {
+            st.growing = None;
+        }
         if moved > 0 {
             st.segments.push(segment);
             st.seg_uids.push(uid);
+            if growing {
+                st.growing = Some(uid);
+            }
         } else if let (Some(storage), Some(f)) = (self.storage(), segment.files) {
             let _ = std::fs::remove_file(storage.seg_dir().join(segment_file::file_name(f.file)));
         }

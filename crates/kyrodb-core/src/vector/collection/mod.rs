@@ -188,6 +188,9 @@ struct State {
     /// Uid of each segment in `segments` (same order); uids are never reused.
     seg_uids: Vec<u32>,
     next_seg_uid: u32,
+    /// The segment hot builds grow (the newest one a hot build made), if any; merges
+    /// leave it alone.
+    growing: Option<u32>,
     locations: IdMap<Loc>,
     /// Sequence number of the last WAL frame applied (durable collections).
     applied_seq: u64,
@@ -246,8 +249,12 @@ impl State {
 struct IndexingCounters {
     /// Upserts that had to wait for indexing.
     write_stalls: std::sync::atomic::AtomicU64,
-    /// Total time upserts waited, in microseconds.
+    /// Total time finished waits of upserts took, in microseconds.
     stall_micros: std::sync::atomic::AtomicU64,
+    /// Upserts waiting now, and the sum of their start times (microseconds since
+    /// `epoch`), so stats can count waits still in progress.
+    waiting: std::sync::atomic::AtomicU64,
+    waiting_since_sum: std::sync::atomic::AtomicU64,
     /// Rows moved out of the hot tier into segments by builds.
     indexed_rows: std::sync::atomic::AtomicU64,
     /// Rows rewritten by merges of segments.
@@ -283,6 +290,8 @@ pub struct Collection {
     indexed: parking_lot::Condvar,
     indexed_lock: parking_lot::Mutex<()>,
     counters: IndexingCounters,
+    /// Clock of the stall figures.
+    epoch: std::time::Instant,
     /// Why the last background build failed, if it did (reported to stalled writers).
     last_build_error: parking_lot::Mutex<Option<String>>,
     dropped: AtomicBool,
@@ -308,8 +317,11 @@ pub struct CollectionStats {
     pub max_unindexed_rows: usize,
     /// Upserts that waited for indexing since open.
     pub write_stalls: u64,
-    /// Total time upserts waited for indexing since open, in microseconds.
+    /// Total time upserts waited for indexing since open, in microseconds (waits still in
+    /// progress included).
     pub stall_micros: u64,
+    /// Upserts waiting for indexing right now.
+    pub writers_waiting: u64,
     /// Rows moved from the hot tier into segments since open.
     pub indexed_rows: u64,
     /// Rows rewritten by segment merges since open.
@@ -343,6 +355,7 @@ impl Collection {
                 segments: Vec::new(),
                 seg_uids: Vec::new(),
                 next_seg_uid: 0,
+                growing: None,
                 locations: IdMap::default(),
                 applied_seq: flushed_seq,
                 flushed_seq,
@@ -358,6 +371,7 @@ impl Collection {
             indexed: parking_lot::Condvar::new(),
             indexed_lock: parking_lot::Mutex::new(()),
             counters: IndexingCounters::default(),
+            epoch: std::time::Instant::now(),
             last_build_error: parking_lot::Mutex::new(None),
             dropped: AtomicBool::new(false),
             db_closed,
@@ -394,7 +408,10 @@ impl Collection {
             return Ok(());
         }
         let started = std::time::Instant::now();
+        let since = self.epoch_micros();
         self.counters.write_stalls.fetch_add(1, Ordering::Relaxed);
+        self.counters.waiting_since_sum.fetch_add(since, Ordering::Relaxed);
+        self.counters.waiting.fetch_add(1, Ordering::Relaxed);
         *self.last_build_error.lock() = None;
         let outcome = loop {
             if let Err(e) = self.check_usable() {
@@ -417,7 +434,14 @@ impl Collection {
             }
         };
         self.counters.stall_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        self.counters.waiting.fetch_sub(1, Ordering::Relaxed);
+        self.counters.waiting_since_sum.fetch_sub(since, Ordering::Relaxed);
         outcome
+    }
+
+    /// Microseconds since this collection handle was created (the clock of stall stats).
+    fn epoch_micros(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64
     }
 
     /// Install the segments read at open (before WAL replay). Every id may be live in at
@@ -497,7 +521,15 @@ impl Collection {
             segments: s.segments.iter().map(|g| (g.len(), g.live(), g.has_graph())).collect(),
             max_unindexed_rows: self.max_unindexed_rows(),
             write_stalls: c.write_stalls.load(Ordering::Relaxed),
-            stall_micros: c.stall_micros.load(Ordering::Relaxed),
+            stall_micros: {
+                // Waits in progress count up to now (the two figures are read apart, so a
+                // wait ending between the reads is at worst counted once or not at all).
+                let waiting = c.waiting.load(Ordering::Relaxed);
+                let since_sum = c.waiting_since_sum.load(Ordering::Relaxed);
+                let ongoing = (waiting * self.epoch_micros()).saturating_sub(since_sum);
+                c.stall_micros.load(Ordering::Relaxed) + ongoing
+            },
+            writers_waiting: c.waiting.load(Ordering::Relaxed),
             indexed_rows: c.indexed_rows.load(Ordering::Relaxed),
             merged_rows: c.merged_rows.load(Ordering::Relaxed),
             indexing: self.background_build.load(Ordering::Relaxed) || self.background_merge.load(Ordering::Relaxed),

@@ -69,6 +69,22 @@ pub fn build_graph(
     progress: &mut dyn FnMut(usize, usize),
     keep_going: &dyn Fn() -> bool,
 ) -> Result<(FrozenGraph, Vec<u32>)> {
+    build_graph_seeded(vectors, dim, metric, params, None, progress, keep_going)
+}
+
+/// [`build_graph`] that grows `seed`, a graph over the first `seed.n` rows of `vectors`
+/// (built with the same `m`; the native builder only — another builder, or a seed that
+/// does not fit, builds from scratch): only the rows after them are inserted.
+#[allow(clippy::too_many_arguments)]
+pub fn build_graph_seeded(
+    vectors: &[f32],
+    dim: usize,
+    metric: Metric,
+    params: BuildParams,
+    seed: Option<&FrozenGraph>,
+    progress: &mut dyn FnMut(usize, usize),
+    keep_going: &dyn Fn() -> bool,
+) -> Result<(FrozenGraph, Vec<u32>)> {
     params.validate()?;
     let n = vectors.len() / dim.max(1);
     if n == 0 || dim == 0 || vectors.len() % dim != 0 {
@@ -81,7 +97,7 @@ pub fn build_graph(
         return Err(Error::invalid("a segment holds at most 2^32 − 2 vectors"));
     }
     let graph = match params.builder {
-        GraphBuilder::Native => build_native::build(vectors, dim, metric, params, progress, keep_going)?,
+        GraphBuilder::Native => build_native::build(vectors, dim, metric, params, seed, progress, keep_going)?,
         GraphBuilder::HnswRs => build_hnsw_rs::build(vectors, dim, metric, params, progress, keep_going)?,
     };
     let mut graph = graph;

@@ -232,19 +232,26 @@ impl Builder<'_> {
     }
 }
 
-/// Build a graph over `vectors` with nodes in input order.
+/// Build a graph over `vectors` with nodes in input order. With `seed`, a graph already
+/// built over the first `seed.n` rows (same `m`), those nodes keep their levels and lists
+/// and only the rows after them are inserted: growing a graph by `k` rows costs `k`
+/// inserts, not a rebuild of all of it.
 pub(super) fn build(
     vectors: &[f32],
     dim: usize,
     metric: Metric,
     params: BuildParams,
+    seed: Option<&FrozenGraph>,
     progress: &mut dyn FnMut(usize, usize),
     keep_going: &dyn Fn() -> bool,
 ) -> Result<FrozenGraph> {
     let n = vectors.len() / dim;
     let m = params.m;
     let ml = 1.0 / (m as f64).ln();
-    let levels: Vec<u8> = (0..n).map(|u| level_of(u, ml)).collect();
+    let seed = seed.filter(|g| g.m == m && g.n <= n && g.n > 0 && g.dim == dim);
+    let seeded = seed.map_or(0, |g| g.n);
+    let levels: Vec<u8> =
+        (0..n).map(|u| if u < seeded { seed.map_or(0, |g| g.levels[u]) } else { level_of(u, ml) }).collect();
     let mut upper_slot = vec![u32::MAX; n];
     let mut upper_len = 0usize;
     for (u, &l) in levels.iter().enumerate() {
@@ -253,7 +260,28 @@ pub(super) fn build(
             upper_len += l as usize * (m + 1);
         }
     }
-    let first = 0u32;
+    let stride0 = 2 * m + 1;
+    let mut adj0: Vec<AtomicU32> = Vec::with_capacity(n * stride0);
+    let mut upper_adj: Vec<AtomicU32> = (0..upper_len).map(|_| AtomicU32::new(0)).collect();
+    let entry = match seed {
+        Some(g) => {
+            adj0.extend(g.adj0[..seeded * stride0].iter().map(|&x| AtomicU32::new(x)));
+            for u in 0..seeded {
+                let (from, to) = (g.upper_slot[u], upper_slot[u]);
+                if from != u32::MAX {
+                    let len = levels[u] as usize * (m + 1);
+                    for (dst, &src) in
+                        upper_adj[to as usize..to as usize + len].iter_mut().zip(&g.upper_adj[from as usize..])
+                    {
+                        *dst.get_mut() = src;
+                    }
+                }
+            }
+            (g.entry, g.max_level)
+        }
+        None => (0u32, levels[0]),
+    };
+    adj0.extend((adj0.len()..n * stride0).map(|_| AtomicU32::new(0)));
     let b = Builder {
         vectors,
         dim,
@@ -262,16 +290,16 @@ pub(super) fn build(
         m,
         ef_construction: params.ef_construction,
         n,
-        entry: RwLock::new((first, levels[0])),
+        entry: RwLock::new(entry),
         levels,
         upper_slot,
-        adj0: (0..n * (2 * m + 1)).map(|_| AtomicU32::new(0)).collect(),
-        upper_adj: (0..upper_len).map(|_| AtomicU32::new(0)).collect(),
+        adj0,
+        upper_adj,
         locks: (0..n).map(|_| Mutex::new(())).collect(),
     };
-    let mut done = 1usize;
+    let mut done = seeded.max(1);
     progress(done.min(n), n);
-    let mut start = 1usize;
+    let mut start = seeded.max(1);
     while start < n {
         if !keep_going() {
             return Err(Error::Closed);

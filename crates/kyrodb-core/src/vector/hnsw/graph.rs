@@ -72,6 +72,31 @@ impl FrozenGraph {
         &self.upper_adj[start + 1..start + 1 + d]
     }
 
+    /// A second handle on a graph read from a file (the slabs share the mapping), for a
+    /// build to grow without holding the collection's lock; `None` for a graph in memory
+    /// (copying it would take the lock's time).
+    pub fn share_mapped(&self) -> Option<FrozenGraph> {
+        fn share<T: crate::storage::slab::Pod>(s: &Slab<T>) -> Option<Slab<T>> {
+            match s {
+                Slab::Mapped { map, offset, len } => {
+                    Some(Slab::Mapped { map: map.clone(), offset: *offset, len: *len })
+                }
+                Slab::Owned(_) => None,
+            }
+        }
+        Some(FrozenGraph {
+            n: self.n,
+            dim: self.dim,
+            m: self.m,
+            entry: self.entry,
+            max_level: self.max_level,
+            levels: share(&self.levels)?,
+            adj0: share(&self.adj0)?,
+            upper_slot: share(&self.upper_slot)?,
+            upper_adj: share(&self.upper_adj)?,
+        })
+    }
+
     /// Bytes held by the adjacency.
     pub fn memory_bytes(&self) -> usize {
         (self.adj0.len() + self.upper_adj.len() + self.upper_slot.len()) * 4 + self.levels.len()

@@ -17,7 +17,7 @@ pub mod reorder;
 mod scratch;
 pub mod search;
 
-pub use build::{build_graph, BuildParams, GraphBuilder};
+pub use build::{build_graph, build_graph_seeded, BuildParams, GraphBuilder};
 pub use graph::FrozenGraph;
 pub use search::{search_graph, search_graph_with, Admission, ExactRows, NodeDistance, QuantRows};
 
