@@ -1,5 +1,10 @@
-//! Lookup latency of `Rmi::find` vs binary search (`partition_point`) vs
-//! `BTreeMap<u64, u32>::get`, on random present keys of every benchmark key set.
+//! Lookup latency of the key-value store's RMI path (`Rmi::window`, then
+//! `probe::lower_bound_in` and the bracketing check, as `kyrodb-core/src/kv/run.rs` runs
+//! it) vs binary search
+//! (`partition_point`), an Eytzinger layout with prefetch, a PGM-index, the `pgm_index`
+//! crate and `BTreeMap<u64, u32>::get`, on random present keys of every benchmark key set
+//! (the baselines: `benches/common/baselines.rs`; `examples/rmi_report.rs` prints the same
+//! comparison as a table and checks every answer).
 //!
 //! ```text
 //! KEYS=10000000 cargo bench -p kyrodb-rmi --bench rmi_lookup
@@ -8,11 +13,17 @@
 //!
 //! `KEYS`: comma-separated sizes (default 10,000,000; `_` separators allowed).
 //! `SKIP_BTREE=1` skips the `BTreeMap`, which needs about 40 bytes per key.
+//! The PGM uses ε = 32 on the keys and 4 on the upper levels; the crate gets ε = 32.
 //! Queries: 2²⁰ present keys drawn with a fixed seed, cycled through, so every iteration
 //! is one lookup of a (most likely) uncached key for large sets.
 
 #[path = "../tests/common/keysets.rs"]
 mod keysets;
+
+#[path = "common/baselines.rs"]
+mod baselines;
+
+use baselines::{binary_find, store_find, Eytzinger, Pgm, ProbeCounters};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use keysets::{queries, KeySet};
@@ -60,11 +71,18 @@ fn lookups(c: &mut Criterion) {
             let qs = queries(&keys, QUERIES, SEED ^ 1);
             let mut group = c.benchmark_group(format!("lookup/{}", set.name()));
             group.throughput(Throughput::Elements(1));
-            bench_lookups(&mut group, "rmi_find", n, &qs, |x| rmi.find(&keys, x));
-            bench_lookups(&mut group, "binary_search", n, &qs, |x| {
-                let p = keys.partition_point(|&k| k < x);
-                (keys.get(p) == Some(&x)).then_some(p)
-            });
+            let counters = ProbeCounters::default();
+            bench_lookups(&mut group, "rmi_store_path", n, &qs, |x| store_find(&rmi, &keys, x, &counters));
+            bench_lookups(&mut group, "binary_search", n, &qs, |x| binary_find(&keys, x));
+            let eytz = Eytzinger::new(&keys);
+            bench_lookups(&mut group, "eytzinger_prefetch", n, &qs, |x| eytz.find_slot(x));
+            drop(eytz);
+            let pgm = Pgm::new(&keys, 32, 4);
+            bench_lookups(&mut group, "pgm", n, &qs, |x| pgm.find(&keys, x));
+            drop(pgm);
+            let crate_pgm = pgm_index::PGMIndex::new(keys.clone(), 32);
+            bench_lookups(&mut group, "pgm_index_crate", n, &qs, |x| crate_pgm.get(x));
+            drop(crate_pgm);
             if !skip_btree {
                 let map: BTreeMap<u64, u32> = keys.iter().enumerate().map(|(i, &k)| (k, i as u32)).collect();
                 bench_lookups(&mut group, "btreemap_get", n, &qs, |x| map.get(&x).map(|&p| p as usize));
