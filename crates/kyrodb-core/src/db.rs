@@ -7,7 +7,7 @@ use crate::kv::run::Run;
 use crate::kv::KvStore;
 use crate::storage::manifest::{CollectionEntry, IndexEntry};
 use crate::storage::records::KV_STORE;
-use crate::storage::wal::FrameKind;
+use crate::storage::wal::{self, FrameKind};
 use crate::storage::{self, deletes, run_file, segment_file, OpenOptions, Storage};
 use crate::vector::hnsw::BuildParams;
 use crate::vector::segment::{Segment, SegmentFiles};
@@ -230,13 +230,22 @@ impl Database {
                     )));
                 }
                 return if frame.seq > manifest.kv.flushed_seq {
-                    kv.replay(frame.payload, file, frame.seq)
+                    kv.replay(frame.payload, file, frame.offset + wal::FRAME_HEADER as u64, frame.seq)
                 } else {
                     Ok(())
                 };
             }
             match by_id.get(&id) {
-                Some((flushed, c)) if frame.seq > *flushed => c.replay(frame.kind, frame.payload, frame.seq),
+                Some((flushed, c)) if frame.seq > *flushed => {
+                    // The collection names the payload offset; add where the payload lies.
+                    c.replay(frame.kind, frame.payload, frame.seq).map_err(|e| match e {
+                        Error::Corruption(what) => Error::Corruption(format!(
+                            "{what} (the payload starts at offset {} of its WAL file)",
+                            frame.offset + wal::FRAME_HEADER as u64
+                        )),
+                        other => other,
+                    })
+                }
                 // Already in the segments, or a collection dropped since.
                 _ => Ok(()),
             }

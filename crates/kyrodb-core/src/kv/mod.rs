@@ -178,8 +178,15 @@ impl KvStore {
     }
 
     /// Collect a WAL frame's writes at open (applied together by `finish_replay`).
-    /// `payload` lies in `file`, which the replayed values keep referring to.
-    pub(crate) fn replay(&self, payload: &[u8], file: &crate::storage::LogBytes, seq: u64) -> Result<()> {
+    /// `payload` lies in `file` at byte `payload_at`; the replayed values keep referring
+    /// to `file`.
+    pub(crate) fn replay(
+        &self,
+        payload: &[u8],
+        file: &crate::storage::LogBytes,
+        payload_at: u64,
+        seq: u64,
+    ) -> Result<()> {
         let mut replayed = self.replayed.lock();
         let (log, last_seq) = &mut *replayed;
         let before = log.len();
@@ -191,7 +198,9 @@ impl KvStore {
                 misplaced.get_or_insert(why);
             }
         })
-        .map_err(|e| Error::Corruption(format!("WAL frame {seq}: {} at payload offset {}", e.what, e.offset)))
+        .map_err(|e| {
+            Error::Corruption(format!("WAL frame {seq}: {} at offset {}", e.what, payload_at + e.offset as u64))
+        })
         .and_then(|()| match misplaced {
             Some(why) => Err(Error::Internal(format!("WAL frame {seq}: {why}"))),
             None => Ok(()),

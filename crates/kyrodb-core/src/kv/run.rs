@@ -107,6 +107,9 @@ pub struct Run {
     values: Slab<u8>,
     index: Option<Index>,
     index_bytes: usize,
+    /// Byte offset in the file of each section (keys, kinds, offsets, values, index); all
+    /// zero for a run kept in memory.
+    section_offsets: [u64; 5],
 }
 
 impl std::fmt::Debug for Run {
@@ -118,10 +121,12 @@ impl std::fmt::Debug for Run {
 impl Run {
     /// A run over an opened file. `index` bytes that do not decode are `CORRUPTION`.
     pub fn from_file(file: u64, f: RunFile) -> Result<Run> {
-        let index = decode_index(&f.index, f.keys.len())
-            .map_err(|why| Error::Corruption(format!("run {file}: learned index: {why} at offset 0")))?;
+        let index = decode_index(&f.index, f.keys.len()).map_err(|why| {
+            Error::Corruption(format!("run {file}: learned index: {why} at offset {}", f.section_offsets[4]))
+        })?;
         Ok(Run {
             file,
+            section_offsets: f.section_offsets,
             index_bytes: f.index.len(),
             keys: f.keys,
             kinds: f.kinds,
@@ -136,6 +141,7 @@ impl Run {
         let decoded = decode_index(&index, c.keys.len()).map_err(Error::Internal)?;
         Ok(Run {
             file: 0,
+            section_offsets: [0; 5],
             index_bytes: index.len(),
             keys: c.keys.into(),
             kinds: c.kinds.into(),
@@ -211,15 +217,24 @@ impl Run {
     /// Entry at position `i`.
     #[inline]
     pub fn entry(&self, i: usize) -> Result<(u64, Found<'_>)> {
-        let bad = |what: &str| Error::Corruption(format!("run {}: {what} of entry {i} at offset 0", self.file));
+        // `section`, `at`: where in the file the damaged field lies.
+        let bad = |what: &str, section: usize, at: u64| {
+            Error::Corruption(format!(
+                "run {}: {what} of entry {i} at offset {}",
+                self.file,
+                self.section_offsets[section] + at
+            ))
+        };
         let (s, e) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
         if s > e || e > self.values.len() {
-            return Err(bad("value offsets out of range"));
+            // The end offset is the one out of range unless the start already is.
+            let field = if s > self.values.len() { i } else { i + 1 };
+            return Err(bad("value offsets out of range", 2, field as u64 * 8));
         }
         let found = match ValueKind::from_code(self.kinds[i]) {
             Some(ValueKind::Deleted) => Found::Deleted,
             Some(kind) => Found::Value(kind, &self.values[s..e]),
-            None => return Err(bad("unknown kind")),
+            None => return Err(bad("unknown kind", 1, i as u64)),
         };
         Ok((self.keys[i], found))
     }

@@ -49,8 +49,13 @@ pub fn read(path: &Path, segment: u64, rows: usize) -> Result<Vec<u64>> {
     let b = std::fs::read(path).map_err(|e| Error::Io(format!("cannot read {}: {e}", path.display())))?;
     let bad = |offset: usize, what: &str| Error::Corruption(format!("{}: {what} at offset {offset}", path.display()));
     let words = rows.div_ceil(64);
-    if b.len() != 40 + words * 8 || &b[0..8] != MAGIC {
-        return Err(bad(0, "not a deletion bitmap of the expected size"));
+    if b.len() < 8 || &b[0..8] != MAGIC {
+        return Err(bad(0, "not a deletion bitmap (bad magic)"));
+    }
+    let want = 40 + words * 8;
+    if b.len() != want {
+        // Where the file stops being what it should be: its end, or the first extra byte.
+        return Err(bad(b.len().min(want), &format!("deletion bitmap is {} bytes, expected {want}", b.len())));
     }
     let u64_at = |at: usize| le_u64(&b, at);
     if crc32c::crc32c(&b[16..]) != le_u32(&b, 12) {
@@ -59,8 +64,11 @@ pub fn read(path: &Path, segment: u64, rows: usize) -> Result<Vec<u64>> {
     if le_u32(&b, 8) != VERSION {
         return Err(bad(8, "unsupported version"));
     }
-    if u64_at(16) != segment || u64_at(24) != rows as u64 {
-        return Err(bad(16, "bitmap belongs to another segment"));
+    if u64_at(16) != segment {
+        return Err(bad(16, &format!("bitmap belongs to segment {}, not {segment}", u64_at(16))));
+    }
+    if u64_at(24) != rows as u64 {
+        return Err(bad(24, &format!("bitmap covers {} rows, the segment has {rows}", u64_at(24))));
     }
     let out: Vec<u64> = (0..words).map(|w| u64_at(40 + w * 8)).collect();
     if rows % 64 != 0 && words > 0 && out[words - 1] >> (rows % 64) != 0 {

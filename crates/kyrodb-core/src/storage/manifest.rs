@@ -141,7 +141,8 @@ impl Manifest {
         if crc32c::crc32c(body) != crc {
             return Err(bad(HEADER, "checksum mismatch"));
         }
-        let m: Manifest = serde_json::from_slice(body).map_err(|e| bad(HEADER, &format!("unreadable body: {e}")))?;
+        let m: Manifest = serde_json::from_slice(body)
+            .map_err(|e| bad(HEADER + json_error_offset(body, &e), &format!("unreadable body: {e}")))?;
         Ok(Some(m))
     }
 
@@ -176,4 +177,18 @@ impl Manifest {
         out.extend(self.kv.runs.iter().map(|r| r.file));
         out
     }
+}
+
+/// Byte offset in `body` of the line and column a JSON error names (columns count bytes,
+/// lines and columns from 1; 0 when the error names no position).
+fn json_error_offset(body: &[u8], e: &serde_json::Error) -> usize {
+    if e.line() == 0 {
+        return 0;
+    }
+    let line_start = if e.line() == 1 {
+        0
+    } else {
+        body.iter().enumerate().filter(|&(_, &b)| b == b'\n').nth(e.line() - 2).map_or(body.len(), |(i, _)| i + 1)
+    };
+    (line_start + e.column().saturating_sub(1)).min(body.len())
 }

@@ -185,7 +185,7 @@ pub fn open_dir(dir: &Path) -> Result<Opened> {
         None => {
             if !wal::list(&wal_dir(dir))?.is_empty() {
                 return Err(Error::Corruption(format!(
-                    "{}: the directory has WAL files but no MANIFEST at offset 0",
+                    "{}: the directory has WAL files but no MANIFEST",
                     dir.display()
                 )));
             }

@@ -60,6 +60,9 @@ pub struct RunFile {
     pub values: Slab<u8>,
     /// Serialised learned index (empty for none).
     pub index: Slab<u8>,
+    /// Byte offset in the file of each section (keys, kinds, offsets, values, index), for
+    /// error messages that name where the damage is.
+    pub section_offsets: [u64; SECTIONS],
 }
 
 /// Write a run as `dir/<file>.krun` (temporary name, fsync, rename, directory fsync).
@@ -103,5 +106,6 @@ pub fn open(path: &Path) -> Result<RunFile> {
         offsets: Slab::mapped(map, sec[2].0, n + 1).ok_or_else(|| slab_err(2))?,
         values: Slab::mapped(map, sec[3].0, sec[3].1).ok_or_else(|| slab_err(3))?,
         index: Slab::mapped(map, sec[4].0, sec[4].1).ok_or_else(|| slab_err(4))?,
+        section_offsets: std::array::from_fn(|i| sec[i].0 as u64),
     })
 }

@@ -277,7 +277,8 @@ pub fn open(path: &Path, dim: usize, metric: Metric, checks: Checks) -> Result<S
             upper_slot: Slab::mapped(&map, sec[6].0, rows).ok_or_else(|| slab_err(6))?,
             upper_adj: Slab::mapped(&map, sec[7].0, sec[7].1 / 4).ok_or_else(|| slab_err(7))?,
         };
-        check_graph(&g).map_err(|what| bad(sec[5].0 as u64, &what))?;
+        let at = |i: usize| sec[i].0 as u64;
+        check_graph(&g, [at(4), at(5), at(6), at(7)]).map_err(|(offset, what)| bad(offset, &what))?;
         Some(g)
     } else {
         None
@@ -313,24 +314,28 @@ pub fn open(path: &Path, dim: usize, metric: Metric, checks: Checks) -> Result<S
     Ok(SegmentFile { dim, rows, vectors, ids, metadata, graph, quant, deferred })
 }
 
-/// Structural checks that make every read of the search kernel in bounds.
-fn check_graph(g: &FrozenGraph) -> std::result::Result<(), String> {
+/// Structural checks that make every read of the search kernel in bounds. `at` is where
+/// sections 4–7 (levels, layer 0, upper slots, upper lists) start in the file; an error
+/// names the offset of the damaged entry.
+fn check_graph(g: &FrozenGraph, at: [u64; 4]) -> std::result::Result<(), (u64, String)> {
+    let [levels_at, adj0_at, slots_at, upper_at] = at;
     let n = g.n as u32;
     if g.levels[g.entry as usize] != g.max_level {
-        return Err("entry node is not on the top layer".into());
+        return Err((36, "entry node is not on the top layer".into()));
     }
     let stride0 = g.stride0();
     for u in 0..g.n {
+        let list_at = adj0_at + (u * stride0 * 4) as u64;
         let d = g.adj0[u * stride0] as usize;
         if d > 2 * g.m {
-            return Err(format!("node {u} has degree {d} on layer 0"));
+            return Err((list_at, format!("node {u} has degree {d} on layer 0")));
         }
-        if g.adj0[u * stride0 + 1..u * stride0 + 1 + d].iter().any(|&v| v >= n) {
-            return Err(format!("node {u} has a neighbour outside the graph"));
+        if let Some(j) = g.adj0[u * stride0 + 1..u * stride0 + 1 + d].iter().position(|&v| v >= n) {
+            return Err((list_at + 4 + j as u64 * 4, format!("node {u} has a neighbour outside the graph")));
         }
         let level = g.levels[u];
         if level > g.max_level {
-            return Err(format!("node {u} is above the top layer"));
+            return Err((levels_at + u as u64, format!("node {u} is above the top layer")));
         }
         let slot = g.upper_slot[u];
         if level == 0 {
@@ -339,13 +344,13 @@ fn check_graph(g: &FrozenGraph) -> std::result::Result<(), String> {
         let stride = g.m + 1;
         let start = slot as usize;
         if slot == u32::MAX || start + level as usize * stride > g.upper_adj.len() {
-            return Err(format!("node {u} has no room for its upper layers"));
+            return Err((slots_at + u as u64 * 4, format!("node {u} has no room for its upper layers")));
         }
         for l in 0..level as usize {
             let s = start + l * stride;
             let d = g.upper_adj[s] as usize;
             if d > g.m || g.upper_adj[s + 1..s + 1 + d].iter().any(|&v| v >= n || g.levels[v as usize] < l as u8 + 1) {
-                return Err(format!("node {u} has a bad list on layer {}", l + 1));
+                return Err((upper_at + s as u64 * 4, format!("node {u} has a bad list on layer {}", l + 1)));
             }
         }
     }
