@@ -219,6 +219,15 @@ function engineMetrics(db: Database): { metrics: EngineMetric[]; freshen: () => 
     new EngineMetric('kyrodb_segments', 'Immutable segments per collection.', 'gauge', () =>
       collections().map((r) => ({ value: r.c.segments.length, labels: r.labels })),
     ),
+    new EngineMetric('kyrodb_write_stalls_total', 'Upserts that waited for indexing (the unindexed backlog was at maxUnindexedRows).', 'counter', () =>
+      collections().map((r) => ({ value: r.c.writeStalls, labels: r.labels })),
+    ),
+    new EngineMetric('kyrodb_write_stall_seconds_total', 'Time upserts waited for indexing.', 'counter', () =>
+      collections().map((r) => ({ value: r.c.stallMs / 1e3, labels: r.labels })),
+    ),
+    new EngineMetric('kyrodb_indexed_rows_total', 'Rows built from the hot tier into graph segments (its rate is the indexing rate).', 'counter', () =>
+      collections().map((r) => ({ value: r.c.indexedRows, labels: r.labels })),
+    ),
   ]
   return { metrics, freshen }
 }
