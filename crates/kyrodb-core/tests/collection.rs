@@ -117,7 +117,9 @@ fn failed_upserts_change_nothing() {
     let c = db.create_collection("f", CollectionConfig::exact(2, Metric::Cosine)).expect("create");
     c.upsert(&[1], vec![1.0, 0.0], None).expect("upsert");
     let before = (c.count().expect("count"), c.get(1).expect("get"));
-    let cases: Vec<(Vec<u64>, Vec<f32>, Option<Vec<Option<String>>>, &str)> = vec![
+    // (ids, vectors, metadata, expected error code)
+    type Case<'a> = (Vec<u64>, Vec<f32>, Option<Vec<Option<String>>>, &'a str);
+    let cases: Vec<Case> = vec![
         (vec![1, 2], vec![0.0, 1.0, f32::NAN, 0.0], None, "INVALID_ARGUMENT"),
         (vec![1, 2], vec![0.0, 1.0, f32::INFINITY, 0.0], None, "INVALID_ARGUMENT"),
         (vec![1, 2], vec![0.0, 1.0, 0.0, 0.0], None, "INVALID_ARGUMENT"), // zero vector under cosine

@@ -218,7 +218,7 @@ fn rich_database(dir: &Path) -> Model {
 fn truncating_the_last_wal_frame_anywhere_recovers_before_or_after_it() {
     let dir = tempfile::tempdir().unwrap();
     let model = rich_database(dir.path());
-    let wal = files_in(dir.path()).into_iter().filter(|p| p.extension().is_some_and(|e| e == "wal")).last().unwrap();
+    let wal = files_in(dir.path()).into_iter().rfind(|p| p.extension().is_some_and(|e| e == "wal")).unwrap();
     let bytes = std::fs::read(&wal).unwrap();
     // Find the start of the last frame by walking the frame lengths.
     let mut pos = 40;
@@ -251,7 +251,7 @@ fn truncating_the_last_wal_frame_anywhere_recovers_before_or_after_it() {
 fn a_zero_filled_tail_is_a_torn_write() {
     let dir = tempfile::tempdir().unwrap();
     let model = rich_database(dir.path());
-    let wal = files_in(dir.path()).into_iter().filter(|p| p.extension().is_some_and(|e| e == "wal")).last().unwrap();
+    let wal = files_in(dir.path()).into_iter().rfind(|p| p.extension().is_some_and(|e| e == "wal")).unwrap();
     let mut bytes = std::fs::read(&wal).unwrap();
     bytes.extend_from_slice(&[0u8; 4096]);
     std::fs::write(&wal, &bytes).unwrap();
@@ -456,7 +456,7 @@ fn damaged_vectors_checked_on_first_use_fail_searches_and_never_answer_wrong() {
 fn salvage_opens_a_damaged_database_and_says_what_it_dropped() {
     let dir = tempfile::tempdir().unwrap();
     rich_database(dir.path());
-    let wal = files_in(dir.path()).into_iter().filter(|p| p.extension().is_some_and(|e| e == "wal")).last().unwrap();
+    let wal = files_in(dir.path()).into_iter().rfind(|p| p.extension().is_some_and(|e| e == "wal")).unwrap();
     let mut bytes = std::fs::read(&wal).unwrap();
     let mid = 40 + (bytes.len() - 40) / 3;
     bytes[mid] ^= 0x10;

@@ -41,7 +41,7 @@ fn open_options(o: Option<NativeOpenOptions>) -> kyrodb_core::Result<OpenOptions
     let positive = |name: &str, v: Option<f64>, default: u64| -> kyrodb_core::Result<u64> {
         match v {
             None => Ok(default),
-            Some(x) if x.is_finite() && x >= 1.0 && x <= 9_007_199_254_740_991.0 && x.fract() == 0.0 => Ok(x as u64),
+            Some(x) if (1.0..=9_007_199_254_740_991.0).contains(&x) && x.fract() == 0.0 => Ok(x as u64),
             Some(x) => Err(Error::invalid(format!("{name} must be a positive integer, got {x}"))),
         }
     };

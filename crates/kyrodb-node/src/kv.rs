@@ -17,7 +17,7 @@ use std::sync::Arc;
 const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
 
 pub(crate) fn key_of_number(k: f64) -> kyrodb_core::Result<u64> {
-    if k.is_finite() && k >= 0.0 && k <= MAX_SAFE && k.fract() == 0.0 {
+    if (0.0..=MAX_SAFE).contains(&k) && k.fract() == 0.0 {
         Ok(k as u64)
     } else {
         Err(Error::invalid(format!("a key must be a bigint in 0..2^64 or a safe non-negative integer, got {k}")))

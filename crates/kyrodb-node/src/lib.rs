@@ -7,6 +7,9 @@
 //! `"DIMENSION_MISMATCH: vector has 3 components ..."`). The TypeScript layer splits it
 //! into `KyroDBError.code` and `.message`.
 #![deny(clippy::unwrap_used)]
+// The test build has no Node host: the `#[napi]` exports are never registered, so their
+// private helpers look dead there.
+#![cfg_attr(test, allow(dead_code))]
 
 mod collection;
 mod database;

@@ -253,6 +253,10 @@ fn merge_runs(runs: &[Arc<Run>], drop_tombstones: bool) -> Result<RunColumns> {
     }
 }
 
+fn ms(since: std::time::Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1e3
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,8 +270,4 @@ mod tests {
         assert_eq!(pick_merge(&[small, big, small, small, small]), None);
         assert_eq!(pick_merge(&[big, big, big, big]), Some(0..4));
     }
-}
-
-fn ms(since: std::time::Instant) -> f64 {
-    since.elapsed().as_secs_f64() * 1e3
 }

@@ -22,9 +22,12 @@ pub struct RangePage {
 /// across long runs of deleted keys.
 const MAX_EXAMINED: usize = 65_536;
 
+/// Memtable entries in key order, boxed (the active and frozen memtables merge).
+type MemEntries<'a> = Box<dyn Iterator<Item = (u64, ValueKind, &'a [u8])> + 'a>;
+
 /// A source's position in the merge.
 enum Cursor<'a> {
-    Mem(std::iter::Peekable<Box<dyn Iterator<Item = (u64, ValueKind, &'a [u8])> + 'a>>),
+    Mem(std::iter::Peekable<MemEntries<'a>>),
     Run { run: &'a Run, pos: usize, end: usize, reverse: bool },
 }
 

@@ -131,7 +131,7 @@ impl<'a> Reader<'a> {
 
     /// `n` `u64`s (the count is checked against the bytes left before allocating).
     pub fn u64s(&mut self, n: usize, what: &str) -> Result<Vec<u64>, ReadError> {
-        let b = self.take(n.checked_mul(8).unwrap_or(usize::MAX), what)?;
+        let b = self.take(n.saturating_mul(8), what)?;
         Ok(copy_le(b, u64::from_le_bytes))
     }
 
@@ -142,7 +142,7 @@ impl<'a> Reader<'a> {
 
     /// `n` `f32`s into `out` (cleared first; its memory is reused).
     pub fn f32s_into(&mut self, n: usize, what: &str, mut out: Vec<f32>) -> Result<Vec<f32>, ReadError> {
-        let b = self.take(n.checked_mul(4).unwrap_or(usize::MAX), what)?;
+        let b = self.take(n.saturating_mul(4), what)?;
         out.clear();
         #[cfg(target_endian = "little")]
         {

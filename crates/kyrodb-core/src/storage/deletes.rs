@@ -71,7 +71,7 @@ pub fn read(path: &Path, segment: u64, rows: usize) -> Result<Vec<u64>> {
         return Err(bad(24, &format!("bitmap covers {} rows, the segment has {rows}", u64_at(24))));
     }
     let out: Vec<u64> = (0..words).map(|w| u64_at(40 + w * 8)).collect();
-    if rows % 64 != 0 && words > 0 && out[words - 1] >> (rows % 64) != 0 {
+    if !rows.is_multiple_of(64) && words > 0 && out[words - 1] >> (rows % 64) != 0 {
         return Err(bad(40 + (words - 1) * 8, "bits set past the last row"));
     }
     if out.iter().map(|w| w.count_ones() as u64).sum::<u64>() != u64_at(32) {

@@ -150,7 +150,7 @@ pub fn decode_upsert_reusing(payload: &[u8], vectors: Vec<f32>) -> Result<Upsert
     let n = r.u32("row count")? as usize;
     let dim = r.u32("dimension")? as usize;
     let ids = r.u64s(n, "ids")?;
-    let vectors = r.f32s_into(n.checked_mul(dim).unwrap_or(usize::MAX), "vectors", vectors)?;
+    let vectors = r.f32s_into(n.saturating_mul(dim), "vectors", vectors)?;
     let mut metadata = Vec::with_capacity(n.min(r.remaining() / 4));
     for _ in 0..n {
         let len = r.u32("metadata length")?;

@@ -36,7 +36,7 @@ impl<T: Pod> Slab<T> {
     pub fn mapped(map: &Arc<Mmap>, offset: usize, len: usize) -> Option<Slab<T>> {
         let bytes = len.checked_mul(std::mem::size_of::<T>())?;
         let end = offset.checked_add(bytes)?;
-        if end > map.len() || (map.as_ptr() as usize + offset) % std::mem::align_of::<T>() != 0 {
+        if end > map.len() || !(map.as_ptr() as usize + offset).is_multiple_of(std::mem::align_of::<T>()) {
             return None;
         }
         Some(Slab::Mapped { map: Arc::clone(map), offset, len })

@@ -346,10 +346,9 @@ fn good_frame_follows(bytes: &[u8], from: usize, seq: u64) -> bool {
             && FrameKind::from_u8(h[4]).is_some()
             && frame_seq >= seq
             && frame_seq - seq <= (bytes.len() / (FRAME_HEADER + FRAME_TRAILER)) as u64
+            && crc32c::crc32c(&h[..declared - FRAME_TRAILER]) == le_u32(h, declared - FRAME_TRAILER)
         {
-            if crc32c::crc32c(&h[..declared - FRAME_TRAILER]) == le_u32(h, declared - FRAME_TRAILER) {
-                return true;
-            }
+            return true;
         }
         p += 1;
     }

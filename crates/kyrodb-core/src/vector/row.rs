@@ -86,7 +86,7 @@ impl HotTier {
         self.ids.push(id);
         self.vectors.extend_from_slice(vector);
         self.metadata.push(meta);
-        if r % 64 == 0 {
+        if r.is_multiple_of(64) {
             self.dead.push(0);
         }
         r as u32

@@ -29,7 +29,7 @@ pub fn glove_like(n: usize, dim: usize, seed: u64) -> Vec<f32> {
     for _ in 0..n {
         let coef: Vec<f32> = (0..rank).map(|r| gaussian(&mut rng) / (1.0 + r as f32 * 0.3)).collect();
         for j in 0..dim {
-            let mut x: f32 = (0..rank).map(|r| coef[r] * basis[r][j]).sum();
+            let mut x: f32 = coef.iter().zip(&basis).map(|(c, b)| c * b[j]).sum();
             let t = gaussian(&mut rng);
             x += 0.6 * t * t.abs(); // heavy tail
             out.push(x);

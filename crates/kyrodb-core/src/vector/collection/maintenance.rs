@@ -544,7 +544,9 @@ impl Collection {
         // one that captured the older segment set must not write the manifest last.
         let _checkpointing = self.checkpoint_lock.lock();
         // Capture the segment list and changed bitmaps (short read lock).
-        let captured: Vec<(SegmentFiles, u64, Option<(Vec<u64>, usize)>)> = {
+        // Per segment: its files, its rows, and its deletion bitmap and count if changed.
+        type Captured = (SegmentFiles, u64, Option<(Vec<u64>, usize)>);
+        let captured: Vec<Captured> = {
             let st = self.state.read();
             if !swapped
                 && st.flushed_seq >= snapshot_seq

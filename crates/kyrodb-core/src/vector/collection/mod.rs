@@ -551,7 +551,7 @@ impl Collection {
         if n > MAX_BATCH {
             return Err(Error::invalid(format!("a batch holds at most {MAX_BATCH} vectors, got {n}")));
         }
-        if vectors.len() % dim != 0 {
+        if !vectors.len().is_multiple_of(dim) {
             return Err(Error::batch_length(dim, vectors.len()));
         }
         if vectors.len() / dim != n {
@@ -790,7 +790,7 @@ impl Collection {
         self.check_usable()?;
         let ef = params.validate()?;
         let dim = self.config.dimension;
-        if queries.len() % dim != 0 {
+        if !queries.len().is_multiple_of(dim) {
             return Err(Error::batch_length(dim, queries.len()));
         }
         if queries.len() / dim > MAX_BATCH {
@@ -816,7 +816,7 @@ impl Collection {
             let found = seg.search(self.config.metric, query, params.k, ef, params.filter.as_ref())?;
             all.extend(found.into_iter().map(|c| (c, Some(st.seg_uids[s]))));
         }
-        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all.sort_by_key(|a| a.0);
         all.truncate(params.k);
         let mut out = SearchHits {
             ids: Vec::with_capacity(all.len()),

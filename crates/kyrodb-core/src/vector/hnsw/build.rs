@@ -87,7 +87,7 @@ pub fn build_graph_seeded(
 ) -> Result<(FrozenGraph, Vec<u32>)> {
     params.validate()?;
     let n = vectors.len() / dim.max(1);
-    if n == 0 || dim == 0 || vectors.len() % dim != 0 {
+    if n == 0 || dim == 0 || !vectors.len().is_multiple_of(dim) {
         return Err(Error::Internal(format!(
             "build_graph needs whole rows, got {} floats for dim {dim}",
             vectors.len()
