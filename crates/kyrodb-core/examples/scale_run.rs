@@ -437,7 +437,7 @@ fn diagnose(dir: &Path, options: OpenOptions, labels: &[u32], base: &[f32], quer
 /// queries the f32 walk misses, where the walk ended up.
 fn probe_graph(dir: &Path, labels: &[u32], queries: &[f32], query_labels: &[u32], gt: &[i32]) {
     use kyrodb_core::storage::segment_file;
-    use kyrodb_core::vector::hnsw::{search_graph, Admission};
+    use kyrodb_core::vector::hnsw::{search_graph_with, Admission, ExactRows};
     let seg = std::fs::read_dir(dir.join("seg"))
         .expect("seg dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -516,7 +516,8 @@ fn probe_graph(dir: &Path, labels: &[u32], queries: &[f32], query_labels: &[u32]
         let (mut hits, mut wrong, mut zero) = (0usize, 0usize, 0usize);
         for q in 0..nq {
             let query = &queries[q * DIM..(q + 1) * DIM];
-            let mut r = search_graph(g, &f.vectors, Metric::L2, kernels, query, K, ef, Admission::default());
+            let rows = ExactRows { vectors: &f.vectors, dim: g.dim, metric: Metric::L2, kernels, query };
+            let mut r = search_graph_with(g, &rows, K, ef, Admission::default());
             r.sort_by(|a, b| a.0.total_cmp(&b.0));
             r.truncate(K);
             let truth = &gt[q * K..q * K + K];

@@ -1,6 +1,5 @@
 //! AVX2 + FMA kernels (8 lanes, four independent accumulators to hide FMA latency).
 
-use super::scalar::cosine_from_parts;
 use std::arch::x86_64::*;
 
 pub(super) fn is_supported() -> bool {
@@ -16,12 +15,6 @@ pub(super) fn l2sq(a: &[f32], b: &[f32]) -> f32 {
 pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
     // SAFETY: as in `l2sq`.
     unsafe { dot_impl(a, b) }
-}
-
-pub(super) fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    // SAFETY: as in `l2sq`.
-    let (ab, aa, bb) = unsafe { cosine_parts_impl(a, b) };
-    cosine_from_parts(ab, aa, bb)
 }
 
 pub(super) fn sq8_dot(a: &[f32], codes: &[u8]) -> f32 {
@@ -99,32 +92,6 @@ unsafe fn dot_impl(a: &[f32], b: &[f32]) -> f32 {
         i += 1;
     }
     total
-}
-
-#[target_feature(enable = "avx2,fma")]
-unsafe fn cosine_parts_impl(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
-    let n = a.len();
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let (mut ab, mut aa, mut bb) = (_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps());
-    let mut i = 0;
-    // SAFETY (all loads below): every index read is < n = a.len() = b.len().
-    while i + 8 <= n {
-        let x = _mm256_loadu_ps(pa.add(i));
-        let y = _mm256_loadu_ps(pb.add(i));
-        ab = _mm256_fmadd_ps(x, y, ab);
-        aa = _mm256_fmadd_ps(x, x, aa);
-        bb = _mm256_fmadd_ps(y, y, bb);
-        i += 8;
-    }
-    let (mut sab, mut saa, mut sbb) = (hsum(ab), hsum(aa), hsum(bb));
-    while i < n {
-        let (x, y) = (*pa.add(i), *pb.add(i));
-        sab += x * y;
-        saa += x * x;
-        sbb += y * y;
-        i += 1;
-    }
-    (sab, saa, sbb)
 }
 
 /// 8 codes at `p` widened to `f32` lanes.

@@ -1,7 +1,6 @@
 //! AVX-512F kernels (16 lanes, four independent accumulators, masked loads for the tail
 //! so odd dimensions such as 100 need no scalar loop).
 
-use super::scalar::cosine_from_parts;
 use std::arch::x86_64::*;
 
 pub(super) fn is_supported() -> bool {
@@ -17,12 +16,6 @@ pub(super) fn l2sq(a: &[f32], b: &[f32]) -> f32 {
 pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
     // SAFETY: as in `l2sq`.
     unsafe { dot_impl(a, b) }
-}
-
-pub(super) fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    // SAFETY: as in `l2sq`.
-    let (ab, aa, bb) = unsafe { cosine_parts_impl(a, b) };
-    cosine_from_parts(ab, aa, bb)
 }
 
 pub(super) fn sq8_dot(a: &[f32], codes: &[u8]) -> f32 {
@@ -92,28 +85,6 @@ unsafe fn dot_impl(a: &[f32], b: &[f32]) -> f32 {
         acc[2] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, pa.add(i)), _mm512_maskz_loadu_ps(m, pb.add(i)), acc[2]);
     }
     _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])))
-}
-
-#[target_feature(enable = "avx512f")]
-unsafe fn cosine_parts_impl(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
-    let n = a.len();
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let (mut ab, mut aa, mut bb) = (_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps());
-    let mut i = 0;
-    // SAFETY: as in `l2sq_impl`.
-    while i < n {
-        let (x, y) = if i + 16 <= n {
-            (_mm512_loadu_ps(pa.add(i)), _mm512_loadu_ps(pb.add(i)))
-        } else {
-            let m = tail_mask(n - i);
-            (_mm512_maskz_loadu_ps(m, pa.add(i)), _mm512_maskz_loadu_ps(m, pb.add(i)))
-        };
-        ab = _mm512_fmadd_ps(x, y, ab);
-        aa = _mm512_fmadd_ps(x, x, aa);
-        bb = _mm512_fmadd_ps(y, y, bb);
-        i += 16;
-    }
-    (_mm512_reduce_add_ps(ab), _mm512_reduce_add_ps(aa), _mm512_reduce_add_ps(bb))
 }
 
 /// 16 codes at `p` widened to `f32` lanes.

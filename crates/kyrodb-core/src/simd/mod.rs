@@ -1,4 +1,5 @@
-//! Distance kernels for `f32` vectors: squared L2, inner product and cosine; and the two
+//! Distance kernels for `f32` vectors: squared L2 and inner product (cosine is the inner
+//! product of unit vectors, normalised once on the way in: `vector/metric.rs`); and the two
 //! asymmetric kernels of the 8-bit quantized graph search (`f32` query side, `u8` codes).
 //!
 //! Every kernel exists as a portable scalar version and, where the CPU has them, AVX2+FMA,
@@ -8,8 +9,7 @@
 //!
 //! Conventions shared by all versions:
 //! - both slices have the same length (checked; a mismatch is a caller bug and panics);
-//! - `l2sq(a, b) = Σ (aᵢ − bᵢ)²`, `dot(a, b) = Σ aᵢ·bᵢ`,
-//!   `cosine(a, b) = 1 − dot(a, b) / (‖a‖·‖b‖)`, and `cosine = 1` when either norm is 0;
+//! - `l2sq(a, b) = Σ (aᵢ − bᵢ)²`, `dot(a, b) = Σ aᵢ·bᵢ`;
 //! - results agree with the scalar version within `n · ε_f32 · Σ|termᵢ|` (summation order
 //!   differs between versions; see the property tests in `tests/simd_agreement.rs`).
 
@@ -71,7 +71,6 @@ pub struct Kernels {
     level: SimdLevel,
     l2sq: RawKernel,
     dot: RawKernel,
-    cosine: RawKernel,
     sq8_dot: Sq8DotKernel,
     sq8_l2: Sq8L2Kernel,
 }
@@ -102,13 +101,6 @@ impl Kernels {
         (self.dot)(a, b)
     }
 
-    /// Cosine distance `1 − cos(a, b)`; `1` when either vector has norm 0.
-    #[inline]
-    pub fn cosine(&self, a: &[f32], b: &[f32]) -> f32 {
-        assert_eq!(a.len(), b.len(), "distance kernels need equal lengths");
-        (self.cosine)(a, b)
-    }
-
     /// Inner product of `f32` weights with 8-bit codes, `Σ aᵢ·cᵢ` (the quantized search
     /// of `vector/quant.rs`). `a.len()` must be a multiple of 16 and at most `codes.len()`.
     #[inline]
@@ -134,7 +126,6 @@ impl Kernels {
             level: SimdLevel::Scalar,
             l2sq: scalar::l2sq,
             dot: scalar::dot,
-            cosine: scalar::cosine,
             sq8_dot: scalar::sq8_dot,
             sq8_l2: scalar::sq8_l2,
         }
@@ -145,20 +136,14 @@ impl Kernels {
         match level {
             SimdLevel::Scalar => Some(Kernels::scalar()),
             #[cfg(all(target_arch = "x86_64", feature = "simd-avx2"))]
-            SimdLevel::Avx2 if avx2::is_supported() => Some(Kernels {
-                level,
-                l2sq: avx2::l2sq,
-                dot: avx2::dot,
-                cosine: avx2::cosine,
-                sq8_dot: avx2::sq8_dot,
-                sq8_l2: avx2::sq8_l2,
-            }),
+            SimdLevel::Avx2 if avx2::is_supported() => {
+                Some(Kernels { level, l2sq: avx2::l2sq, dot: avx2::dot, sq8_dot: avx2::sq8_dot, sq8_l2: avx2::sq8_l2 })
+            }
             #[cfg(all(target_arch = "x86_64", feature = "simd-avx512"))]
             SimdLevel::Avx512 if avx512::is_supported() => Some(Kernels {
                 level,
                 l2sq: avx512::l2sq,
                 dot: avx512::dot,
-                cosine: avx512::cosine,
                 sq8_dot: avx512::sq8_dot,
                 sq8_l2: avx512::sq8_l2,
             }),
@@ -168,7 +153,6 @@ impl Kernels {
                 level,
                 l2sq: neon::l2sq,
                 dot: neon::dot,
-                cosine: neon::cosine,
                 sq8_dot: scalar::sq8_dot,
                 sq8_l2: scalar::sq8_l2,
             }),

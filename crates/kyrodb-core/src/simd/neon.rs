@@ -1,7 +1,6 @@
 //! aarch64 Advanced SIMD kernels (4 lanes, four accumulators). NEON is part of the
 //! aarch64 baseline, so no runtime detection is needed.
 
-use super::scalar::cosine_from_parts;
 use std::arch::aarch64::*;
 
 pub(super) fn l2sq(a: &[f32], b: &[f32]) -> f32 {
@@ -12,12 +11,6 @@ pub(super) fn l2sq(a: &[f32], b: &[f32]) -> f32 {
 pub(super) fn dot(a: &[f32], b: &[f32]) -> f32 {
     // SAFETY: as in `l2sq`.
     unsafe { dot_impl(a, b) }
-}
-
-pub(super) fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    // SAFETY: as in `l2sq`.
-    let (ab, aa, bb) = unsafe { cosine_parts_impl(a, b) };
-    cosine_from_parts(ab, aa, bb)
 }
 
 #[target_feature(enable = "neon")]
@@ -71,30 +64,4 @@ unsafe fn dot_impl(a: &[f32], b: &[f32]) -> f32 {
         i += 1;
     }
     total
-}
-
-#[target_feature(enable = "neon")]
-unsafe fn cosine_parts_impl(a: &[f32], b: &[f32]) -> (f32, f32, f32) {
-    let n = a.len();
-    let (pa, pb) = (a.as_ptr(), b.as_ptr());
-    let (mut ab, mut aa, mut bb) = (vdupq_n_f32(0.0), vdupq_n_f32(0.0), vdupq_n_f32(0.0));
-    let mut i = 0;
-    // SAFETY: as in `l2sq_impl`.
-    while i + 4 <= n {
-        let x = vld1q_f32(pa.add(i));
-        let y = vld1q_f32(pb.add(i));
-        ab = vfmaq_f32(ab, x, y);
-        aa = vfmaq_f32(aa, x, x);
-        bb = vfmaq_f32(bb, y, y);
-        i += 4;
-    }
-    let (mut sab, mut saa, mut sbb) = (vaddvq_f32(ab), vaddvq_f32(aa), vaddvq_f32(bb));
-    while i < n {
-        let (x, y) = (*pa.add(i), *pb.add(i));
-        sab += x * y;
-        saa += x * x;
-        sbb += y * y;
-        i += 1;
-    }
-    (sab, saa, sbb)
 }

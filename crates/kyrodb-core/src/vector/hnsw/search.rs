@@ -91,24 +91,9 @@ impl NodeDistance for QuantRows<'_> {
     }
 }
 
-/// Search `g` for the nearest admitted nodes to `query` (stored form) with beam width
-/// `ef` (raised to `k` if smaller), scoring exactly. `vectors` holds node `u`'s vector as
-/// row `u`. Returns up to `ef` `(distance, node)` pairs in no particular order.
-#[allow(clippy::too_many_arguments)]
-pub fn search_graph(
-    g: &FrozenGraph,
-    vectors: &[f32],
-    metric: Metric,
-    kernels: &Kernels,
-    query: &[f32],
-    k: usize,
-    ef: usize,
-    admission: Admission<'_>,
-) -> Vec<(f32, u32)> {
-    search_graph_with(g, &ExactRows { vectors, dim: g.dim, metric, kernels, query }, k, ef, admission)
-}
-
-/// [`search_graph`] with any node scorer (exact rows or quantized codes).
+/// Search `g` for the nearest admitted nodes to the query that `rows` scores (exact `f32`
+/// rows, [`ExactRows`], or quantized codes, [`QuantRows`]) with beam width `ef` (raised to
+/// `k` if smaller). Returns up to `ef` `(distance, node)` pairs in no particular order.
 pub fn search_graph_with<D: NodeDistance>(
     g: &FrozenGraph,
     rows: &D,
@@ -349,7 +334,14 @@ mod tests {
         // second one; its best node is 4 (x = 10.2).
         let vectors = [0.0, 4.0, -2.0, 9.5, 10.2];
         let g = graph(&[2, 2, 2, 2, 0], &[&[1], &[0], &[3], &[2, 4], &[3]], &[&[1, 2], &[0], &[3], &[2], &[]]);
-        let hits = search_graph(&g, &vectors, Metric::L2, crate::simd::kernels(), &[10.0], 1, 4, Admission::default());
+        let rows = ExactRows {
+            vectors: &vectors,
+            dim: 1,
+            metric: Metric::L2,
+            kernels: crate::simd::kernels(),
+            query: &[10.0],
+        };
+        let hits = search_graph_with(&g, &rows, 1, 4, Admission::default());
         let best = hits.iter().min_by(|a, b| a.0.total_cmp(&b.0)).map(|&(_, u)| u);
         assert_eq!(best, Some(4), "the descent ended in the wrong pocket: {hits:?}");
     }
