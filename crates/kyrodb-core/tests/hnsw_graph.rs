@@ -3,10 +3,27 @@
 mod common;
 
 use common::*;
-use kyrodb_core::simd::kernels;
-use kyrodb_core::vector::hnsw::{build_graph, search_graph, Admission, BuildParams, GraphBuilder};
+use kyrodb_core::simd::{kernels, Kernels};
+use kyrodb_core::vector::hnsw::{
+    build_graph, search_graph_with, Admission, BuildParams, ExactRows, FrozenGraph, GraphBuilder,
+};
 use kyrodb_core::Metric;
 use std::time::Instant;
+
+/// The graph walk over exact `f32` rows (node `u` is row `u` of `vectors`).
+#[allow(clippy::too_many_arguments)]
+fn search_graph(
+    g: &FrozenGraph,
+    vectors: &[f32],
+    metric: Metric,
+    kernels: &Kernels,
+    query: &[f32],
+    k: usize,
+    ef: usize,
+    admission: Admission<'_>,
+) -> Vec<(f32, u32)> {
+    search_graph_with(g, &ExactRows { vectors, dim: g.dim, metric, kernels, query }, k, ef, admission)
+}
 
 fn normalise(data: &mut [f32], dim: usize) {
     for v in data.chunks_exact_mut(dim) {
@@ -121,12 +138,22 @@ fn deleted_nodes_route_but_never_appear() {
     assert!(r >= 0.95);
 }
 
+#[cfg(feature = "hnsw-rs")]
 #[test]
 fn hnsw_rs_reference_builder_still_works() {
     let dim = 32;
     let all = clustered(5_100, dim, 20, 21);
     let (data, queries) = all.split_at(5_000 * dim);
     assert!(graph_recall_with(GraphBuilder::HnswRs, Metric::L2, data, dim, queries, 64) >= 0.95);
+}
+
+#[cfg(not(feature = "hnsw-rs"))]
+#[test]
+fn hnsw_rs_builder_is_refused_without_its_feature() {
+    let data = clustered(100, 8, 4, 5);
+    let params = BuildParams { builder: GraphBuilder::HnswRs, ..BuildParams::default() };
+    let err = build_graph(&data, 8, Metric::L2, params, &mut |_, _| {}, &|| true).expect_err("not compiled in");
+    assert_eq!(err.code(), "INVALID_ARGUMENT", "{err}");
 }
 
 #[test]

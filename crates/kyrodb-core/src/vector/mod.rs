@@ -6,8 +6,8 @@
 //! - [`topk`]: the bounded best-k selection shared by every search;
 //! - [`exact`]: brute-force scans, one query or a tiled batch over all cores;
 //! - [`row`]: parsed metadata and the hot tier of recent writes;
-//! - [`hnsw`]: graph build (our parallel builder; `hnsw_rs` as a reference), frozen
-//!   layout, search kernel;
+//! - [`hnsw`]: graph build (our parallel builder; `hnsw_rs` as a reference with the
+//!   `hnsw-rs` feature), frozen layout, search kernel;
 //! - [`quant`]: 8-bit scalar quantization of segment rows for the graph walk;
 //! - [`filter`]: metadata filters (two syntaxes, evaluation, inverted indexes);
 //! - [`segment`]: an immutable segment (vectors, ids, metadata, graph, tombstones);
