@@ -216,6 +216,7 @@ export interface NativeStats {
   maxUnindexedRows: number
   writeStalls: number
   stallMs: number
+  writersWaiting: number
   indexedRows: number
   mergedRows: number
   indexing: boolean
