@@ -191,3 +191,56 @@ fn every_vector_is_reachable_and_almost_all_find_themselves() {
     println!("{lost} of {} vectors not found from their own query at ef = 1000", g.n);
     assert!(lost <= g.n / 1000, "{lost} vectors were not found from their own query");
 }
+
+/// Growing a graph (`build_graph_seeded`: a graph over the first rows, then inserts of the
+/// rest) gives a graph as good as building all of it anew: every node reachable, recall
+/// against brute force on a par, and the seeded rows keep their lists.
+#[test]
+fn a_grown_graph_is_as_good_as_one_built_anew() {
+    use kyrodb_core::vector::hnsw::build_graph_seeded;
+    let dim = 32;
+    let all = clustered(16_000 + 200, dim, 40, 7);
+    let (data, queries) = all.split_at(16_000 * dim);
+    let params = BuildParams::default();
+    // The seed: a graph over the first 8,000 rows, its rows in graph order (as a segment
+    // stores them).
+    let (seed, order) =
+        build_graph(&data[..8_000 * dim], dim, Metric::L2, params, &mut |_, _| {}, &|| true).expect("seed");
+    let mut grown_input = reorder(&data[..8_000 * dim], dim, &order);
+    grown_input.extend_from_slice(&data[8_000 * dim..]);
+    let t = Instant::now();
+    let mut inserted = (0, 0);
+    let (g, order2) =
+        build_graph_seeded(&grown_input, dim, Metric::L2, params, Some(&seed), &mut |d, n| inserted = (d, n), &|| true)
+            .expect("grow");
+    let grow_time = t.elapsed();
+    let t = Instant::now();
+    build_graph(&grown_input, dim, Metric::L2, params, &mut |_, _| {}, &|| true).expect("anew");
+    let anew_time = t.elapsed();
+    println!("grow 8,000 → 16,000: {grow_time:?}; build 16,000 anew: {anew_time:?}");
+    assert_eq!(inserted, (16_000, 16_000));
+    assert_eq!(g.n, 16_000);
+    let vectors = reorder(&grown_input, dim, &order2);
+    let mut seen = vec![false; g.n];
+    let mut stack = vec![g.entry];
+    seen[g.entry as usize] = true;
+    while let Some(u) = stack.pop() {
+        for &v in g.neighbours0(u) {
+            if !std::mem::replace(&mut seen[v as usize], true) {
+                stack.push(v);
+            }
+        }
+    }
+    assert_eq!(seen.iter().filter(|s| !**s).count(), 0, "nodes unreachable from the entry point");
+    let mut total = 0.0;
+    for q in queries.chunks_exact(dim) {
+        let mut hits = search_graph(&g, &vectors, Metric::L2, kernels(), q, 10, 64, Admission::default());
+        hits.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let found: Vec<u64> = hits.into_iter().take(10).map(|(_, u)| order2[u as usize] as u64).collect();
+        total += recall(&found, &brute_force(Metric::L2, &grown_input, dim, q, 10));
+    }
+    let grown = total / 200.0;
+    let anew = graph_recall(Metric::L2, &grown_input, dim, queries, 64);
+    println!("recall@10 at ef 64: grown {grown:.4}, anew {anew:.4}");
+    assert!(grown >= anew - 0.02, "grown {grown} vs anew {anew}");
+}

@@ -410,12 +410,12 @@ fn builds_and_merges_racing_writes_keep_every_location_right() {
     }
 }
 
-/// Hot builds of a durable collection grow the newest segment's graph (the hot rows are
-/// inserted into it) instead of starting a new segment each time and rebuilding them in
-/// merges: one segment holds them all, no merge runs, deletes and overwrites racing the
-/// growth are right, recall holds against brute force, and all of it survives a reopen.
+/// Background merges of a durable collection grow their largest input's graph (the other
+/// inputs' rows are inserted into it; its deleted rows ride along deleted) instead of
+/// rebuilding it: with deletes and overwrites racing builds and merges, the end state
+/// matches a model, recall holds against brute force, and all of it survives a reopen.
 #[test]
-fn hot_builds_grow_one_graph_instead_of_adding_segments() {
+fn merges_that_grow_a_graph_keep_every_row_right() {
     let dir = tempfile::tempdir().expect("tempdir");
     let dim = 16;
     let auto = 2_500;
@@ -449,10 +449,8 @@ fn hot_builds_grow_one_graph_instead_of_adding_segments() {
             }
         }
         let s = settle(&c, auto);
-        assert_eq!(s.merged_rows, 0, "no merge was needed: {s:?}");
-        let graphs: Vec<_> = s.segments.iter().filter(|x| x.2).collect();
-        assert_eq!(graphs.len(), 1, "one grown graph segment, not one per build: {s:?}");
-        assert!(graphs[0].0 >= 20_000, "the grown segment holds most rows: {s:?}");
+        assert!(s.merged_rows > 0, "merges ran: {s:?}");
+        assert!(s.segments.len() < 24_000 / auto, "merges brought the segment count down: {s:?}");
         check_against_model(&c, &model, dim);
     }
     let db = Database::open(Some(dir.path())).expect("reopen");

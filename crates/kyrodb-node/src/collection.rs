@@ -3,9 +3,7 @@
 //! may reuse or mutate its arrays as soon as the call returns.
 
 use crate::errors::guard;
-use kyrodb_core::vector::collection::StoredVector;
-use kyrodb_core::vector::filter::Filter;
-use kyrodb_core::{Collection, SearchHits, SearchParams};
+use kyrodb_core::{Collection, Filter, SearchHits, SearchParams, StoredVector};
 use napi::bindgen_prelude::{AsyncTask, BigInt, BigUint64Array, Env, Float32Array};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Status, Task};

@@ -2,8 +2,7 @@
 
 use crate::collection::{NativeCollection, ProgressFn};
 use crate::errors::guard;
-use kyrodb_core::vector::hnsw::BuildParams;
-use kyrodb_core::{CollectionConfig, Database, Durability, Error, IndexConfig, Metric, OpenOptions};
+use kyrodb_core::{BuildParams, CollectionConfig, Database, Durability, Error, IndexConfig, Metric, OpenOptions};
 use napi::bindgen_prelude::{AsyncTask, Env};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Task;
@@ -45,16 +44,13 @@ fn open_options(o: Option<NativeOpenOptions>) -> kyrodb_core::Result<OpenOptions
             Some(x) => Err(Error::invalid(format!("{name} must be a positive integer, got {x}"))),
         }
     };
-    let kv = kyrodb_core::kv::KvConfig {
-        memtable_bytes: positive(
-            "kvMemtableBytes",
-            o.kv_memtable_bytes,
-            kyrodb_core::kv::DEFAULT_MEMTABLE_BYTES as u64,
-        )? as usize,
+    let kv = kyrodb_core::KvConfig {
+        memtable_bytes: positive("kvMemtableBytes", o.kv_memtable_bytes, kyrodb_core::DEFAULT_MEMTABLE_BYTES as u64)?
+            as usize,
         rmi_rebuild_appends: positive(
             "rmiRebuildAppends",
             o.rmi_rebuild_appends,
-            kyrodb_core::kv::DEFAULT_RMI_REBUILD_APPENDS,
+            kyrodb_core::DEFAULT_RMI_REBUILD_APPENDS,
         )?,
     };
     Ok(OpenOptions { durability, salvage: o.salvage.unwrap_or(false), kv, ..OpenOptions::default() })

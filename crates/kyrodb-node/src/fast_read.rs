@@ -13,7 +13,7 @@
 //! anything else — a key that is not a safe non-negative integer, a closed database, a
 //! damaged run, a panic: the caller then asks the checked path, which throws the typed error.
 
-use kyrodb_core::kv::KvStore;
+use kyrodb_core::KvStore;
 use napi::bindgen_prelude::{Env, JsValue, Unknown};
 use napi::sys;
 use std::ffi::c_void;

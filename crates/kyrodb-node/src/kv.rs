@@ -4,8 +4,8 @@
 //! maintenance run on the libuv pool (they wait for fsync); reads are synchronous.
 
 use crate::errors::guard;
-use kyrodb_core::kv::{KvStore, ValueKind, Write};
 use kyrodb_core::Error;
+use kyrodb_core::{KvStore, ValueKind, Write};
 use napi::bindgen_prelude::{
     AsyncTask, BigInt, BigUint64Array, Buffer, BufferSlice, Either, Env, Uint32Array, Uint8Array,
 };

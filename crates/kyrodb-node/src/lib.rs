@@ -27,7 +27,7 @@ use napi_derive::napi;
 /// The SIMD level the distance kernels use on this CPU: "avx512", "avx2", "neon" or "scalar".
 #[napi]
 pub fn simd_level() -> String {
-    kyrodb_core::simd::kernels().level().name().to_string()
+    kyrodb_core::simd_level().to_string()
 }
 
 /// Version of the native engine.
@@ -41,5 +41,5 @@ pub fn native_version() -> String {
 /// a memory-bound scan comes to the machine's limit.
 #[napi]
 pub fn measure_read_bandwidth(megabytes: u32, rounds: u32) -> f64 {
-    kyrodb_core::simd::bandwidth::measure_read_gbps(megabytes as usize, rounds.max(1) as usize)
+    kyrodb_core::measure_read_gbps(megabytes as usize, rounds.max(1) as usize)
 }

@@ -28,15 +28,8 @@ const SNAPSHOT_CHUNK_ROWS: u32 = 2048;
 /// its cap and writers wait (the indexing rate, merges included, paces the writes).
 pub const MAX_SEGMENTS: usize = 8;
 
-/// A hot build grows the newest segment's graph (inserting the hot rows into it, see
-/// `Segment::build`'s `grow`) instead of starting a new segment while that segment holds
-/// fewer than this many times `auto_build_rows` rows: the hot tier's rows are then
-/// inserted into a graph once, instead of built into a small graph and rebuilt by every
-/// merge above it, and the segment count grows by one per this many builds.
-pub const GROW_FACTOR: usize = 16;
-
-/// A segment whose deleted share is above this is not grown or used as a merge's seed
-/// (its deleted rows would be carried along); merges rebuild it and drop them.
+/// A segment whose deleted share is above this is not used as a merge's seed (its
+/// deleted rows would be carried along); the merge rebuilds it and drops them.
 const MAX_SEED_DELETED_SHARE: f64 = 0.2;
 
 /// Whether `seg` may seed a grown graph: a graph read from a file, few deletions.
@@ -212,11 +205,7 @@ impl Collection {
         if self.auto_flush_rows().is_none() {
             return;
         }
-        let segments = {
-            let st = self.state.read();
-            st.segments.len() - usize::from(st.growing.is_some())
-        };
-        if segments >= MAX_SEGMENTS {
+        if self.state.read().segments.len() >= MAX_SEGMENTS {
             self.maybe_merge_in_background();
             return;
         }
@@ -254,8 +243,7 @@ impl Collection {
     fn merge_pick(&self) -> Option<Vec<u32>> {
         let base = self.auto_flush_rows().unwrap_or(DEFAULT_AUTO_BUILD_ROWS);
         let st = self.state.read();
-        // The growing segment belongs to the hot builds (which run beside merges).
-        let candidates: Vec<u32> = st.seg_uids.iter().copied().filter(|&u| Some(u) != st.growing).collect();
+        let candidates: Vec<u32> = st.seg_uids.clone();
         let live: Vec<usize> =
             candidates.iter().filter_map(|&u| st.seg_pos(u)).map(|s| st.segments[s].live()).collect();
         let pick = pick_merge(&live, base).or_else(|| {
@@ -310,9 +298,9 @@ impl Collection {
         //    ever die, so copying them chunk by chunk below sees each row either live
         //    or dead for good. `snapshot_seq`: every WAL frame up to it is reflected in
         //    the rows consumed (later frames only add hot rows past `hot_end` or kill).
-        //    A hot build grows the growing segment (if any, and if it is fit to seed); a
-        //    merge grows its largest input that is fit. The seed is copied first, every
-        //    row of it (deleted ones arrive deleted), so its graph's node numbers hold.
+        //    A merge grows the graph of its largest input that is fit (`seedable`)
+        //    instead of rebuilding it: the seed is copied first, every row of it (deleted
+        //    ones arrive deleted), so its graph's node numbers hold.
         let (consumed, seed, hot_start, hot_end, snapshot_seq) = {
             let st = self.state.read();
             let mut consumed: Vec<u32> = match &scope {
@@ -321,12 +309,12 @@ impl Collection {
                 BuildScope::Segments(v) => v.iter().copied().filter(|&u| st.seg_pos(u).is_some()).collect(),
             };
             let seg_of = |u: u32| st.seg_pos(u).map(|s| &st.segments[s]);
-            let grow_limit = self.config.index.map_or(0, |ix| ix.auto_build_rows.saturating_mul(GROW_FACTOR));
+            // Hot builds always build a small graph anew: measured on 1M clustered-128 rows
+            // beside a search loop, growing one segment's graph by each hot build was
+            // slower per row (inserts into a graph that no longer fits in cache) than small
+            // fresh builds, and writers wait on the hot builds (benches/RESULTS.md § ingest).
             let seed = match &scope {
-                BuildScope::Hot => st
-                    .growing
-                    .filter(|&u| seg_of(u).is_some_and(|g| seedable(g) && g.len() < grow_limit))
-                    .inspect(|&u| consumed.push(u)),
+                BuildScope::Hot => None,
                 BuildScope::Segments(_) => consumed
                     .iter()
                     .copied()
@@ -432,8 +420,7 @@ impl Collection {
                 segment = self.store_segment(storage, &segment)?;
             }
             // 4. Swap (short write lock).
-            let growing = matches!(scope, BuildScope::Hot);
-            self.swap(segment, &sources, hot_prefix, &consumed_segments, growing);
+            self.swap(segment, &sources, hot_prefix, &consumed_segments);
             self.counters.indexed_rows.fetch_add(hot_rows as u64, Ordering::Relaxed);
             self.counters.merged_rows.fetch_add(rebuilt_segment_rows as u64, Ordering::Relaxed);
             self.indexed.notify_all();
@@ -487,8 +474,7 @@ impl Collection {
     /// was built from. Rows whose source died during the build arrive deleted. The work
     /// under the write lock is proportional to the rows built, not to the collection:
     /// locations are stable names, so only the rows that moved are rewritten.
-    /// `growing`: the new segment becomes the one hot builds grow (a hot build's result).
-    fn swap(&self, mut segment: Segment, sources: &[(u64, Loc)], hot_prefix: usize, consumed: &[u32], growing: bool) {
+    fn swap(&self, mut segment: Segment, sources: &[(u64, Loc)], hot_prefix: usize, consumed: &[u32]) {
         // Row of each source id in the new segment (the build keeps the sources' order of
         // ids only up to the graph's reordering, so look them up by id).
         let src_of_id: IdMap<Loc> = sources.iter().copied().collect();
@@ -520,15 +506,9 @@ impl Collection {
         st.seg_uids.retain(|_| (keep[i], i += 1).0);
         st.hot.drain_front(hot_prefix);
         st.hot_base += hot_prefix as u64;
-        if st.growing.is_some_and(|g| consumed.contains(&g)) || !growing {
-            st.growing = None;
-        }
         if moved > 0 {
             st.segments.push(segment);
             st.seg_uids.push(uid);
-            if growing {
-                st.growing = Some(uid);
-            }
         } else if let (Some(storage), Some(f)) = (self.storage(), segment.files) {
             let _ = std::fs::remove_file(storage.seg_dir().join(segment_file::file_name(f.file)));
         }

@@ -188,9 +188,6 @@ struct State {
     /// Uid of each segment in `segments` (same order); uids are never reused.
     seg_uids: Vec<u32>,
     next_seg_uid: u32,
-    /// The segment hot builds grow (the newest one a hot build made), if any; merges
-    /// leave it alone.
-    growing: Option<u32>,
     locations: IdMap<Loc>,
     /// Sequence number of the last WAL frame applied (durable collections).
     applied_seq: u64,
@@ -355,7 +352,6 @@ impl Collection {
                 segments: Vec::new(),
                 seg_uids: Vec::new(),
                 next_seg_uid: 0,
-                growing: None,
                 locations: IdMap::default(),
                 applied_seq: flushed_seq,
                 flushed_seq,
