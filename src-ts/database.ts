@@ -42,7 +42,7 @@ export interface OpenOptions {
    * graph segment, which every search scans exactly. An upsert that would take a
    * collection past it waits until background builds catch up, so search latency stays
    * bounded whatever the write rate (`collection.stats()` reports `writeStalls` and
-   * `stallMs`). Default: twice the collection's `autoBuildRows` (20,000 rows by default).
+   * `stallMs`). Default: twice the collection's `autoBuildRows` (10,000 rows by default).
    * `0` removes the cap: for bulk loads, write everything, then call
    * {@link Collection.buildIndex}. Applies to every collection handle of this database;
    * {@link Collection.setMaxUnindexedRows} changes one collection.
@@ -63,7 +63,7 @@ export interface IndexOptions {
   m?: number
   /** Beam width while building, `1..10000`; default 200. */
   efConstruction?: number
-  /** Recent writes that trigger a background build into a graph segment; default 10,000. */
+  /** Recent writes that trigger a background build into a graph segment; default 5,000. */
   autoBuildRows?: number
 }
 

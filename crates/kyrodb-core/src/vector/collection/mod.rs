@@ -50,8 +50,12 @@ pub const MAX_DIMENSION: usize = 16_384;
 pub const MAX_K: usize = 10_000;
 /// Most vectors in one upsert, delete or search batch.
 pub const MAX_BATCH: usize = 1_000_000;
-/// Default number of live hot rows that triggers a background freeze into a segment.
-pub const DEFAULT_AUTO_BUILD_ROWS: usize = 10_000;
+/// Default number of live hot rows that triggers a background freeze into a segment (with
+/// the default backlog cap of twice this, every search scans at most 10,000 unindexed
+/// rows: on 1M clustered-128 rows beside a full-speed writer, a 20,000-row cap kept
+/// search p99 at 4.8-5.3x the quiet p99 and a 5,000-row cap at 3.4x; benches/RESULTS.md
+/// § ingest).
+pub const DEFAULT_AUTO_BUILD_ROWS: usize = 5_000;
 /// Live hot rows that make a durable exact-only collection flush its hot tier into a
 /// segment (exact scans of this many rows take well under a millisecond).
 pub const EXACT_FLUSH_ROWS: usize = 65_536;
