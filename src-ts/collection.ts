@@ -97,6 +97,14 @@ function checkCount(name: string, value: unknown, range: string): number {
   return value
 }
 
+/** A backlog cap (`maxUnindexedRows`): an integer in `0..2^32-1`, `0` for none. @internal */
+export function checkUnindexedCap(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw new InvalidArgumentError(`maxUnindexedRows must be an integer in 0..4294967295 (0: no cap), got ${String(value)}`)
+  }
+  return value
+}
+
 function checkBool(name: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback
   if (typeof value !== 'boolean') throw new InvalidArgumentError(`${name} must be true or false`)
@@ -262,18 +270,7 @@ export class Collection {
   /** How the collection's vectors are laid out right now (hot tier, segments). */
   stats(): CollectionStats {
     const s = call(() => this.#native.stats())
-    return {
-      count: s.count,
-      hotRows: s.hotRows,
-      segments: s.segments.map((x) => ({ ...x })),
-      maxUnindexedRows: s.maxUnindexedRows,
-      writeStalls: s.writeStalls,
-      stallMs: s.stallMs,
-      writersWaiting: s.writersWaiting,
-      indexedRows: s.indexedRows,
-      mergedRows: s.mergedRows,
-      indexing: s.indexing,
-    }
+    return { ...s, segments: s.segments.map((x) => ({ ...x })) }
   }
 
   /**
@@ -284,9 +281,7 @@ export class Collection {
    * @throws InvalidArgumentError unless an integer in `0..4294967295`
    */
   setMaxUnindexedRows(rows: number): void {
-    if (typeof rows !== 'number' || !Number.isInteger(rows) || rows < 0 || rows > 0xffffffff) {
-      throw new InvalidArgumentError(`maxUnindexedRows must be an integer in 0..4294967295 (0: no cap), got ${String(rows)}`)
-    }
-    call(() => this.#native.setMaxUnindexedRows(rows))
+    const cap = checkUnindexedCap(rows)
+    call(() => this.#native.setMaxUnindexedRows(cap))
   }
 }

@@ -2,7 +2,7 @@
  * {@link Database} and {@link open}: the entry point.
  * @module
  */
-import { Collection, type Metric } from './collection.js'
+import { checkUnindexedCap, Collection, type Metric } from './collection.js'
 import { call, callAsync, InvalidArgumentError } from './errors.js'
 import { KeyValueStore } from './kv.js'
 import { native, type NativeCollection, type NativeDatabase } from './native.js'
@@ -313,12 +313,7 @@ export async function open(path?: string | null, options: OpenOptions = {}): Pro
       throw new InvalidArgumentError(`${name} must be a positive integer, got ${String(v)}`)
     }
   }
-  if (
-    maxUnindexedRows !== undefined &&
-    (typeof maxUnindexedRows !== 'number' || !Number.isInteger(maxUnindexedRows) || maxUnindexedRows < 0 || maxUnindexedRows > 0xffffffff)
-  ) {
-    throw new InvalidArgumentError(`maxUnindexedRows must be an integer in 0..4294967295 (0: no cap), got ${String(maxUnindexedRows)}`)
-  }
+  if (maxUnindexedRows !== undefined) checkUnindexedCap(maxUnindexedRows)
   const p = path ?? null
   // Opening recovers (maps segments, replays the WAL): do it off the JS thread.
   const nativeDb = await callAsync(() =>

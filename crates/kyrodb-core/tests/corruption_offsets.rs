@@ -159,32 +159,32 @@ fn wal_with_writes(dir: &Path) -> (PathBuf, Vec<u8>) {
     (path, bytes)
 }
 
+/// Write the WAL of `wal_with_writes`, put a byte that is not UTF-8 `skip` bytes into the
+/// first `marker`, reseal, and open: the error and the damaged offset.
+fn open_with_non_utf8_after(marker: &[u8], skip: usize) -> (Error, usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut b) = wal_with_writes(dir.path());
+    let damaged = find(&b, marker) + skip;
+    b[damaged] = 0xFF;
+    reseal_wal(&mut b);
+    std::fs::write(&path, &b).unwrap();
+    (Database::open(Some(dir.path())).map(|_| ()).unwrap_err(), damaged)
+}
+
 fn find(b: &[u8], what: &[u8]) -> usize {
     b.windows(what.len()).position(|w| w == what).unwrap()
 }
 
 #[test]
 fn key_value_frame_with_a_bad_string_names_its_offset_in_the_wal_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let (path, mut b) = wal_with_writes(dir.path());
-    let damaged = find(&b, b"MARKERVALUE") + 3;
-    b[damaged] = 0xFF; // not UTF-8
-    reseal_wal(&mut b);
-    std::fs::write(&path, &b).unwrap();
-    let e = Database::open(Some(dir.path())).map(|_| ()).unwrap_err();
+    let (e, damaged) = open_with_non_utf8_after(b"MARKERVALUE", 3);
     // The operation's start: its code, key and value length precede the value.
     names_near(&e, damaged, 1 + 8 + 4 + 3 + 1);
 }
 
 #[test]
 fn collection_frame_with_bad_metadata_names_where_its_payload_starts() {
-    let dir = tempfile::tempdir().unwrap();
-    let (path, mut b) = wal_with_writes(dir.path());
-    let damaged = find(&b, b"MARKERMETA") + 2;
-    b[damaged] = 0xFF; // not UTF-8
-    reseal_wal(&mut b);
-    std::fs::write(&path, &b).unwrap();
-    let e = Database::open(Some(dir.path())).map(|_| ()).unwrap_err();
+    let (e, damaged) = open_with_non_utf8_after(b"MARKERMETA", 2);
     // The payload of a one-row upsert is a few dozen bytes.
     names_near(&e, damaged, 128);
 }

@@ -25,6 +25,21 @@ fn search_graph(
     search_graph_with(g, &ExactRows { vectors, dim: g.dim, metric, kernels, query }, k, ef, admission)
 }
 
+/// Nodes not reachable on layer 0 from the entry point.
+fn unreachable_from_entry(g: &FrozenGraph) -> usize {
+    let mut seen = vec![false; g.n];
+    let mut stack = vec![g.entry];
+    seen[g.entry as usize] = true;
+    while let Some(u) = stack.pop() {
+        for &v in g.neighbours0(u) {
+            if !std::mem::replace(&mut seen[v as usize], true) {
+                stack.push(v);
+            }
+        }
+    }
+    seen.iter().filter(|s| !**s).count()
+}
+
 fn normalise(data: &mut [f32], dim: usize) {
     for v in data.chunks_exact_mut(dim) {
         let n = v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
@@ -168,18 +183,7 @@ fn every_vector_is_reachable_and_almost_all_find_themselves() {
     let params = BuildParams::default();
     let (g, order) = build_graph(&data, dim, Metric::L2, params, &mut |_, _| {}, &|| true).expect("build");
     let vectors = reorder(&data, dim, &order);
-    // Reachable on layer 0 from the entry point.
-    let mut seen = vec![false; g.n];
-    let mut stack = vec![g.entry];
-    seen[g.entry as usize] = true;
-    while let Some(u) = stack.pop() {
-        for &v in g.neighbours0(u) {
-            if !std::mem::replace(&mut seen[v as usize], true) {
-                stack.push(v);
-            }
-        }
-    }
-    assert_eq!(seen.iter().filter(|s| !**s).count(), 0, "nodes unreachable from the entry point");
+    assert_eq!(unreachable_from_entry(&g), 0, "nodes unreachable from the entry point");
     let mut lost = 0;
     for u in 0..g.n as u32 {
         let q = &vectors[u as usize * dim..(u as usize + 1) * dim];
@@ -221,17 +225,7 @@ fn a_grown_graph_is_as_good_as_one_built_anew() {
     assert_eq!(inserted, (16_000, 16_000));
     assert_eq!(g.n, 16_000);
     let vectors = reorder(&grown_input, dim, &order2);
-    let mut seen = vec![false; g.n];
-    let mut stack = vec![g.entry];
-    seen[g.entry as usize] = true;
-    while let Some(u) = stack.pop() {
-        for &v in g.neighbours0(u) {
-            if !std::mem::replace(&mut seen[v as usize], true) {
-                stack.push(v);
-            }
-        }
-    }
-    assert_eq!(seen.iter().filter(|s| !**s).count(), 0, "nodes unreachable from the entry point");
+    assert_eq!(unreachable_from_entry(&g), 0, "nodes unreachable from the entry point");
     let mut total = 0.0;
     for q in queries.chunks_exact(dim) {
         let mut hits = search_graph(&g, &vectors, Metric::L2, kernels(), q, 10, 64, Admission::default());

@@ -38,9 +38,10 @@ struct FilterRows {
 /// How a build grows an existing segment's graph instead of building a new one.
 pub struct SegmentGrowth {
     /// The graph over the first `graph.n` input rows (the grown segment's rows, in its
-    /// stored order, deleted ones included); `None` builds anew (the flags still hold).
+    /// stored order, deleted ones included); `None` builds anew.
     pub graph: Option<FrozenGraph>,
-    /// Per input row: whether it arrives deleted.
+    /// Per input row: whether it arrives deleted (rows kept only so the grown graph's node
+    /// numbers still match). Shorter than the input: the rest arrive live.
     pub born_deleted: Vec<bool>,
 }
 
@@ -103,10 +104,8 @@ impl Segment {
     /// graph is built on `source` directly; the one copy of the vectors made here is the
     /// block in graph order the segment keeps (at 10M × 128-d every copy is 5 GB).
     ///
-    /// `grow`: a graph over the first `grow.graph.n` rows, which the new graph extends
-    /// instead of being built from scratch, and the input rows (`born_deleted`, one flag
-    /// per row) that arrive deleted — rows kept only so the grown graph's node numbers
-    /// still match (see [`SegmentGrowth`]).
+    /// `grow`: a graph over the first rows for the new graph to extend instead of being
+    /// built from scratch, and the input rows that arrive deleted (see [`SegmentGrowth`]).
     #[allow(clippy::too_many_arguments)]
     pub fn build(
         ids: &[u64],
@@ -115,7 +114,7 @@ impl Segment {
         dim: usize,
         metric: Metric,
         params: Option<BuildParams>,
-        grow: Option<SegmentGrowth>,
+        grow: SegmentGrowth,
         progress: &mut dyn FnMut(usize, usize),
         keep_going: &dyn Fn() -> bool,
     ) -> Result<Segment> {
@@ -129,8 +128,8 @@ impl Segment {
         }
         let (graph, order): (Option<FrozenGraph>, Vec<u32>) =
             if let Some(params) = params.filter(|_| n >= GRAPH_MIN_ROWS) {
-                let seed = grow.as_ref().and_then(|g| g.graph.as_ref());
-                let (g, order) = build_graph_seeded(source, dim, metric, params, seed, progress, keep_going)?;
+                let (g, order) =
+                    build_graph_seeded(source, dim, metric, params, grow.graph.as_ref(), progress, keep_going)?;
                 (Some(g), order)
             } else {
                 progress(n, n);
@@ -150,12 +149,10 @@ impl Segment {
         let quant = graph.as_ref().map(|_| Sq8::encode(&vectors, dim));
         let mut deleted = vec![0u64; n.div_ceil(64)];
         let mut deleted_count = 0;
-        if let Some(born_deleted) = grow.as_ref().map(|g| &g.born_deleted) {
-            for (u, &src) in order.iter().enumerate() {
-                if born_deleted.get(src as usize).copied().unwrap_or(false) {
-                    deleted[u >> 6] |= 1 << (u & 63);
-                    deleted_count += 1;
-                }
+        for (u, &src) in order.iter().enumerate() {
+            if grow.born_deleted.get(src as usize).copied().unwrap_or(false) {
+                deleted[u >> 6] |= 1 << (u & 63);
+                deleted_count += 1;
             }
         }
         Ok(Segment {

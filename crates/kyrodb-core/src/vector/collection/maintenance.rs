@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::tiers::{size_tier, MERGE_FANIN};
+use crate::vector::hnsw::FrozenGraph;
 use crate::vector::segment::SegmentGrowth;
 
 /// Which rows a build consumes.
@@ -32,11 +33,10 @@ pub const MAX_SEGMENTS: usize = 8;
 /// deleted rows would be carried along); the merge rebuilds it and drops them.
 const MAX_SEED_DELETED_SHARE: f64 = 0.2;
 
-/// Whether `seg` may seed a grown graph: a graph read from a file, few deletions.
-fn seedable(seg: &Segment) -> bool {
-    seg.has_graph()
-        && seg.shared_graph().is_some()
-        && (seg.len() - seg.live()) as f64 <= MAX_SEED_DELETED_SHARE * seg.len() as f64
+/// `seg`'s graph, if a merge may grow it: a graph read from a file, few deletions.
+fn seed_graph(seg: &Segment) -> Option<FrozenGraph> {
+    let few_deleted = (seg.len() - seg.live()) as f64 <= MAX_SEED_DELETED_SHARE * seg.len() as f64;
+    few_deleted.then(|| seg.shared_graph()).flatten()
 }
 
 /// The segments (indices, ascending) the next merge should combine, if any tier of live
@@ -47,8 +47,8 @@ fn pick_merge(live_rows: &[usize], base: usize) -> Option<Vec<usize>> {
         by_tier.entry(size_tier(rows, base)).or_default().push(i);
     }
     by_tier.into_values().find(|v| v.len() >= MERGE_FANIN).map(|mut v| {
-        // Exactly a fan-in's worth: a merge is rebuilt from scratch, so a smaller one
-        // finishes (and lets hot builds go on) sooner.
+        // Exactly a fan-in's worth: a smaller merge finishes (and lets hot builds that
+        // wait on the segment count go on) sooner.
         v.truncate(MERGE_FANIN);
         v
     })
@@ -214,28 +214,49 @@ impl Collection {
         }
     }
 
+    /// Run `work` on a thread of its own (named `{thread}-{collection}`, lowered priority)
+    /// and `lane`'s pool; `flag` is cleared when it ends (or at once if the thread cannot
+    /// start), then `then` gets the outcome.
+    fn spawn_background(
+        self: &Arc<Self>,
+        flag: fn(&Collection) -> &AtomicBool,
+        thread: &str,
+        lane: Lane,
+        work: impl FnOnce(&Arc<Self>) -> Result<()> + Send + 'static,
+        then: impl FnOnce(&Arc<Self>, std::result::Result<(), String>) + Send + 'static,
+    ) {
+        let me = Arc::clone(self);
+        let spawned = std::thread::Builder::new().name(format!("{thread}-{}", self.name)).spawn(move || {
+            lower_thread_priority();
+            let outcome = run_in_background(&me.name, lane, || work(&me));
+            flag(&me).store(false, Ordering::Release);
+            then(&me, outcome);
+        });
+        if spawned.is_err() {
+            flag(self).store(false, Ordering::Release);
+        }
+    }
+
     /// Flush the hot tier on a background thread, then start merges if a size tier is
     /// full. A failed background build (database closed meanwhile, disk full) leaves the
     /// rows in the hot tier and the WAL, where they are still found; nothing is lost.
     fn spawn_background_build(self: &Arc<Self>) {
-        let me = Arc::clone(self);
-        let spawned = std::thread::Builder::new().name(format!("kyrodb-build-{}", self.name)).spawn(move || {
-            lower_thread_priority();
-            let failed =
-                run_in_background(&me.name, Lane::Build, || me.build(BuildScope::Hot, &mut |_, _| {}).map(drop)).err();
-            *me.last_build_error.lock() = failed;
-            me.background_build.store(false, Ordering::Release);
-            me.indexed.notify_all();
-            if me.usable() {
-                me.maybe_merge_in_background();
-                // Writes that arrived during the build may already call for the next one.
-                let hot_live = me.state.read().hot.live();
-                me.maybe_build_in_background(hot_live);
-            }
-        });
-        if spawned.is_err() {
-            self.background_build.store(false, Ordering::Release);
-        }
+        self.spawn_background(
+            |c| &c.background_build,
+            "kyrodb-build",
+            Lane::Build,
+            |me| me.build(BuildScope::Hot, &mut |_, _| {}).map(drop),
+            |me, outcome| {
+                *me.last_build_error.lock() = outcome.err();
+                me.indexed.notify_all();
+                if me.usable() {
+                    me.maybe_merge_in_background();
+                    // Writes that arrived during the build may already call for the next one.
+                    let hot_live = me.state.read().hot.live();
+                    me.maybe_build_in_background(hot_live);
+                }
+            },
+        );
     }
 
     /// The segments (uids) that should merge now, if any: a full size tier, or, with
@@ -243,9 +264,7 @@ impl Collection {
     fn merge_pick(&self) -> Option<Vec<u32>> {
         let base = self.auto_flush_rows().unwrap_or(DEFAULT_AUTO_BUILD_ROWS);
         let st = self.state.read();
-        let candidates: Vec<u32> = st.seg_uids.clone();
-        let live: Vec<usize> =
-            candidates.iter().filter_map(|&u| st.seg_pos(u)).map(|s| st.segments[s].live()).collect();
+        let live: Vec<usize> = st.segments.iter().map(Segment::live).collect();
         let pick = pick_merge(&live, base).or_else(|| {
             (live.len() >= MAX_SEGMENTS).then(|| {
                 let mut by_size: Vec<usize> = (0..live.len()).collect();
@@ -255,7 +274,7 @@ impl Collection {
                 by_size
             })
         })?;
-        Some(pick.into_iter().map(|i| candidates[i]).collect())
+        Some(pick.into_iter().map(|i| st.seg_uids[i]).collect())
     }
 
     /// Merge segments while a size tier is full, on its own thread and pool, so a long
@@ -264,25 +283,24 @@ impl Collection {
         if self.merge_pick().is_none() || self.background_merge.swap(true, Ordering::AcqRel) {
             return;
         }
-        let me = Arc::clone(self);
-        let spawned = std::thread::Builder::new().name(format!("kyrodb-merge-{}", self.name)).spawn(move || {
-            lower_thread_priority();
-            let _ = run_in_background(&me.name, Lane::Merge, || {
+        self.spawn_background(
+            |c| &c.background_merge,
+            "kyrodb-merge",
+            Lane::Merge,
+            |me| {
                 while let Some(pick) = me.merge_pick() {
                     me.build(BuildScope::Segments(pick), &mut |_, _| {})?;
                 }
                 Ok(())
-            });
-            me.background_merge.store(false, Ordering::Release);
-            if me.usable() {
-                // Hot builds may have been waiting for the segment count to come down.
-                let hot_live = me.state.read().hot.live();
-                me.maybe_build_in_background(hot_live);
-            }
-        });
-        if spawned.is_err() {
-            self.background_merge.store(false, Ordering::Release);
-        }
+            },
+            |me, _| {
+                if me.usable() {
+                    // Hot builds may have been waiting for the segment count to come down.
+                    let hot_live = me.state.read().hot.live();
+                    me.maybe_build_in_background(hot_live);
+                }
+            },
+        );
     }
 
     fn build(&self, scope: BuildScope, progress: &mut dyn FnMut(usize, usize)) -> Result<usize> {
@@ -308,23 +326,25 @@ impl Collection {
                 BuildScope::All => st.seg_uids.clone(),
                 BuildScope::Segments(v) => v.iter().copied().filter(|&u| st.seg_pos(u).is_some()).collect(),
             };
-            let seg_of = |u: u32| st.seg_pos(u).map(|s| &st.segments[s]);
             // Hot builds always build a small graph anew: measured on 1M clustered-128 rows
             // beside a search loop, growing one segment's graph by each hot build was
             // slower per row (inserts into a graph that no longer fits in cache) than small
             // fresh builds, and writers wait on the hot builds (benches/RESULTS.md § ingest).
+            // `buildIndex`/`compact` rebuild everything, dropping deleted rows.
             let seed = match &scope {
-                BuildScope::Hot => None,
                 BuildScope::Segments(_) => consumed
                     .iter()
-                    .copied()
-                    .filter(|&u| seg_of(u).is_some_and(seedable))
-                    .max_by_key(|&u| seg_of(u).map_or(0, Segment::len)),
-                BuildScope::All => None,
+                    .filter_map(|&u| {
+                        let seg = &st.segments[st.seg_pos(u)?];
+                        Some((u, seg.len(), seed_graph(seg)?))
+                    })
+                    .max_by_key(|&(_, len, _)| len)
+                    .map(|(u, _, graph)| (u, graph)),
+                BuildScope::Hot | BuildScope::All => None,
             };
-            if let Some(u) = seed {
-                consumed.retain(|&c| c != u);
-                consumed.insert(0, u);
+            if let Some((u, _)) = &seed {
+                consumed.retain(|c| c != u);
+                consumed.insert(0, *u);
             }
             let takes_hot = !matches!(scope, BuildScope::Segments(_));
             let hot_end = if takes_hot { st.hot_base + st.hot.len() as u64 } else { st.hot_base };
@@ -349,17 +369,14 @@ impl Collection {
         let mut born_deleted = Vec::new();
         let mut vectors = Vec::new();
         let mut metas = Vec::new();
-        let mut seed_graph = None;
+        let seed_uid = seed.as_ref().map(|(u, _)| *u);
         for &uid in &consumed {
-            let is_seed = seed == Some(uid);
+            let is_seed = seed_uid == Some(uid);
             let mut r = 0u32;
             loop {
                 let st = self.state.read();
                 let Some(s) = st.seg_pos(uid) else { break };
                 let seg = &st.segments[s];
-                if is_seed && r == 0 {
-                    seed_graph = seg.shared_graph();
-                }
                 let end = (r + SNAPSHOT_CHUNK_ROWS).min(seg.len() as u32);
                 for row in r..end {
                     let dead = seg.is_deleted(row);
@@ -397,20 +414,17 @@ impl Collection {
         }
         let hot_prefix = (hot_end - hot_start) as usize;
         let consumed_segments = consumed;
+        let seed_graph = seed.map(|(_, graph)| graph);
         // Rows taken from the hot tier, and rows of segments that went through the graph
-        // builder (a seed's own rows are carried, not rebuilt).
+        // builder (a seed's own rows, all `g.n` of them, are carried, not rebuilt).
         let hot_rows = sources.iter().filter(|s| matches!(s.1, Loc::Hot(_))).count();
-        let seed_rows = seed_graph.as_ref().map_or(0, |g| g.n);
-        debug_assert!(seed_graph.as_ref().is_none_or(|g| g.n
-            == ids.len() - sources.len()
-                + sources.iter().filter(|s| matches!(s.1, Loc::Seg(u, _) if Some(u) == seed)).count()));
-        let rebuilt_segment_rows = (ids.len() - hot_rows).saturating_sub(seed_rows);
+        let rebuilt_segment_rows = ids.len() - hot_rows - seed_graph.as_ref().map_or(0, |g| g.n);
         let built = if matches!(scope, BuildScope::Hot) { hot_rows } else { sources.len() };
         let started = std::time::Instant::now();
         if !consumed_segments.is_empty() || hot_prefix > 0 {
-            // 2. Build (and store) without any lock.
+            // 4. Build (and store) without any lock.
             let params = self.config.index.map(|ix| ix.params);
-            let grow = Some(SegmentGrowth { graph: seed_graph, born_deleted });
+            let grow = SegmentGrowth { graph: seed_graph, born_deleted };
             let mut segment =
                 Segment::build(&ids, &vectors, metas, dim, self.config.metric, params, grow, progress, &|| {
                     self.usable()
@@ -419,7 +433,7 @@ impl Collection {
             if let (Some(storage), false) = (self.storage(), segment.is_empty()) {
                 segment = self.store_segment(storage, &segment)?;
             }
-            // 4. Swap (short write lock).
+            // 5. Swap (short write lock).
             self.swap(segment, &sources, hot_prefix, &consumed_segments);
             self.counters.indexed_rows.fetch_add(hot_rows as u64, Ordering::Relaxed);
             self.counters.merged_rows.fetch_add(rebuilt_segment_rows as u64, Ordering::Relaxed);
@@ -437,7 +451,7 @@ impl Collection {
                 self.name,
                 if matches!(scope, BuildScope::Segments(_)) { "merge" } else { "segment build" },
                 consumed_segments.len(),
-                if seed.is_some() { "a graph grown" } else { "graph built anew" },
+                if seed_uid.is_some() { "a graph grown" } else { "graph built anew" },
                 started.elapsed().as_secs_f64() * 1e3
             );
         } else {
@@ -475,8 +489,7 @@ impl Collection {
     /// under the write lock is proportional to the rows built, not to the collection:
     /// locations are stable names, so only the rows that moved are rewritten.
     fn swap(&self, mut segment: Segment, sources: &[(u64, Loc)], hot_prefix: usize, consumed: &[u32]) {
-        // Row of each source id in the new segment (the build keeps the sources' order of
-        // ids only up to the graph's reordering, so look them up by id).
+        // Where each live source id was when it was copied.
         let src_of_id: IdMap<Loc> = sources.iter().copied().collect();
         let mut st = self.state.write();
         let uid = st.next_seg_uid;
@@ -499,17 +512,27 @@ impl Collection {
                 _ => segment.delete_row(r),
             }
         }
-        let keep: Vec<bool> = st.seg_uids.iter().map(|u| !consumed.contains(u)).collect();
-        let mut i = 0;
-        st.segments.retain(|_| (keep[i], i += 1).0);
-        let mut i = 0;
-        st.seg_uids.retain(|_| (keep[i], i += 1).0);
+        // Consumed segments leave the list here but are dropped (unmapped, freed) after the
+        // write lock is released.
+        let mut retired = Vec::with_capacity(consumed.len());
+        for &u in consumed {
+            if let Some(p) = st.seg_pos(u) {
+                st.seg_uids.remove(p);
+                retired.push(st.segments.remove(p));
+            }
+        }
         st.hot.drain_front(hot_prefix);
         st.hot_base += hot_prefix as u64;
-        if moved > 0 {
+        let unused_file = if moved > 0 {
             st.segments.push(segment);
             st.seg_uids.push(uid);
-        } else if let (Some(storage), Some(f)) = (self.storage(), segment.files) {
+            None
+        } else {
+            segment.files
+        };
+        drop(st);
+        drop(retired);
+        if let (Some(storage), Some(f)) = (self.storage(), unused_file) {
             let _ = std::fs::remove_file(storage.seg_dir().join(segment_file::file_name(f.file)));
         }
     }

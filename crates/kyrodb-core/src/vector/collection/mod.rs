@@ -401,9 +401,9 @@ impl Collection {
     /// Wait, if `incoming` more rows would take the hot tier past the cap, until builds
     /// make room. Returns early with the error if the collection becomes unusable or a
     /// background build fails while waiting.
-    fn wait_for_backlog(self: &Arc<Self>, incoming: usize) -> Result<()> {
+    /// `live`: the hot tier's live rows, as the caller just read them.
+    fn wait_for_backlog(self: &Arc<Self>, incoming: usize, mut live: usize) -> Result<()> {
         let admitted = |live: usize, cap: usize| cap == 0 || live == 0 || live + incoming <= cap;
-        let mut live = self.state.read().hot.live();
         if admitted(live, self.max_unindexed_rows()) {
             return Ok(());
         }
@@ -582,10 +582,14 @@ impl Collection {
             self.config.metric.prepare(v, &|| format!("vector {i} (id {})", ids[i]))?;
         }
 
-        if self.state.read().hot.len() + n > u32::MAX as usize {
+        let (hot_rows, hot_live) = {
+            let st = self.state.read();
+            (st.hot.len(), st.hot.live())
+        };
+        if hot_rows + n > u32::MAX as usize {
             return Err(Error::invalid("the hot tier holds at most 2^32 − 1 rows; call buildIndex()"));
         }
-        self.wait_for_backlog(n)?;
+        self.wait_for_backlog(n, hot_live)?;
         let ids = ids.to_vec();
         match self.storage() {
             None => {
