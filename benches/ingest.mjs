@@ -144,7 +144,6 @@ async function main() {
         hotRows: s.hotRows,
         segments: s.segments.length,
         stallShare: (s.stallMs - last.stallMs) / (t - last.t),
-        waiting: s.writersWaiting,
         p50: w.p50,
         p99: w.p99,
         max: w.max,

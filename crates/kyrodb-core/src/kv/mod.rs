@@ -270,18 +270,9 @@ impl KvStore {
                     None => matches!(lookup(&st, *key, &self.counters), Ok(Some(_))),
                 };
                 let deleting = e.kind == ValueKind::Deleted;
-                changes.push(match (deleting, existed) {
-                    (true, false) => false,
-                    (true, true) => {
-                        delta -= 1;
-                        true
-                    }
-                    (false, false) => {
-                        delta += 1;
-                        true
-                    }
-                    (false, true) => true,
-                });
+                // A put adds a key unless it existed; a delete removes one if it did.
+                delta += i64::from(!deleting) - i64::from(existed);
+                changes.push(!deleting || existed);
                 if entries.len() > 1 {
                     in_batch.insert(*key, !deleting);
                 }
