@@ -49,6 +49,9 @@ if [ "$(cat "$dir/.installed" 2>/dev/null || true)" != "$want" ]; then
   # The bun and deno packages fetch their platform binary through optional dependencies
   # and move it into place in a postinstall script.
   (cd "$dir" && npm install --no-save --no-audit --no-fund --loglevel=error $want)
+  # Where install scripts are off (npm's ignore-scripts / allowScripts), bun's is not run:
+  # run it here (deno's launcher needs none).
+  if ! "$bin/bun" --version >/dev/null 2>&1; then (cd "$dir/node_modules/bun" && node install.js); fi
   echo "$want" >"$dir/.installed"
 fi
 
