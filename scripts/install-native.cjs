@@ -1,39 +1,128 @@
 #!/usr/bin/env node
 // `npm install` hook: make sure a native binary for this platform can be loaded.
-// 1. A prebuilt binary from an optional `kyrodb-<platform>` package, or a `kyrodb.*.node`
-//    next to index.js, loads → nothing to do.
-// 2. Otherwise build it from source with cargo (needs a Rust toolchain), so a fresh clone
-//    works with nothing but `npm install`.
+// 1. A prebuilt binary from the optional `kyrodb-<platform>` package (napi-rs layout), or a
+//    `kyrodb.<platform>.node` next to index.js, loads → done. cargo is never looked for.
+// 2. In a development checkout (the Rust sources are present) build it with cargo, so a fresh
+//    clone works with nothing but `npm install` and a Rust toolchain.
+// 3. In an installed package (no sources are shipped) fail with a message that says why:
+//    an unsupported platform, or a supported one whose platform package is missing.
+// KYRODB_SKIP_NATIVE_BUILD=1 skips all of this (e.g. installing on one machine for another).
 'use strict'
 const { spawnSync } = require('node:child_process')
 const path = require('node:path')
 const fs = require('node:fs')
 
 const root = path.resolve(__dirname, '..')
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
 
-function loads() {
+if (process.env.KYRODB_SKIP_NATIVE_BUILD === '1') process.exit(0)
+
+/** napi-rs's name for this machine: `linux-x64-gnu`, `darwin-arm64`, `win32-x64-msvc`, ... */
+function platformKey() {
+  const { platform, arch } = process
+  if (platform === 'linux') {
+    const report = typeof process.report?.getReport === 'function' ? process.report.getReport() : null
+    const glibc = report?.header?.glibcVersionRuntime
+    return `linux-${arch}-${glibc ? 'gnu' : 'musl'}`
+  }
+  if (platform === 'win32') return `win32-${arch}-msvc`
+  return `${platform}-${arch}`
+}
+
+/** The napi-rs platform key of each target triple in package.json's `napi.targets`. */
+function supportedKeys() {
+  const archs = { x86_64: 'x64', aarch64: 'arm64', i686: 'ia32', armv7: 'arm' }
+  return (pkg.napi?.targets ?? []).map((triple) => {
+    const [cpu, , sys, abi] = triple.split('-')
+    const arch = archs[cpu] ?? cpu
+    if (sys === 'darwin') return `darwin-${arch}`
+    if (sys === 'windows') return `win32-${arch}-${abi}`
+    return `${sys}-${arch}-${abi}`
+  })
+}
+
+/** Load the binding in this process; the error if it does not load. */
+function loadError() {
+  try {
+    require(path.join(root, 'index.js')).simdLevel()
+    return null
+  } catch (err) {
+    return err
+  }
+}
+
+/** Same check in a fresh process (after a build, so nothing cached from the failed attempt). */
+function loadsInChild() {
   const r = spawnSync(process.execPath, ['-e', "require('./index.js').simdLevel()"], { cwd: root, stdio: 'pipe' })
   return r.status === 0
 }
 
-if (process.env.KYRODB_SKIP_NATIVE_BUILD === '1') process.exit(0)
-if (loads()) {
-  console.log('kyrodb: native binary found')
+const key = platformKey()
+const prebuilt = `${pkg.name}-${key}`
+const error = loadError()
+if (error === null) {
+  let from = `${pkg.name}.${key}.node`
+  try {
+    from = path.dirname(require.resolve(`${prebuilt}/package.json`, { paths: [root] }))
+  } catch {
+    // not from the platform package: a binary beside index.js
+  }
+  console.log(`kyrodb: native binary for ${key} loaded (${from})`)
   process.exit(0)
 }
 
-console.log('kyrodb: no prebuilt native binary for this platform, building from source with cargo...')
-const napiCli = path.join(root, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js')
-let r
-if (fs.existsSync(napiCli) && fs.existsSync(path.join(root, 'crates'))) {
-  // Development checkout: the napi CLI names the binary for this platform.
-  r = spawnSync('npm', ['run', 'build:native'], { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' })
+const devCheckout = fs.existsSync(path.join(root, 'crates', 'kyrodb-node', 'Cargo.toml'))
+if (devCheckout) {
+  console.log(`kyrodb: no native binary for ${key} in this checkout, building from source with cargo...`)
+  const napiCli = path.join(root, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js')
+  let r = { status: 1 }
+  if (fs.existsSync(napiCli)) {
+    // The napi CLI names the binary for this platform.
+    r = spawnSync('npm', ['run', 'build:native'], { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' })
+  } else {
+    console.error('kyrodb: cannot build: @napi-rs/cli is missing (run npm install without --omit=dev)')
+  }
+  if (r.status !== 0 || !loadsInChild()) {
+    console.error('kyrodb: native build failed. Install a Rust toolchain (https://rustup.rs) and run `npm install` again.')
+    process.exit(1)
+  }
+  console.log('kyrodb: native binary built')
+  process.exit(0)
+}
+
+const supported = supportedKeys()
+/** The loader's reason for the platform package (its errors are chained through `cause`). */
+function reason(err) {
+  const messages = []
+  for (let e = err; e != null && messages.length < 50; e = e.cause) messages.push(String(e.message ?? e).split('\n')[0])
+  return messages.find((m) => m.includes(prebuilt) || m.includes(`.${key}.node`)) ?? messages[0]
+}
+let installed = false
+try {
+  require.resolve(`${prebuilt}/package.json`, { paths: [root] })
+  installed = true
+} catch {
+  // not installed
+}
+const lines = []
+if (supported.includes(key)) {
+  lines.push(
+    `kyrodb: the prebuilt native binary for ${key} did not load.`,
+    installed
+      ? `  Its package ${prebuilt} is installed but failed to load: ${reason(error)}`
+      : `  It comes in the optional dependency ${prebuilt}@${pkg.version}, which is not installed.`,
+    `  Reinstall without --omit=optional / --no-optional. If the lockfile was made on another`,
+    `  platform, delete node_modules and package-lock.json and run npm install again`,
+    `  (npm bug https://github.com/npm/cli/issues/4828).`,
+  )
 } else {
-  r = { status: 1 }
-  console.error('kyrodb: cannot build: the Rust sources or @napi-rs/cli are missing from this install')
+  lines.push(
+    `kyrodb: unsupported platform ${key} (node ${process.version}).`,
+    `  Prebuilt binaries exist for: ${supported.join(', ')}.`,
+    `  The npm package carries no Rust sources, so it cannot build one here. Build from the`,
+    `  repository instead (Rust toolchain needed: npm install && npm run build, then npm pack),`,
+    `  or set KYRODB_SKIP_NATIVE_BUILD=1 to install anyway (require('kyrodb') will then throw).`,
+  )
 }
-if (r.status !== 0 || !loads()) {
-  console.error('kyrodb: native build failed. Install a Rust toolchain (https://rustup.rs) and run `npm rebuild kyrodb`.')
-  process.exit(1)
-}
-console.log('kyrodb: native binary built')
+console.error(lines.join('\n'))
+process.exit(1)
