@@ -66,22 +66,24 @@ platform_of() {
   esac
 }
 
-# The oldest macOS a Mach-O binary loads on: minos of LC_BUILD_VERSION (or the version of
-# LC_VERSION_MIN_MACOSX), read with node so no Apple tools are needed.
+# The oldest macOS a Mach-O binary loads on (minos of LC_BUILD_VERSION, or the version of
+# LC_VERSION_MIN_MACOSX) and whether it carries a code signature (LC_CODE_SIGNATURE: arm64
+# macOS refuses unsigned code; the linker signs ad hoc), read with node, no Apple tools.
 macos_min() {
   node -e '
     const b = require("fs").readFileSync(process.argv[1])
     if (b.readUInt32LE(0) !== 0xfeedfacf) { console.log("? (not a 64-bit Mach-O)"); process.exit() }
-    const ncmds = b.readUInt32LE(16)
-    for (let i = 0, off = 32; i < ncmds; i++) {
+    let min = "?", signed = false
+    for (let i = 0, off = 32, n = b.readUInt32LE(16); i < n; i++) {
       const cmd = b.readUInt32LE(off), size = b.readUInt32LE(off + 4)
       if (cmd === 0x32 || cmd === 0x24) {
         const v = b.readUInt32LE(off + (cmd === 0x32 ? 12 : 8))
-        console.log(`${v >>> 16}.${(v >> 8) & 0xff}`); process.exit()
+        min = `${v >>> 16}.${(v >> 8) & 0xff}`
       }
+      if (cmd === 0x1d) signed = true
       off += size
     }
-    console.log("?")' "$1"
+    console.log(`${min}, ${signed ? "code-signed" : "unsigned"}`)' "$1"
 }
 
 have_zig() { command -v zig >/dev/null 2>&1 || python3 -m ziglang version >/dev/null 2>&1; }
@@ -173,8 +175,13 @@ for t in "${targets[@]}"; do
 done
 echo "x86_64-pc-windows-msvc       win32-x64-msvc     -              not built here: MSVC CRT and Windows SDK are unreachable; release workflow"
 
-# A glibc binary above the floor would exclude the distributions the floor promises.
+# A glibc binary above the floor would exclude the distributions the floor promises; an
+# unsigned arm64 Mach-O would be killed by macOS on load.
 for t in "${targets[@]}"; do
+  if [ "$t" = aarch64-apple-darwin ] && [ "${status[$t]}" != FAILED ] && [[ "${floor[$t]}" != *code-signed* ]]; then
+    echo "ERROR: $t is not code-signed" >&2
+    failed=1
+  fi
   case "$t" in *-linux-gnu) ;; *) continue ;; esac
   [ "${status[$t]}" = FAILED ] && continue
   got=${floor[$t]#glibc }
