@@ -129,6 +129,10 @@ export interface NativeDatabaseStats {
   segmentBuilds: number
   merges: number
   recoveryMs: number
+  /** Bytes held in native memory now (`Database::memory_bytes`). */
+  nativeMemoryBytes: number
+  /** Of which reported to V8 as external memory (updated after writes, builds, flushes). */
+  reportedExternalBytes: number
 }
 
 /** Search results in columnar form; the TypeScript layer turns them into objects. */

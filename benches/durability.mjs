@@ -34,6 +34,9 @@ const BATCH = 1000
 const ROWS = Number(args.rows ?? 200_000)
 const SEG_ROWS = Number(args['segment-rows'] ?? 1_000_000)
 const WAL_ROWS = Number(args['wal-rows'] ?? 100_000)
+// Metadata fields per row of the segment collection in the reopen run (0 = none): a
+// string, a number and a boolean, as a filtered RAG collection would carry.
+const META_FIELDS = Number(args['metadata-fields'] ?? 0)
 const PEERS = (args.peers ?? 'lancedb,hnswlib').split(',').filter(Boolean)
 const TMP = fs.mkdtempSync(path.join(process.env.KYRODB_BENCH_DIR ?? os.tmpdir(), 'kyrodb-dur-bench-'))
 
@@ -49,6 +52,14 @@ function batchData(b) {
 }
 const batches = Array.from({ length: Math.ceil(ROWS / BATCH) }, (_, b) => batchData(b))
 const idsOf = (b) => BigUint64Array.from({ length: BATCH }, (_, i) => BigInt(b * BATCH + i))
+const FIELD_MAKERS = [(r) => ['source', `doc-${r % 5000}`], (r) => ['page', r % 997], (r) => ['public', r % 3 === 0]]
+const metaOf = (b) =>
+  META_FIELDS === 0
+    ? undefined
+    : Array.from({ length: BATCH }, (_, i) => {
+        const r = b * BATCH + i
+        return Object.fromEntries(Array.from({ length: META_FIELDS }, (_, f) => FIELD_MAKERS[f % 3](r)).map(([k, v], f) => [f < 3 ? k : `${k}${f}`, v]))
+      })
 
 async function kyroInsert(durability) {
   const dir = path.join(TMP, `insert-${durability}`)
@@ -97,7 +108,7 @@ async function reopen() {
   const segC = await db.createCollection('seg', { dimension: DIM, metric: 'l2', index: false })
   const walC = await db.createCollection('wal', { dimension: DIM, metric: 'l2', index: WAL_ONLY_INDEX })
   const nb = Math.ceil(SEG_ROWS / BATCH)
-  for (let b = 0; b < nb; b++) await segC.upsert(idsOf(b), batchData(b))
+  for (let b = 0; b < nb; b++) await segC.upsert(idsOf(b), batchData(b), metaOf(b))
   await db.flush()
   const nw = Math.ceil(WAL_ROWS / BATCH)
   for (let b = 0; b < nw; b++) await walC.upsert(idsOf(b), batchData(nb + b))
@@ -112,7 +123,7 @@ async function reopen() {
     kyrodb.open(${JSON.stringify(dir)}).then(async (db) => {
       const openSecs = (performance.now() - t0) / 1000
       const q = new Float32Array(${DIM}).fill(0.1)
-      const hits = await db.collection('seg').search(q, { k: 10 })
+      const hits = await db.collection('seg').search(q, { k: 10, ${META_FIELDS > 0 ? "filter: { public: true, page: { $lt: 500 } }" : ''} })
       const firstSearchSecs = (performance.now() - t0) / 1000
       const rssGrowMiB = (process.memoryUsage().rss - rss0) / 2 ** 20
       const counts = [db.collection('seg').count(), db.collection('wal').count(), db.collection('wal').stats().hotRows, hits.length]
@@ -149,13 +160,15 @@ async function main() {
   if (ONLY !== 'insert') {
     const r = await reopen()
     console.log(r)
+    const metaFlag = META_FIELDS ? ` --metadata-fields ${META_FIELDS}` : ''
+    const metaText = META_FIELDS ? `, ${META_FIELDS} metadata fields per row, first search filtered on two of them` : ''
     const body =
-      `Reopen (\`node --expose-gc benches/durability.mjs --only reopen --segment-rows ${SEG_ROWS} --wal-rows ${WAL_ROWS}\`), ${machine.cpu}, ${machine.cores} cores, ${date}: ` +
-      `${SEG_ROWS.toLocaleString('en')} × ${DIM}-d vectors in segment files (${fmt(r.segBytes / 2 ** 20, 0)} MiB, exact-only collection) + ${WAL_ROWS.toLocaleString('en')} only in the WAL ` +
+      `Reopen (\`node --expose-gc benches/durability.mjs --only reopen --segment-rows ${SEG_ROWS} --wal-rows ${WAL_ROWS}${metaFlag}\`), ${machine.cpu}, ${machine.cores} cores, ${date}: ` +
+      `${SEG_ROWS.toLocaleString('en')} × ${DIM}-d vectors in segment files (${fmt(r.segBytes / 2 ** 20, 0)} MiB, exact-only collection${metaText}) + ${WAL_ROWS.toLocaleString('en')} only in the WAL ` +
       `(${fmt(r.walBytes / 2 ** 20, 0)} MiB), reopened in a new process, page cache warm: **open ${fmt(r.openSecs, 2)} s**, first search answered at ${fmt(r.firstSearchSecs, 2)} s, ` +
       `resident memory +${fmt(r.rssGrowMiB, 0)} MiB across the open (the WAL tail is copied into memory, and checksumming the segments at open touches every mapped page). ` +
       `WAL replay alone (a database with only that WAL): ${fmt(r.replayMBs, 0)} MiB/s.`
-    writeSection(path.join(REPO_DIR, 'benches', 'RESULTS.md'), `durability-reopen-${SEG_ROWS}`, body)
+    writeSection(path.join(REPO_DIR, 'benches', 'RESULTS.md'), `durability-reopen-${SEG_ROWS}${META_FIELDS ? `-metadata${META_FIELDS}` : ''}`, body)
     console.log(body)
     if (ONLY === 'reopen') return fs.rmSync(TMP, { recursive: true, force: true })
   }

@@ -108,6 +108,18 @@ export interface DatabaseStats {
   merges: number
   /** Milliseconds `open` took (recovery included). */
   recoveryMs: number
+  /**
+   * Bytes the database holds in native memory now: hot tiers, segments built in memory,
+   * metadata field indexes, id maps, key-value memtables. Memory-mapped files are not
+   * counted (the page cache holds them).
+   */
+  nativeMemoryBytes: number
+  /**
+   * Of {@link DatabaseStats.nativeMemoryBytes}, what was last reported to V8 as external
+   * memory (so its garbage collector sees the pressure); updated after writes, builds,
+   * flushes and open, in steps of 256 KiB, and returned to zero at close.
+   */
+  reportedExternalBytes: number
 }
 
 /** A row of {@link Database.listCollections}. */

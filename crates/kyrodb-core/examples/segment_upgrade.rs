@@ -1,7 +1,8 @@
 //! Rewrite one segment file in the current format, in place, with the database closed:
 //! a segment of an older format version is checked whole at every open, one in the
-//! current format (version 3) can leave its vectors to deferred checks
-//! (`docs/ARCHITECTURE.md`, D6). Used to bring the 10M scale-run database to the current
+//! current format (version 4) can leave its vectors to deferred checks
+//! (`docs/decisions/0014`), and opens without parsing its metadata or sorting its ids
+//! (version 4 stores the field index and the id order). Used to bring the 10M scale-run database to the current
 //! format without rebuilding its graph (an hour and a half on this machine); compaction
 //! does the same as a side effect.
 //!
@@ -12,7 +13,9 @@
 //! The file is read and checked whole, written beside itself under a temporary name,
 //! fsynced and renamed over the original (same number, same rows: the manifest stays right).
 
-use kyrodb_core::storage::segment_file::{self, Checks, SegmentParts};
+use kyrodb_core::storage::segment_file::{self, Checks, IdOrder, SegmentParts};
+use kyrodb_core::vector::filter::index::FieldIndex;
+use kyrodb_core::vector::row::RowMeta;
 use kyrodb_core::Metric;
 use std::path::Path;
 use std::time::Instant;
@@ -34,14 +37,24 @@ fn main() {
     let t = Instant::now();
     let f = segment_file::open(path, dim, metric, Checks::All).expect("open and check the segment");
     println!("read and checked {} rows in {:.1} s", f.rows, t.elapsed().as_secs_f64());
+    // Older files carry neither the id order nor the field index: compute them.
+    let id_order = f.id_order.unwrap_or_else(|| IdOrder::compute(&f.ids));
+    let index = f.index.unwrap_or_else(|| {
+        let parsed: Vec<Option<RowMeta>> = (0..f.rows)
+            .map(|r| f.metadata.get(r).map(|json| RowMeta::parse(json.to_string(), f.ids[r]).expect("stored metadata")))
+            .collect();
+        FieldIndex::build(parsed.iter().map(|m| m.as_ref().map(|m| &m.flat)))
+    });
     let parts = SegmentParts {
         dim,
         metric,
         vectors: &f.vectors,
         ids: &f.ids,
-        metadata: f.metadata.iter().map(|m| m.as_deref()).collect(),
+        metadata: (0..f.rows).map(|r| f.metadata.get(r)).collect(),
         graph: f.graph.as_ref(),
         quant: f.quant.as_ref(),
+        id_order: (&id_order.ids, &id_order.rows),
+        index: &index,
     };
     // Written as file number u64::MAX in a scratch directory beside the original (same
     // file system), then renamed over it.

@@ -450,6 +450,13 @@ impl Database {
         self.collections.read().values().try_for_each(|c| c.verify())
     }
 
+    /// Bytes this database holds in native memory (hot tiers, in-memory segments, field
+    /// indexes, id maps, memtables; mapped files not counted: the page cache holds them
+    /// and the OS reclaims it). Reported to V8 by the Node binding.
+    pub fn memory_bytes(&self) -> usize {
+        self.collections.read().values().map(|c| c.memory_bytes()).sum::<usize>() + self.kv.memory_bytes()
+    }
+
     /// Merge each collection into one segment without deleted rows, then flush.
     pub fn compact(&self, progress: &mut dyn FnMut(usize, usize)) -> Result<()> {
         self.check_open()?;

@@ -180,7 +180,7 @@ fn check_fixture(name: &str, segment_version: u32, kv: bool) {
     db.close().unwrap();
     for s in files_with(&dir.join("seg"), "kseg") {
         let b = std::fs::read(&s).unwrap();
-        assert_eq!(le_u32(&b, 8), 3, "{} rewritten in the current format", s.display());
+        assert_eq!(le_u32(&b, 8), 4, "{} rewritten in the current format", s.display());
     }
     let db = Database::open(Some(&dir)).unwrap();
     check_answers(&db, &expected, &format!("{name} reopened after compact"));
@@ -195,6 +195,11 @@ fn segment_format_v1_database_opens_and_answers() {
 #[test]
 fn segment_format_v2_database_opens_and_answers() {
     check_fixture("segment-v2", 2, true);
+}
+
+#[test]
+fn segment_format_v3_database_opens_and_answers() {
+    check_fixture("segment-v3", 3, true);
 }
 
 #[test]

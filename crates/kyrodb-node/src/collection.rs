@@ -3,6 +3,7 @@
 //! may reuse or mutate its arrays as soon as the call returns.
 
 use crate::errors::guard;
+use crate::external_memory::MemoryReport;
 use kyrodb_core::{Collection, Filter, SearchHits, SearchParams, StoredVector};
 use napi::bindgen_prelude::{AsyncTask, BigInt, BigUint64Array, Env, Float32Array};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -14,11 +15,12 @@ use std::sync::Arc;
 #[napi]
 pub struct NativeCollection {
     inner: Arc<Collection>,
+    memory: Arc<MemoryReport>,
 }
 
 impl NativeCollection {
-    pub fn new(inner: Arc<Collection>) -> NativeCollection {
-        NativeCollection { inner }
+    pub fn new(inner: Arc<Collection>, memory: Arc<MemoryReport>) -> NativeCollection {
+        NativeCollection { inner, memory }
     }
 }
 
@@ -145,6 +147,7 @@ impl NativeCollection {
         metadata: Option<Vec<Option<String>>>,
     ) -> AsyncTask<UpsertTask> {
         AsyncTask::new(UpsertTask {
+            memory: self.memory.clone(),
             collection: self.inner.clone(),
             ids: ids.to_vec(),
             vectors: vectors.to_vec(),
@@ -154,7 +157,7 @@ impl NativeCollection {
 
     #[napi(ts_return_type = "Promise<number>")]
     pub fn delete(&self, ids: BigUint64Array) -> AsyncTask<DeleteTask> {
-        AsyncTask::new(DeleteTask { collection: self.inner.clone(), ids: ids.to_vec() })
+        AsyncTask::new(DeleteTask { collection: self.inner.clone(), ids: ids.to_vec(), memory: self.memory.clone() })
     }
 
     #[napi]
@@ -184,7 +187,7 @@ impl NativeCollection {
         &self,
         #[napi(ts_arg_type = "((pair: [number, number]) => void) | undefined | null")] on_progress: Option<ProgressFn>,
     ) -> AsyncTask<BuildTask> {
-        AsyncTask::new(BuildTask { collection: self.inner.clone(), on_progress })
+        AsyncTask::new(BuildTask { collection: self.inner.clone(), on_progress, memory: self.memory.clone() })
     }
 
     /// Cap the unindexed backlog (0: no cap); see `Collection::set_max_unindexed_rows`.
@@ -226,6 +229,7 @@ impl NativeCollection {
 }
 
 pub struct BuildTask {
+    memory: Arc<MemoryReport>,
     collection: Arc<Collection>,
     on_progress: Option<ProgressFn>,
 }
@@ -247,12 +251,14 @@ impl Task for BuildTask {
         })
     }
 
-    fn resolve(&mut self, _env: Env, built: u32) -> napi::Result<u32> {
+    fn resolve(&mut self, env: Env, built: u32) -> napi::Result<u32> {
+        self.memory.sync(&env);
         Ok(built)
     }
 }
 
 pub struct UpsertTask {
+    memory: Arc<MemoryReport>,
     collection: Arc<Collection>,
     ids: Vec<u64>,
     vectors: Vec<f32>,
@@ -269,12 +275,14 @@ impl Task for UpsertTask {
         guard(|| Ok(self.collection.upsert(&self.ids, vectors, metadata)? as u32))
     }
 
-    fn resolve(&mut self, _env: Env, n: u32) -> napi::Result<u32> {
+    fn resolve(&mut self, env: Env, n: u32) -> napi::Result<u32> {
+        self.memory.sync(&env);
         Ok(n)
     }
 }
 
 pub struct DeleteTask {
+    memory: Arc<MemoryReport>,
     collection: Arc<Collection>,
     ids: Vec<u64>,
 }
@@ -287,7 +295,8 @@ impl Task for DeleteTask {
         guard(|| Ok(self.collection.delete(&self.ids)? as u32))
     }
 
-    fn resolve(&mut self, _env: Env, n: u32) -> napi::Result<u32> {
+    fn resolve(&mut self, env: Env, n: u32) -> napi::Result<u32> {
+        self.memory.sync(&env);
         Ok(n)
     }
 }

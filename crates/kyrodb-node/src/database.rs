@@ -2,6 +2,7 @@
 
 use crate::collection::{NativeCollection, ProgressFn};
 use crate::errors::guard;
+use crate::external_memory::MemoryReport;
 use kyrodb_core::{BuildParams, CollectionConfig, Database, Durability, Error, IndexConfig, Metric, OpenOptions};
 use napi::bindgen_prelude::{AsyncTask, Env};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
@@ -71,8 +72,8 @@ impl Task for OpenTask {
         guard(|| Ok(Arc::new(Database::open_with(self.path.as_deref().map(Path::new), open_options(options)?)?)))
     }
 
-    fn resolve(&mut self, _env: Env, db: Arc<Database>) -> napi::Result<NativeDatabase> {
-        Ok(NativeDatabase { inner: db })
+    fn resolve(&mut self, env: Env, db: Arc<Database>) -> napi::Result<NativeDatabase> {
+        Ok(NativeDatabase::new(db, &env))
     }
 }
 
@@ -87,6 +88,7 @@ pub enum DbOp {
 }
 
 pub struct DbTask {
+    memory: Arc<MemoryReport>,
     db: Arc<Database>,
     op: DbOp,
     on_progress: Option<ProgressFn>,
@@ -112,7 +114,8 @@ impl Task for DbTask {
         })
     }
 
-    fn resolve(&mut self, _env: Env, _: ()) -> napi::Result<()> {
+    fn resolve(&mut self, env: Env, _: ()) -> napi::Result<()> {
+        self.memory.sync(&env);
         Ok(())
     }
 }
@@ -121,6 +124,16 @@ impl Task for DbTask {
 #[napi]
 pub struct NativeDatabase {
     inner: Arc<Database>,
+    memory: Arc<MemoryReport>,
+}
+
+impl NativeDatabase {
+    /// A handle on `db`, its native memory reported to V8 from now on.
+    fn new(db: Arc<Database>, env: &Env) -> NativeDatabase {
+        let memory = MemoryReport::new(db.clone());
+        memory.sync(env);
+        NativeDatabase { inner: db, memory }
+    }
 }
 
 /// Graph index options of `createCollection`; absent fields take the engine defaults.
@@ -143,6 +156,10 @@ pub struct NativeDatabaseStats {
     pub segment_builds: f64,
     pub merges: f64,
     pub recovery_ms: f64,
+    /// Bytes held in native memory now (`Database::memory_bytes`).
+    pub native_memory_bytes: f64,
+    /// Of which reported to V8 as external memory (updated after writes, builds, flushes).
+    pub reported_external_bytes: f64,
 }
 
 /// One row of `listCollections()`.
@@ -158,11 +175,12 @@ pub struct NativeCollectionInfo {
 impl NativeDatabase {
     /// Open a database at `path` (created if missing), or in memory when `path` is null.
     #[napi(factory)]
-    pub fn open(path: Option<String>, options: Option<NativeOpenOptions>) -> napi::Result<NativeDatabase> {
-        guard(|| {
+    pub fn open(env: Env, path: Option<String>, options: Option<NativeOpenOptions>) -> napi::Result<NativeDatabase> {
+        let db = guard(|| {
             let options = open_options(options)?;
-            Ok(NativeDatabase { inner: Arc::new(Database::open_with(path.as_deref().map(Path::new), options)?) })
-        })
+            Ok(Arc::new(Database::open_with(path.as_deref().map(Path::new), options)?))
+        })?;
+        Ok(NativeDatabase::new(db, &env))
     }
 
     /// Open (and recover) on the libuv thread pool.
@@ -191,6 +209,8 @@ impl NativeDatabase {
             segment_builds: s.segment_builds as f64,
             merges: s.merges as f64,
             recovery_ms: s.recovery_time.as_secs_f64() * 1e3,
+            native_memory_bytes: if self.inner.is_closed() { 0.0 } else { self.inner.memory_bytes() as f64 },
+            reported_external_bytes: self.memory.reported() as f64,
         }
     }
 
@@ -199,7 +219,7 @@ impl NativeDatabase {
         &self,
         #[napi(ts_arg_type = "((pair: [number, number]) => void) | undefined | null")] on_progress: Option<ProgressFn>,
     ) -> AsyncTask<DbTask> {
-        AsyncTask::new(DbTask { db: self.inner.clone(), op: DbOp::Flush, on_progress })
+        AsyncTask::new(DbTask { db: self.inner.clone(), op: DbOp::Flush, on_progress, memory: self.memory.clone() })
     }
 
     #[napi(ts_return_type = "Promise<void>")]
@@ -207,12 +227,17 @@ impl NativeDatabase {
         &self,
         #[napi(ts_arg_type = "((pair: [number, number]) => void) | undefined | null")] on_progress: Option<ProgressFn>,
     ) -> AsyncTask<DbTask> {
-        AsyncTask::new(DbTask { db: self.inner.clone(), op: DbOp::Compact, on_progress })
+        AsyncTask::new(DbTask { db: self.inner.clone(), op: DbOp::Compact, on_progress, memory: self.memory.clone() })
     }
 
     #[napi(ts_return_type = "Promise<void>")]
     pub fn verify(&self) -> AsyncTask<DbTask> {
-        AsyncTask::new(DbTask { db: self.inner.clone(), op: DbOp::Verify, on_progress: None })
+        AsyncTask::new(DbTask {
+            db: self.inner.clone(),
+            op: DbOp::Verify,
+            on_progress: None,
+            memory: self.memory.clone(),
+        })
     }
 
     #[napi(ts_return_type = "Promise<void>")]
@@ -221,7 +246,12 @@ impl NativeDatabase {
         dest: String,
         #[napi(ts_arg_type = "((pair: [number, number]) => void) | undefined | null")] on_progress: Option<ProgressFn>,
     ) -> AsyncTask<DbTask> {
-        AsyncTask::new(DbTask { db: self.inner.clone(), op: DbOp::Snapshot(PathBuf::from(dest)), on_progress })
+        AsyncTask::new(DbTask {
+            db: self.inner.clone(),
+            op: DbOp::Snapshot(PathBuf::from(dest)),
+            on_progress,
+            memory: self.memory.clone(),
+        })
     }
 
     /// `index` null makes an exact-only collection (no graph is ever built).
@@ -247,13 +277,13 @@ impl NativeDatabase {
                 }
             });
             let config = CollectionConfig { dimension: dimension as usize, metric, index };
-            Ok(NativeCollection::new(self.inner.create_collection(&name, config)?))
+            Ok(NativeCollection::new(self.inner.create_collection(&name, config)?, self.memory.clone()))
         })
     }
 
     #[napi]
     pub fn collection(&self, name: String) -> napi::Result<NativeCollection> {
-        guard(|| Ok(NativeCollection::new(self.inner.collection(&name)?)))
+        guard(|| Ok(NativeCollection::new(self.inner.collection(&name)?, self.memory.clone())))
     }
 
     #[napi]
@@ -279,8 +309,10 @@ impl NativeDatabase {
     }
 
     #[napi]
-    pub fn close(&self) -> napi::Result<()> {
-        guard(|| self.inner.close())
+    pub fn close(&self, env: Env) -> napi::Result<()> {
+        let closed = guard(|| self.inner.close());
+        self.memory.sync(&env);
+        closed
     }
 
     /// `close` without blocking the JavaScript thread: the database is marked closed now
@@ -289,13 +321,18 @@ impl NativeDatabase {
     #[napi(ts_return_type = "Promise<void>")]
     pub fn close_async(&self) -> AsyncTask<DbTask> {
         self.inner.begin_close();
-        AsyncTask::new(DbTask { db: self.inner.clone(), op: DbOp::Close, on_progress: None })
+        AsyncTask::new(DbTask {
+            db: self.inner.clone(),
+            op: DbOp::Close,
+            on_progress: None,
+            memory: self.memory.clone(),
+        })
     }
 
     /// The key-value store.
     #[napi]
     pub fn kv(&self) -> crate::kv::NativeKv {
-        crate::kv::NativeKv { inner: self.inner.kv().clone(), scratch: None }
+        crate::kv::NativeKv { inner: self.inner.kv().clone(), scratch: None, memory: self.memory.clone() }
     }
 
     #[napi(getter)]

@@ -4,6 +4,7 @@
 //! maintenance run on the libuv pool (they wait for fsync); reads are synchronous.
 
 use crate::errors::guard;
+use crate::external_memory::MemoryReport;
 use kyrodb_core::Error;
 use kyrodb_core::{KvStore, ValueKind, Write};
 use napi::bindgen_prelude::{
@@ -53,6 +54,7 @@ fn value_out<'env>(env: &Env, kind: ValueKind, bytes: &[u8]) -> napi::Result<JsV
 /// A write batch, encoded by the TypeScript layer into flat arrays: per operation a key,
 /// a kind (0 delete, 1 bytes, 2 string) and the end offset of its value in `values`.
 pub struct WriteTask {
+    memory: Arc<MemoryReport>,
     kv: Arc<KvStore>,
     keys: Vec<u64>,
     kinds: Vec<u8>,
@@ -89,7 +91,8 @@ impl Task for WriteTask {
         })
     }
 
-    fn resolve(&mut self, _env: Env, n: u32) -> napi::Result<u32> {
+    fn resolve(&mut self, env: Env, n: u32) -> napi::Result<u32> {
+        self.memory.sync(&env);
         Ok(n)
     }
 }
@@ -165,6 +168,7 @@ pub struct NativeKv {
     pub(crate) inner: Arc<KvStore>,
     /// A JavaScript-owned buffer the fast reads copy values into (see `read_num`).
     pub(crate) scratch: Option<Buffer>,
+    pub(crate) memory: Arc<MemoryReport>,
 }
 
 /// What `read_num`/`read_big` return for an absent key.
@@ -172,7 +176,7 @@ pub(crate) const READ_ABSENT: f64 = -1.0;
 
 impl NativeKv {
     fn read(&mut self, key: kyrodb_core::Result<u64>) -> napi::Result<f64> {
-        let NativeKv { inner, scratch } = self;
+        let NativeKv { inner, scratch, .. } = self;
         let Some(scratch) = scratch.as_mut() else {
             return Err(crate::errors::to_js(Error::Internal("no scratch buffer set".into())));
         };
@@ -282,6 +286,7 @@ impl NativeKv {
         values: Buffer,
     ) -> AsyncTask<WriteTask> {
         AsyncTask::new(WriteTask {
+            memory: self.memory.clone(),
             kv: self.inner.clone(),
             keys: keys.to_vec(),
             kinds: kinds.to_vec(),

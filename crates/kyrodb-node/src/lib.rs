@@ -14,6 +14,7 @@
 mod collection;
 mod database;
 mod errors;
+mod external_memory;
 mod fast_read;
 mod kv;
 mod logging;

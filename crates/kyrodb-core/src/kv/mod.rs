@@ -470,6 +470,15 @@ impl KvStore {
         Ok(s)
     }
 
+    /// Bytes held in native memory: memtable values and entries, and the runs' learned
+    /// indexes (run keys and values are mapped: the page cache holds them).
+    pub fn memory_bytes(&self) -> usize {
+        let st = self.state.read();
+        st.active.bytes()
+            + st.frozen.as_ref().map_or(0, |f| f.bytes())
+            + st.runs.iter().map(|r| r.index_bytes()).sum::<usize>()
+    }
+
     /// Touch the pages of every run (keys, index, and values if `values`) so that the
     /// first lookups are served from memory. Returns the bytes touched.
     pub fn warmup(&self, values: bool) -> Result<usize> {

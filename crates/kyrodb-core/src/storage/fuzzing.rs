@@ -159,7 +159,16 @@ pub fn read_segment(bytes: &[u8], dir: &Path, dim: usize, metric: Metric) -> Opt
     for r in 0..f.rows {
         sum = sum.wrapping_add(f.ids[r]);
         sum = sum.wrapping_add(f.vectors[r * dim..(r + 1) * dim].iter().map(|x| x.to_bits() as u64).sum::<u64>());
-        sum = sum.wrapping_add(f.metadata[r].as_ref().map_or(0, |m| m.len() as u64));
+        sum = sum.wrapping_add(f.metadata.get(r).map_or(0, |m| m.len() as u64));
+        if let Some(order) = &f.id_order {
+            // Every row named by the id order is read.
+            sum = sum.wrapping_add(order.rows_of(f.ids[r]).iter().map(|&row| f.ids[row as usize]).sum::<u64>());
+        }
+    }
+    if let Some(index) = &f.index {
+        // Every posting list is read (an Exists of each path would need the paths; the
+        // encoded form round-trips instead, which walks them all).
+        sum = sum.wrapping_add(index.encode().len() as u64);
     }
     let touch = |v: u32| -> u64 {
         let v = v as usize;

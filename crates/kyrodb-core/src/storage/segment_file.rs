@@ -7,8 +7,9 @@
 //! ```text
 //! header (512 bytes; 256 in format version 1)
 //!   0  magic "KYROSEG1"          8
-//!   8  format version u32        (3; versions 1 and 2, without sections 8–10 and 10,
-//!                                 are read)
+//!   8  format version u32        (4; versions 1–3, without sections 8–13, 10–13 and
+//!                                 11–13, are read: their id order and field index
+//!                                 are computed at open)
 //!  12  flags u32                 bit 0: has a graph
 //!  16  rows u64
 //!  24  dimension u32
@@ -16,8 +17,9 @@
 //!  29  vector piece shift u8     (version 3) section 0 is checksummed per piece of
 //!                                2^shift bytes in section 10; 12..=30; 2 bytes reserved
 //!  32  graph M u32, entry u32, max level u8, 3 bytes reserved   (zero without a graph)
-//!  44  section count u32         (11; 10 in version 2, 8 in version 1)
-//!  48  11 × section { offset u64, length u64 (bytes), crc32c u32, reserved u32 }
+//!  44  section count u32         (14; 11 in version 3, 10 in version 2, 8 in version 1)
+//!  48  14 × section { offset u64, length u64 (bytes), crc32c u32, reserved u32 }
+//!      (at most 18 fit)
 //! 496  crc32c u32 of bytes 0..496; zero padding to 512 (version 1: at 240, of 0..240)
 //! sections, each starting on a 64-byte boundary, in this order:
 //!   0 vectors      rows × dimension f32
@@ -33,7 +35,14 @@
 //!   9 sq8 codes    rows × stride u8, stride = dimension rounded up to 64, zero padding
 //!                  (graph only; row r quantizes vector r, see `vector/quant.rs`)
 //!  10 vector piece crc32c per 2^shift-byte piece of section 0 (the last one shorter), u32
+//!  11 sorted ids   rows × u64, ascending (the id order: binary-searched by id lookups)
+//!  12 sorted rows  rows × u32: the row holding each id of section 11
+//!  13 field index  the metadata's inverted indexes ([`FieldIndex::encode`])
 //! ```
+//!
+//! Sections 11–13 make opening independent of what the rows hold: no metadata is
+//! parsed and no id map is built (metadata is read from the mapped section 3 when a row
+//! is returned).
 //!
 //! Opening checks the header checksum, every section's bounds, length and checksum, and the
 //! graph's structure (degrees, neighbour ids, slots, levels), so a damaged file is
@@ -47,6 +56,7 @@ use super::deferred::{piece_crcs, DeferredCheck, PIECE_SHIFTS};
 use super::sectioned;
 use super::slab::Slab;
 use crate::error::{Error, Result};
+use crate::vector::filter::index::FieldIndex;
 use crate::vector::hnsw::FrozenGraph;
 use crate::vector::quant::{code_stride, Sq8};
 use crate::vector::Metric;
@@ -54,8 +64,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 const MAGIC: &[u8; 8] = b"KYROSEG1";
-const VERSION: u32 = 3;
-const SECTIONS: usize = 11;
+const VERSION: u32 = 4;
+const SECTIONS: usize = 14;
 
 /// Bytes per checksummed piece of the vector section in files this build writes
 /// (256 KiB: a re-ranked candidate costs at most one such read the first time).
@@ -66,7 +76,8 @@ fn sections_for(version: u32) -> Option<usize> {
     match version {
         1 => Some(8),
         2 => Some(10),
-        3 => Some(SECTIONS),
+        3 => Some(11),
+        4 => Some(SECTIONS),
         _ => None,
     }
 }
@@ -106,6 +117,77 @@ pub struct SegmentParts<'a> {
     pub graph: Option<&'a FrozenGraph>,
     /// The rows' 8-bit codes (present with the graph).
     pub quant: Option<&'a Sq8>,
+    /// The id order: ids ascending, and the row of each.
+    pub id_order: (&'a [u64], &'a [u32]),
+    /// The metadata's field index.
+    pub index: &'a FieldIndex,
+}
+
+/// Rows by id: the ids in ascending order and the row holding each (several rows may hold
+/// one id; at most one of them is live).
+pub struct IdOrder {
+    /// Ids, ascending.
+    pub ids: Slab<u64>,
+    /// `rows[i]` holds `ids[i]`.
+    pub rows: Slab<u32>,
+}
+
+impl IdOrder {
+    /// The id order of `ids` (row `r` holds `ids[r]`), computed.
+    pub fn compute(ids: &[u64]) -> IdOrder {
+        let mut pairs: Vec<(u64, u32)> = ids.iter().enumerate().map(|(r, &id)| (id, r as u32)).collect();
+        pairs.sort_unstable();
+        let (ids, rows): (Vec<u64>, Vec<u32>) = pairs.into_iter().unzip();
+        IdOrder { ids: ids.into(), rows: rows.into() }
+    }
+
+    /// The rows holding `id` (usually none or one).
+    #[inline]
+    pub fn rows_of(&self, id: u64) -> &[u32] {
+        let ids: &[u64] = &self.ids;
+        if ids.is_empty() || id < ids[0] || id > ids[ids.len() - 1] {
+            // Ids past either end (new ids of an ingest usually are) cost two compares.
+            return &[];
+        }
+        let lo = ids.partition_point(|&x| x < id);
+        let hi = lo + ids[lo..].iter().take_while(|&&x| x == id).count();
+        &self.rows[lo..hi]
+    }
+
+    /// Bytes held in memory (nothing when mapped).
+    pub fn memory_bytes(&self) -> usize {
+        if self.ids.is_mapped() {
+            0
+        } else {
+            self.ids.len() * 12
+        }
+    }
+}
+
+/// Metadata JSON per row, over the mapped offsets and bytes sections (UTF-8 checked at
+/// open, row boundaries included).
+pub struct MappedMetadata {
+    offsets: Slab<u64>,
+    bytes: Slab<u8>,
+}
+
+impl MappedMetadata {
+    /// Metadata of row `r` (`None`: the row has none).
+    pub fn get(&self, r: usize) -> Option<&str> {
+        let (s, e) = (self.offsets[r] as usize, self.offsets[r + 1] as usize);
+        // Checked at open: ordered, in bounds, on character boundaries of valid UTF-8.
+        (s < e).then(|| std::str::from_utf8(&self.bytes[s..e]).unwrap_or_default())
+    }
+
+    /// Rows.
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// A segment file opened and checked.
@@ -118,8 +200,12 @@ pub struct SegmentFile {
     pub vectors: Slab<f32>,
     /// Ids, mapped.
     pub ids: Slab<u64>,
-    /// Metadata JSON per row.
-    pub metadata: Vec<Option<String>>,
+    /// Metadata JSON per row, mapped.
+    pub metadata: MappedMetadata,
+    /// Rows by id (`None` for files before version 4: the caller computes it).
+    pub id_order: Option<IdOrder>,
+    /// The metadata's field index (`None` before version 4: the caller builds it).
+    pub index: Option<FieldIndex>,
     /// Graph over mapped arrays.
     pub graph: Option<FrozenGraph>,
     /// 8-bit codes over the mapped code rows (`None` for a version 1 file: the caller
@@ -166,6 +252,7 @@ pub fn write(dir: &Path, file: u64, parts: &SegmentParts<'_>) -> Result<()> {
     // Little-endian hosts only (x86-64, aarch64): the arrays are written as they sit in
     // memory and mapped back the same way.
     let vector_crcs = piece_crcs(as_bytes(parts.vectors), VECTOR_PIECE_SHIFT);
+    let index = parts.index.encode();
     let sections: [&[u8]; SECTIONS] = [
         as_bytes(parts.vectors),
         as_bytes(parts.ids),
@@ -178,6 +265,9 @@ pub fn write(dir: &Path, file: u64, parts: &SegmentParts<'_>) -> Result<()> {
         as_bytes(&ranges),
         codes,
         as_bytes(&vector_crcs),
+        as_bytes(parts.id_order.0),
+        as_bytes(parts.id_order.1),
+        &index,
     ];
     let mut fields = [0u8; 32];
     fields[0..4].copy_from_slice(&(parts.graph.is_some() as u32).to_le_bytes());
@@ -236,23 +326,39 @@ pub fn open(path: &Path, dim: usize, metric: Metric, checks: Checks) -> Result<S
     let vectors = Slab::<f32>::mapped(&map, sec[0].0, rows * dim).ok_or_else(|| slab_err(0))?;
     let ids = Slab::<u64>::mapped(&map, sec[1].0, rows).ok_or_else(|| slab_err(1))?;
     let offsets = Slab::<u64>::mapped(&map, sec[2].0, rows + 1).ok_or_else(|| slab_err(2))?;
-    let meta_bytes = &b[sec[3].0..sec[3].0 + sec[3].1];
-    let mut metadata = Vec::with_capacity(rows);
+    let meta_bytes = Slab::<u8>::mapped(&map, sec[3].0, sec[3].1).ok_or_else(|| slab_err(3))?;
+    // One pass over the offsets and one UTF-8 check of the whole section; no row is parsed.
+    let text = std::str::from_utf8(&meta_bytes)
+        .map_err(|e| bad((sec[3].0 + e.valid_up_to()) as u64, "metadata is not UTF-8"))?;
+    if offsets[0] != 0 {
+        return Err(bad(sec[2].0 as u64, "metadata offsets do not start at 0"));
+    }
     for r in 0..rows {
         let (s, e) = (offsets[r] as usize, offsets[r + 1] as usize);
-        if s > e || e > meta_bytes.len() {
-            return Err(bad(sec[2].0 as u64 + r as u64 * 8, "metadata offsets out of order"));
+        if s > e || e > text.len() || !text.is_char_boundary(e) {
+            return Err(bad(sec[2].0 as u64 + (r as u64 + 1) * 8, "metadata offsets out of order"));
         }
-        metadata.push(if s == e {
-            None
-        } else {
-            Some(
-                std::str::from_utf8(&meta_bytes[s..e])
-                    .map_err(|_| bad((sec[3].0 + s) as u64, "metadata is not UTF-8"))?
-                    .to_string(),
-            )
-        });
     }
+    let metadata = MappedMetadata { offsets, bytes: meta_bytes };
+    let (id_order, index) = if file.version() >= 4 {
+        expect(11, rows * 8)?;
+        expect(12, rows * 4)?;
+        let order = IdOrder {
+            ids: Slab::mapped(&map, sec[11].0, rows).ok_or_else(|| slab_err(11))?,
+            rows: Slab::mapped(&map, sec[12].0, rows).ok_or_else(|| slab_err(12))?,
+        };
+        if let Some(i) = order.ids.windows(2).position(|w| w[0] > w[1]) {
+            return Err(bad((sec[11].0 + (i + 1) * 8) as u64, "sorted ids out of order"));
+        }
+        if let Some(i) = order.rows.iter().position(|&r| r as usize >= rows) {
+            return Err(bad((sec[12].0 + i * 4) as u64, "sorted ids name a row past the segment"));
+        }
+        let index = FieldIndex::decode(&b[sec[13].0..sec[13].0 + sec[13].1], rows)
+            .map_err(|e| bad((sec[13].0 + e.offset) as u64, &format!("field index: {}", e.what)))?;
+        (Some(order), Some(index))
+    } else {
+        (None, None)
+    };
     let graph = if has_graph {
         let m = le_u32(b, 32) as usize;
         let entry = le_u32(b, 36);
@@ -311,7 +417,7 @@ pub fn open(path: &Path, dim: usize, metric: Metric, checks: Checks) -> Result<S
     } else {
         None
     };
-    Ok(SegmentFile { dim, rows, vectors, ids, metadata, graph, quant, deferred })
+    Ok(SegmentFile { dim, rows, vectors, ids, metadata, id_order, index, graph, quant, deferred })
 }
 
 /// Structural checks that make every read of the search kernel in bounds. `at` is where

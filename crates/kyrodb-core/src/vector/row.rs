@@ -49,6 +49,14 @@ pub struct HotTier {
     metadata: Vec<Option<Arc<RowMeta>>>,
     dead: Vec<u64>,
     dead_count: usize,
+    /// Estimated bytes of the rows' metadata (text and parsed form).
+    meta_bytes: usize,
+}
+
+/// Estimated bytes one row's metadata holds in memory: its text, and the parsed form
+/// (paths and values, about as large again) with the allocations' overhead.
+fn meta_cost(meta: &Option<Arc<RowMeta>>) -> usize {
+    meta.as_ref().map_or(0, |m| 2 * m.json.len() + 96)
 }
 
 impl HotTier {
@@ -85,6 +93,7 @@ impl HotTier {
         let r = self.ids.len();
         self.ids.push(id);
         self.vectors.extend_from_slice(vector);
+        self.meta_bytes += meta_cost(&meta);
         self.metadata.push(meta);
         if r.is_multiple_of(64) {
             self.dead.push(0);
@@ -147,7 +156,15 @@ impl HotTier {
         let dead: Vec<bool> = (h..self.len()).map(|r| self.is_dead(r as u32)).collect();
         self.ids.drain(..h);
         self.vectors.drain(..h * self.dim);
-        self.metadata.drain(..h);
+        self.meta_bytes -= self.metadata.drain(..h).map(|m| meta_cost(&m)).sum::<usize>();
+        // Give back what a large backlog (a bulk load, a replayed WAL) left allocated:
+        // without this the hot tier's capacity only ever grows.
+        let keep = (2 * self.ids.len()).max(8192);
+        if self.ids.capacity() > 2 * keep {
+            self.ids.shrink_to(keep);
+            self.vectors.shrink_to(keep * self.dim);
+            self.metadata.shrink_to(keep);
+        }
         self.dead = vec![0; self.ids.len().div_ceil(64)];
         self.dead_count = 0;
         for (r, d) in dead.into_iter().enumerate() {
@@ -205,7 +222,7 @@ impl HotTier {
 
     /// Bytes held in memory.
     pub fn memory_bytes(&self) -> usize {
-        self.vectors.capacity() * 4 + self.ids.capacity() * 8
+        self.vectors.capacity() * 4 + self.ids.capacity() * 8 + self.metadata.capacity() * 8 + self.meta_bytes
     }
 }
 

@@ -1,6 +1,8 @@
 //! An immutable segment: a frozen set of rows (vectors in graph order, ids, metadata),
-//! its HNSW graph (when large enough to need one), its metadata indexes, and a deletion
-//! bitset — the only part that changes after the segment is built.
+//! its HNSW graph (when large enough to need one), its metadata indexes, its id order
+//! (ids sorted, for lookups by id), and a deletion bitset — the only part that changes
+//! after the segment is built. A segment read from a file keeps everything mapped except
+//! the field index and the deletion bitset; its metadata is read when a row is returned.
 
 use super::aligned::{AlignedF32, Block};
 use super::exact::{self, RowSet};
@@ -17,7 +19,7 @@ use super::topk::{Candidate, TopK};
 use crate::error::{Error, Result};
 use crate::simd::kernels;
 use crate::storage::deferred::DeferredCheck;
-use crate::storage::segment_file::{SegmentFile, SegmentParts};
+use crate::storage::segment_file::{IdOrder, MappedMetadata, SegmentFile, SegmentParts};
 use crate::storage::slab::Slab;
 use parking_lot::Mutex;
 use roaring::RoaringBitmap;
@@ -65,14 +67,23 @@ pub struct SegmentFiles {
     pub persisted_deleted: usize,
 }
 
+/// Metadata JSON of a segment's rows.
+enum SegmentMeta {
+    /// A segment built in memory (an in-memory collection's, or one not yet stored).
+    Owned(Vec<Option<Arc<str>>>),
+    /// Read from the segment file's mapped sections.
+    Mapped(MappedMetadata),
+}
+
 /// An immutable segment of a collection.
 pub struct Segment {
     dim: usize,
     vectors: Block<f32>,
     ids: Slab<u64>,
+    id_order: IdOrder,
     /// Set once the segment is stored in a file.
     pub files: Option<SegmentFiles>,
-    metadata: Vec<Option<Arc<RowMeta>>>,
+    metadata: SegmentMeta,
     graph: Option<FrozenGraph>,
     /// 8-bit codes of the rows, present with the graph: the walk scores these and
     /// re-ranks its final candidates with the exact vectors.
@@ -85,6 +96,8 @@ pub struct Segment {
     /// and by a background sweep): every read of `vectors` goes through
     /// [`Segment::check_rows`] or [`Segment::check_vectors`] first.
     deferred: Option<Arc<DeferredCheck>>,
+    /// Bytes held in memory apart from the deletion bitset, fixed at construction.
+    resident_bytes: usize,
 }
 
 impl std::fmt::Debug for Segment {
@@ -145,7 +158,10 @@ impl Segment {
             metadata.push(metas[src].take());
         }
         let ids = ordered_ids;
-        let index = FieldIndex::build(metadata.iter().map(|m| m.as_deref().map(|m| &m.flat)));
+        let index = FieldIndex::build(metadata.iter().map(|m: &Option<Arc<RowMeta>>| m.as_deref().map(|m| &m.flat)));
+        // The parsed form was needed only for the index: keep the text.
+        let metadata = metadata.into_iter().map(|m| m.map(|m| Arc::clone(&m.json))).collect();
+        let id_order = IdOrder::compute(&ids);
         let quant = graph.as_ref().map(|_| Sq8::encode(&vectors, dim));
         let mut deleted = vec![0u64; n.div_ceil(64)];
         let mut deleted_count = 0;
@@ -159,8 +175,9 @@ impl Segment {
             dim,
             vectors: Block::Owned(vectors),
             ids: ids.into(),
+            id_order,
             files: None,
-            metadata,
+            metadata: SegmentMeta::Owned(metadata),
             graph,
             quant,
             index,
@@ -168,7 +185,25 @@ impl Segment {
             deleted_count,
             filter_cache: Mutex::new(FilterCache::new(FILTER_CACHE_BYTES)),
             deferred: None,
-        })
+            resident_bytes: 0,
+        }
+        .with_resident_bytes())
+    }
+
+    /// Record the bytes this segment holds in memory (everything is fixed but deletions).
+    fn with_resident_bytes(mut self) -> Segment {
+        let mut bytes = self.index.memory_bytes() + self.id_order.memory_bytes();
+        if let SegmentMeta::Owned(v) = &self.metadata {
+            bytes += v.iter().map(|m| 16 + m.as_ref().map_or(0, |j| j.len() + 16)).sum::<usize>();
+        }
+        if !self.ids.is_mapped() {
+            bytes += self.vectors.len() * 4
+                + self.ids.len() * 8
+                + self.graph.as_ref().map_or(0, FrozenGraph::memory_bytes)
+                + self.quant.as_ref().map_or(0, Sq8::memory_bytes);
+        }
+        self.resident_bytes = bytes;
+        self
     }
 
     /// A handle on this segment's graph a build can grow without the collection's lock
@@ -181,26 +216,35 @@ impl Segment {
     /// as file `files`.
     pub fn from_file(f: SegmentFile, deleted: Option<Vec<u64>>, files: SegmentFiles) -> Result<Segment> {
         let n = f.rows;
-        let mut metadata = Vec::with_capacity(n);
-        for (r, m) in f.metadata.into_iter().enumerate() {
-            metadata.push(match m {
-                None => None,
-                Some(json) => Some(Arc::new(RowMeta::parse(json, f.ids[r]).map_err(|e| {
-                    Error::Corruption(format!("segment file {}: metadata of row {r}: {e}", files.file))
-                })?)),
-            });
-        }
+        let index = match f.index {
+            Some(index) => index,
+            None => {
+                // Files before format version 4 carry no index: parse every row once.
+                let mut parsed = Vec::with_capacity(n);
+                for r in 0..n {
+                    parsed.push(match f.metadata.get(r) {
+                        None => None,
+                        Some(json) => Some(RowMeta::parse(json.to_string(), f.ids[r]).map_err(|e| {
+                            Error::Corruption(format!("segment file {}: metadata of row {r}: {e}", files.file))
+                        })?),
+                    });
+                }
+                FieldIndex::build(parsed.iter().map(|m| m.as_ref().map(|m| &m.flat)))
+            }
+        };
+        let id_order = f.id_order.unwrap_or_else(|| IdOrder::compute(&f.ids));
         let deleted = deleted.unwrap_or_else(|| vec![0; n.div_ceil(64)]);
         let deleted_count = deleted.iter().map(|w| w.count_ones() as usize).sum();
-        let index = FieldIndex::build(metadata.iter().map(|m| m.as_deref().map(|m| &m.flat)));
         // Format version 1 files carry no codes: compute them once here.
         let quant = f.quant.or_else(|| f.graph.as_ref().map(|_| Sq8::encode(&f.vectors, f.dim)));
         Ok(Segment {
+            resident_bytes: 0,
             dim: f.dim,
             vectors: Block::Mapped(f.vectors),
             ids: f.ids,
+            id_order,
             files: Some(files),
-            metadata,
+            metadata: SegmentMeta::Mapped(f.metadata),
             graph: f.graph,
             quant,
             index,
@@ -208,7 +252,8 @@ impl Segment {
             deleted_count,
             filter_cache: Mutex::new(FilterCache::new(FILTER_CACHE_BYTES)),
             deferred: f.deferred.map(Arc::new),
-        })
+        }
+        .with_resident_bytes())
     }
 
     /// Start verifying the vectors whose checks were deferred, on a background thread.
@@ -247,9 +292,11 @@ impl Segment {
             metric,
             vectors: &self.vectors,
             ids: &self.ids,
-            metadata: self.metadata.iter().map(|m| m.as_ref().map(|m| &*m.json)).collect(),
+            metadata: (0..self.len() as u32).map(|r| self.meta_str(r)).collect(),
             graph: self.graph.as_ref(),
             quant: self.quant.as_ref(),
+            id_order: (&self.id_order.ids, &self.id_order.rows),
+            index: &self.index,
         }
     }
 
@@ -309,9 +356,25 @@ impl Segment {
         &self.vectors[s..s + self.dim]
     }
 
-    /// Metadata of row `r`.
-    pub fn meta(&self, r: u32) -> Option<&Arc<RowMeta>> {
-        self.metadata[r as usize].as_ref()
+    /// Metadata JSON of row `r`.
+    pub fn meta_str(&self, r: u32) -> Option<&str> {
+        match &self.metadata {
+            SegmentMeta::Owned(v) => v[r as usize].as_deref(),
+            SegmentMeta::Mapped(m) => m.get(r as usize),
+        }
+    }
+
+    /// Metadata JSON of row `r`, as returned to callers.
+    pub fn meta_json(&self, r: u32) -> Option<Arc<str>> {
+        match &self.metadata {
+            SegmentMeta::Owned(v) => v[r as usize].clone(),
+            SegmentMeta::Mapped(m) => m.get(r as usize).map(Arc::from),
+        }
+    }
+
+    /// The live row holding `id`, if any (a binary search of the id order).
+    pub fn find_live(&self, id: u64) -> Option<u32> {
+        self.id_order.rows_of(id).iter().copied().find(|&r| !self.is_deleted(r) && self.ids[r as usize] == id)
     }
 
     /// Search this segment: the best `k` live rows (matching `filter`) as candidates whose
@@ -459,13 +522,7 @@ impl Segment {
 
     /// Bytes held in memory (mapped arrays not counted: the page cache holds them).
     pub fn memory_bytes(&self) -> usize {
-        if self.ids.is_mapped() {
-            return self.deleted.len() * 8;
-        }
-        self.vectors.len() * 4
-            + self.ids.len() * 8
-            + self.graph.as_ref().map_or(0, FrozenGraph::memory_bytes)
-            + self.quant.as_ref().map_or(0, Sq8::memory_bytes)
+        self.resident_bytes + self.deleted.len() * 8
     }
 }
 

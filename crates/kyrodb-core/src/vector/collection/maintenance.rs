@@ -24,6 +24,29 @@ enum BuildScope {
 /// behind a waiting writer wait for all of it (parking_lot's lock is fair).
 const SNAPSHOT_CHUNK_ROWS: u32 = 2048;
 
+/// A copied row's metadata: hot rows carry it parsed; segment rows as stored text, parsed
+/// after the copy (the new segment's field index needs the parsed form) so no lock is held
+/// while parsing.
+enum CopiedMeta {
+    Parsed(Arc<RowMeta>),
+    Text(Arc<str>),
+}
+
+/// Parse the copied metadata that is still text (`ids[i]` holds `metas[i]`).
+fn parse_copied(metas: Vec<Option<CopiedMeta>>, ids: &[u64]) -> Result<Vec<Option<Arc<RowMeta>>>> {
+    metas
+        .into_iter()
+        .zip(ids)
+        .map(|(m, &id)| match m {
+            None => Ok(None),
+            Some(CopiedMeta::Parsed(p)) => Ok(Some(p)),
+            Some(CopiedMeta::Text(json)) => RowMeta::parse(json.to_string(), id)
+                .map(|p| Some(Arc::new(p)))
+                .map_err(|e| Error::Corruption(format!("stored metadata of id {id}: {e}"))),
+        })
+        .collect()
+}
+
 /// Segments past which hot builds wait for merges: every search walks every segment, so
 /// their number is a backlog too. When writes outrun merges, the hot tier then fills to
 /// its cap and writers wait (the indexing rate, merges included, paces the writes).
@@ -387,7 +410,8 @@ impl Collection {
                         ids.push(seg.id(row));
                         born_deleted.push(dead);
                         vectors.extend_from_slice(seg.vector(row)?);
-                        metas.push(if dead { None } else { seg.meta(row).cloned() });
+                        // Text only under the lock; parsed (for the new index) after.
+                        metas.push(if dead { None } else { seg.meta_json(row).map(CopiedMeta::Text) });
                     }
                 }
                 r = end;
@@ -407,12 +431,13 @@ impl Collection {
                     ids.push(st.hot.id(r));
                     born_deleted.push(false);
                     vectors.extend_from_slice(st.hot.vector(r));
-                    metas.push(st.hot.meta(r).cloned());
+                    metas.push(st.hot.meta(r).cloned().map(CopiedMeta::Parsed));
                 }
             }
             abs = end;
         }
         let hot_prefix = (hot_end - hot_start) as usize;
+        let metas = parse_copied(metas, &ids)?;
         let consumed_segments = consumed;
         let seed_graph = seed.map(|(_, graph)| graph);
         // Rows taken from the hot tier, and rows of segments that went through the graph
@@ -486,8 +511,8 @@ impl Collection {
 
     /// Install a built segment in place of the hot prefix and consumed segments (uids) it
     /// was built from. Rows whose source died during the build arrive deleted. The work
-    /// under the write lock is proportional to the rows built, not to the collection:
-    /// locations are stable names, so only the rows that moved are rewritten.
+    /// under the write lock is proportional to the rows built, not to the collection: the
+    /// moved hot rows leave the hot id map; segment rows need no map.
     fn swap(&self, mut segment: Segment, sources: &[(u64, Loc)], hot_prefix: usize, consumed: &[u32]) {
         // Where each live source id was when it was copied.
         let src_of_id: IdMap<Loc> = sources.iter().copied().collect();
@@ -504,12 +529,22 @@ impl Collection {
             // Every row live at swap time was live when it was copied, so each live
             // source is here; a source that died meanwhile (deleted, or replaced by a
             // newer write) is dead in the new segment too.
-            match st.locations.get_mut(&id) {
-                Some(loc) if src_of_id.get(&id) == Some(&*loc) => {
-                    *loc = Loc::Seg(uid, r);
-                    moved += 1;
+            let still_live = match src_of_id.get(&id) {
+                Some(&Loc::Hot(abs)) => {
+                    let live = st.hot_ids.get(&id) == Some(&abs);
+                    if live {
+                        // From now on the id is found through the new segment's id order.
+                        st.hot_ids.remove(&id);
+                    }
+                    live
                 }
-                _ => segment.delete_row(r),
+                Some(&Loc::Seg(u, row)) => st.seg_pos(u).is_some_and(|p| !st.segments[p].is_deleted(row)),
+                None => false,
+            };
+            if still_live {
+                moved += 1;
+            } else {
+                segment.delete_row(r);
             }
         }
         // Consumed segments leave the list here but are dropped (unmapped, freed) after the

@@ -1,10 +1,12 @@
 //! A vector collection: a hot tier of recent writes (searched exactly) in front of
-//! immutable segments (HNSW graphs), with one id → location map that says where each
-//! id's live version is.
+//! immutable segments (HNSW graphs). Where an id's live version is: the hot tier's id map
+//! says for recent writes, and each segment's id order (its ids sorted, stored in its
+//! file) for the rest — so opening a collection builds no id map at all.
 //!
 //! Invariants (tested in `tests/collection.rs` and `__test__/model.test.ts`):
-//! 1. Every id has at most one live row: `locations[id]` names it, and every other row
-//!    that ever held the id is dead (hot tombstone) or deleted (segment bit).
+//! 1. Every id has at most one live row, anywhere: every other row that ever held the id
+//!    is dead (hot tombstone) or deleted (segment bit). `hot_ids[id]` names the live hot
+//!    row; an id absent from it is live in at most one segment.
 //! 2. A call that returns an error has changed nothing: batches are validated completely
 //!    before the first row is touched.
 //! 3. A build (freeze) or merge never holds a lock for longer than copying one chunk of
@@ -14,11 +16,13 @@
 //!    `max_unindexed_rows` live rows waits until builds bring it back under (see
 //!    [`Collection::set_max_unindexed_rows`]), so a search never scans more than that.
 //!
-//! Locations are stable names, not positions: a hot row is named by its absolute row
-//! number (rows drained into segments so far + its index), a segment row by the segment's
-//! uid and the row. So installing a segment rewrites only the locations of the rows it
-//! took in — never the whole map (at 1M ids that took milliseconds under the write lock
-//! on every flush).
+//! A hot row is named by its absolute row number (rows drained into segments so far + its
+//! index), a segment row by the segment's uid and the row. Installing a segment removes
+//! the ids of the hot rows it took in from `hot_ids` and rewrites nothing else (at 1M
+//! ids, rewriting one global map took milliseconds under the write lock on every flush).
+//! A lookup by id costs one hash probe plus, for ids not in the hot tier, one binary
+//! search per segment (segments are at most `MAX_SEGMENTS`; ids outside a segment's
+//! range cost two compares).
 
 mod maintenance;
 pub use maintenance::background_threads;
@@ -192,7 +196,10 @@ struct State {
     /// Uid of each segment in `segments` (same order); uids are never reused.
     seg_uids: Vec<u32>,
     next_seg_uid: u32,
-    locations: IdMap<Loc>,
+    /// Id → absolute row of its live hot row.
+    hot_ids: IdMap<u64>,
+    /// Live ids (hot and segments).
+    live: usize,
     /// Sequence number of the last WAL frame applied (durable collections).
     applied_seq: u64,
     /// Every frame up to here is in the segment files and deletion bitmaps.
@@ -223,24 +230,40 @@ impl State {
         }
     }
 
-    fn meta(&self, loc: Loc) -> Option<&Arc<RowMeta>> {
+    fn meta(&self, loc: Loc) -> Option<Arc<str>> {
         match loc {
-            Loc::Hot(abs) => self.hot.meta(self.hot_row(abs)),
-            Loc::Seg(uid, r) => self.seg_pos(uid).and_then(|s| self.segments[s].meta(r)),
+            Loc::Hot(abs) => self.hot.meta(self.hot_row(abs)).map(|m| Arc::clone(&m.json)),
+            Loc::Seg(uid, r) => self.seg_pos(uid).and_then(|s| self.segments[s].meta_json(r)),
         }
     }
 
-    fn kill(&mut self, loc: Loc) {
-        match loc {
-            Loc::Hot(abs) => {
-                let r = self.hot_row(abs);
-                self.hot.kill(r)
+    /// Where `id`'s live version is, if it has one.
+    fn find(&self, id: u64) -> Option<Loc> {
+        if let Some(&abs) = self.hot_ids.get(&id) {
+            return Some(Loc::Hot(abs));
+        }
+        self.find_in_segments(id).map(|(s, r)| Loc::Seg(self.seg_uids[s], r))
+    }
+
+    /// The segment (position) and row of `id`'s live segment row, if any.
+    fn find_in_segments(&self, id: u64) -> Option<(usize, u32)> {
+        // Newest first: a replaced id's live row is likelier in a recent segment.
+        self.segments.iter().enumerate().rev().find_map(|(s, seg)| seg.find_live(id).map(|r| (s, r)))
+    }
+
+    /// Kill `id`'s live version; returns whether it had one.
+    fn kill_id(&mut self, id: u64) -> bool {
+        if let Some(abs) = self.hot_ids.remove(&id) {
+            let r = self.hot_row(abs);
+            self.hot.kill(r);
+            return true;
+        }
+        match self.find_in_segments(id) {
+            Some((s, r)) => {
+                self.segments[s].delete_row(r);
+                true
             }
-            Loc::Seg(uid, r) => {
-                if let Some(s) = self.seg_pos(uid) {
-                    self.segments[s].delete_row(r)
-                }
-            }
+            None => false,
         }
     }
 }
@@ -356,7 +379,8 @@ impl Collection {
                 segments: Vec::new(),
                 seg_uids: Vec::new(),
                 next_seg_uid: 0,
-                locations: IdMap::default(),
+                hot_ids: IdMap::default(),
+                live: 0,
                 applied_seq: flushed_seq,
                 flushed_seq,
             }),
@@ -445,22 +469,11 @@ impl Collection {
     }
 
     /// Install the segments read at open (before WAL replay). Every id may be live in at
-    /// most one of them.
+    /// most one of them (checkpoints keep it so; `verify` checks it).
     pub(crate) fn restore_segments(&self, segments: Vec<Segment>) -> Result<()> {
         let mut st = self.state.write();
-        st.locations.reserve(segments.iter().map(Segment::live).sum());
-        for (s, seg) in segments.iter().enumerate() {
-            for r in 0..seg.len() as u32 {
-                if !seg.is_deleted(r) && st.locations.insert(seg.id(r), Loc::Seg(s as u32, r)).is_some() {
-                    return Err(Error::Corruption(format!(
-                        "collection '{}': id {} is live in two segments (segment file {:?})",
-                        self.name,
-                        seg.id(r),
-                        seg.files.map(|f| f.file)
-                    )));
-                }
-            }
-        }
+        // Each segment's id order came with its file: nothing to build here.
+        st.live = segments.iter().map(Segment::live).sum();
         st.seg_uids = (0..segments.len() as u32).collect();
         st.next_seg_uid = segments.len() as u32;
         st.segments = segments;
@@ -507,7 +520,7 @@ impl Collection {
     /// Number of live vectors.
     pub fn count(&self) -> Result<usize> {
         self.check_usable()?;
-        Ok(self.state.read().locations.len())
+        Ok(self.state.read().live)
     }
 
     /// Layout counts.
@@ -516,7 +529,7 @@ impl Collection {
         let s = self.state.read();
         let c = &self.counters;
         Ok(CollectionStats {
-            count: s.locations.len(),
+            count: s.live,
             hot_rows: s.hot.live(),
             segments: s.segments.iter().map(|g| (g.len(), g.live(), g.has_graph())).collect(),
             max_unindexed_rows: self.max_unindexed_rows(),
@@ -619,13 +632,20 @@ impl Collection {
         let dim = self.config.dimension;
         let mut st = self.state.write();
         st.hot.reserve(ids.len());
-        for ((id, v), meta) in ids.iter().zip(vectors.chunks_exact(dim)).zip(metadata) {
-            // One hash operation per row: the new row goes in first, the row it replaces
-            // (never the same one) is killed after.
-            let r = st.hot.push(*id, v, meta);
-            let loc = st.hot_loc(r);
-            if let Some(old) = st.locations.insert(*id, loc) {
-                st.kill(old);
+        for ((&id, v), meta) in ids.iter().zip(vectors.chunks_exact(dim)).zip(metadata) {
+            // One hash operation for an id already hot: the new row goes in first, the row
+            // it replaces (never the same one) is killed after.
+            let r = st.hot.push(id, v, meta);
+            let abs = st.hot_base + r as u64;
+            match st.hot_ids.insert(id, abs) {
+                Some(old) => {
+                    let old = st.hot_row(old);
+                    st.hot.kill(old);
+                }
+                None => match st.find_in_segments(id) {
+                    Some((s, row)) => st.segments[s].delete_row(row),
+                    None => st.live += 1,
+                },
             }
         }
         self.note_applied(&mut st, seq);
@@ -635,12 +655,12 @@ impl Collection {
     fn apply_delete(&self, ids: &[u64], seq: u64) -> usize {
         let mut st = self.state.write();
         let mut removed = 0;
-        for id in ids {
-            if let Some(loc) = st.locations.remove(id) {
-                st.kill(loc);
+        for &id in ids {
+            if st.kill_id(id) {
                 removed += 1;
             }
         }
+        st.live -= removed;
         self.note_applied(&mut st, seq);
         removed
     }
@@ -681,14 +701,49 @@ impl Collection {
     }
 
     /// Verify every stored vector whose check was deferred at open (large segments are
-    /// otherwise checked on first use and by a background sweep): `CORRUPTION` naming
-    /// the file and offset if one is damaged.
+    /// otherwise checked on first use and by a background sweep), and that no id is live
+    /// twice (in two segments, or in a segment and the hot tier): `CORRUPTION` naming the
+    /// file and offset, or the id, if not.
     pub fn verify(&self) -> Result<()> {
         self.check_usable()?;
         // Checked outside the lock: at 10M rows this reads gigabytes, and writers (then
         // readers queued behind them) would wait for it.
         let pending: Vec<_> = self.state.read().segments.iter().filter_map(Segment::pending_check).collect();
-        pending.iter().try_for_each(|d| d.check_all())
+        pending.iter().try_for_each(|d| d.check_all())?;
+        self.verify_unique_ids()
+    }
+
+    /// Every live segment row's id is live nowhere else. Reads a chunk of rows per
+    /// read-lock hold (a segment merged away meanwhile ends its check early: its rows are
+    /// in the merged segment, checked on its own if it was listed at the start).
+    fn verify_unique_ids(&self) -> Result<()> {
+        let uids = self.state.read().seg_uids.clone();
+        for uid in uids {
+            let mut r = 0u32;
+            loop {
+                let st = self.state.read();
+                let Some(p) = st.seg_pos(uid) else { break };
+                let seg = &st.segments[p];
+                let end = (r + 65_536).min(seg.len() as u32);
+                for row in (r..end).filter(|&row| !seg.is_deleted(row)) {
+                    let id = seg.id(row);
+                    let elsewhere = st.hot_ids.contains_key(&id)
+                        || st.segments.iter().enumerate().any(|(q, other)| q != p && other.find_live(id).is_some());
+                    if elsewhere {
+                        return Err(Error::Corruption(format!(
+                            "collection '{}': id {id} is live in segment file {:?} and elsewhere",
+                            self.name,
+                            seg.files.map(|f| f.file)
+                        )));
+                    }
+                }
+                r = end;
+                if r as usize >= seg.len() {
+                    break;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Re-apply a WAL frame at open (frames at or below the flushed sequence are skipped
@@ -747,7 +802,7 @@ impl Collection {
         // Every acknowledged write is already applied, so ids absent now need no log entry.
         let present: Vec<u64> = {
             let st = self.state.read();
-            ids.iter().copied().filter(|id| st.locations.contains_key(id)).collect()
+            ids.iter().copied().filter(|&id| st.find(id).is_some()).collect()
         };
         if present.is_empty() {
             return Ok(0);
@@ -761,8 +816,8 @@ impl Collection {
     pub fn get(&self, id: u64) -> Result<Option<StoredVector>> {
         self.check_usable()?;
         let st = self.state.read();
-        let Some(&loc) = st.locations.get(&id) else { return Ok(None) };
-        Ok(Some(StoredVector { vector: st.vector(loc)?.to_vec(), metadata: st.meta(loc).map(|m| m.json.clone()) }))
+        let Some(loc) = st.find(id) else { return Ok(None) };
+        Ok(Some(StoredVector { vector: st.vector(loc)?.to_vec(), metadata: st.meta(loc) }))
     }
 
     fn prepare_queries(&self, queries: &[f32]) -> Result<Vec<f32>> {
@@ -832,7 +887,7 @@ impl Collection {
             out.ids.push(c.id);
             out.distances.push(c.distance);
             if params.with_metadata {
-                out.metadata.push(st.meta(loc).map(|m| m.json.clone()));
+                out.metadata.push(st.meta(loc));
             }
             if params.with_vectors {
                 out.vectors.push(st.vector(loc)?.to_vec());
@@ -846,6 +901,6 @@ impl Collection {
         let st = self.state.read();
         st.hot.memory_bytes()
             + st.segments.iter().map(Segment::memory_bytes).sum::<usize>()
-            + st.locations.capacity() * 24
+            + st.hot_ids.capacity() * 24
     }
 }
