@@ -41,26 +41,48 @@ function supportedKeys() {
   })
 }
 
-/** Load the binding in this process; the error if it does not load. */
-function loadError() {
-  try {
-    require(path.join(root, 'index.js')).simdLevel()
-    return null
-  } catch (err) {
-    return err
-  }
+/** First lines of an error and of its `cause` chain (how the loader reports what it tried). */
+function messagesOf(err) {
+  const messages = []
+  for (let e = err; e != null && messages.length < 50; e = e.cause) messages.push(String(e.message ?? e).split('\n')[0])
+  return messages
 }
+const PROBE = `const messagesOf = ${messagesOf}
+try {
+  require('./index.js').simdLevel()
+} catch (err) {
+  process.stdout.write(JSON.stringify(messagesOf(err)))
+  process.exit(1)
+}`
 
-/** Same check in a fresh process (after a build, so nothing cached from the failed attempt). */
-function loadsInChild() {
-  const r = spawnSync(process.execPath, ['-e', "require('./index.js').simdLevel()"], { cwd: root, stdio: 'pipe' })
-  return r.status === 0
+/**
+ * Load the binding in a child process (a damaged binary can crash the process that loads it):
+ * null when it loads, else the loader's messages. Where this node cannot start a child of
+ * itself (an emulated node under qemu-user without binfmt_misc) it loads in this process.
+ */
+function loadFailure() {
+  const r = spawnSync(process.execPath, ['-e', PROBE], { cwd: root, encoding: 'utf8' })
+  if (r.status === 0) return null
+  if (spawnSync(process.execPath, ['-e', '0']).status !== 0) {
+    try {
+      require(path.join(root, 'index.js')).simdLevel()
+      return null
+    } catch (err) {
+      return messagesOf(err)
+    }
+  }
+  if (r.signal) return [`the native binary crashed the process loading it (${r.signal})`]
+  try {
+    return JSON.parse(r.stdout)
+  } catch {
+    return [String(r.stderr || r.stdout || `exit ${r.status}`).trim().split('\n')[0]]
+  }
 }
 
 const key = platformKey()
 const prebuilt = `${pkg.name}-${key}`
-const error = loadError()
-if (error === null) {
+const failure = loadFailure()
+if (failure === null) {
   let from = `${pkg.name}.${key}.node`
   try {
     from = path.dirname(require.resolve(`${prebuilt}/package.json`, { paths: [root] }))
@@ -82,7 +104,7 @@ if (devCheckout) {
   } else {
     console.error('kyrodb: cannot build: @napi-rs/cli is missing (run npm install without --omit=dev)')
   }
-  if (r.status !== 0 || !loadsInChild()) {
+  if (r.status !== 0 || loadFailure() !== null) {
     console.error('kyrodb: native build failed. Install a Rust toolchain (https://rustup.rs) and run `npm install` again.')
     process.exit(1)
   }
@@ -91,12 +113,9 @@ if (devCheckout) {
 }
 
 const supported = supportedKeys()
-/** The loader's reason for the platform package (its errors are chained through `cause`). */
-function reason(err) {
-  const messages = []
-  for (let e = err; e != null && messages.length < 50; e = e.cause) messages.push(String(e.message ?? e).split('\n')[0])
-  return messages.find((m) => m.includes(prebuilt) || m.includes(`.${key}.node`)) ?? messages[0]
-}
+/** The loader's reason for the platform package, out of everything it tried. */
+const reason = (messages) =>
+  messages.find((m) => m.includes(prebuilt) || m.includes(`.${key}.node`) || m.includes('crashed')) ?? messages[0]
 let installed = false
 try {
   require.resolve(`${prebuilt}/package.json`, { paths: [root] })
@@ -105,12 +124,17 @@ try {
   // not installed
 }
 const lines = []
-if (supported.includes(key)) {
+if (supported.includes(key) && installed) {
   lines.push(
     `kyrodb: the prebuilt native binary for ${key} did not load.`,
-    installed
-      ? `  Its package ${prebuilt} is installed but failed to load: ${reason(error)}`
-      : `  It comes in the optional dependency ${prebuilt}@${pkg.version}, which is not installed.`,
+    `  Its package ${prebuilt} is installed but failed to load: ${reason(failure)}`,
+    `  Reinstall it (remove node_modules/${prebuilt} and run npm install). An error naming a`,
+    `  GLIBC_ version means this system's C library is older than the binary needs.`,
+  )
+} else if (supported.includes(key)) {
+  lines.push(
+    `kyrodb: the prebuilt native binary for ${key} did not load.`,
+    `  It comes in the optional dependency ${prebuilt}@${pkg.version}, which is not installed.`,
     `  Reinstall without --omit=optional / --no-optional. If the lockfile was made on another`,
     `  platform, delete node_modules and package-lock.json and run npm install again`,
     `  (npm bug https://github.com/npm/cli/issues/4828).`,

@@ -15,7 +15,6 @@
 #   scripts/pack-smoke.sh --no-build   # reuse npm/linux-{x64,arm64}-gnu/*.node as they are
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$(pwd)
 
 build=1
 for arg in "$@"; do
@@ -130,7 +129,7 @@ echo
 echo "== unsupported platform: the install hook's message (process.arch faked to riscv64)"
 printf "Object.defineProperty(process, 'arch', { value: 'riscv64' })\n" >"$W/fake-riscv64.cjs"
 set +e
-(cd "$APP/node_modules/kyrodb" && sandbox node --require "$W/fake-riscv64.cjs" scripts/install-native.cjs) >"$W/unsupported.log" 2>&1
+(cd "$APP/node_modules/kyrodb" && NODE_OPTIONS="--require $W/fake-riscv64.cjs" sandbox node scripts/install-native.cjs) >"$W/unsupported.log" 2>&1
 rc=$?
 set -e
 cat "$W/unsupported.log"
@@ -146,6 +145,18 @@ mv "$W/hidden-x64" "$APP/node_modules/kyrodb-$X64"
 cat "$W/missing.log"
 [ $rc -ne 0 ] && grep -q "optional dependency kyrodb-$X64@$(node -p "require('./package.json').version"), which is not installed" "$W/missing.log" && ! grep -qi cargo "$W/missing.log" ||
   { echo "FAIL: expected a non-zero exit naming the missing platform package (exit $rc)" >&2; exit 1; }
+echo "-- and with a damaged binary (truncated to 4 KiB; loading it crashes the process):"
+bin="$APP/node_modules/kyrodb-$X64/kyrodb.$X64.node"
+cp "$bin" "$W/good.node"
+head -c 4096 "$W/good.node" >"$bin"
+set +e
+(cd "$APP/node_modules/kyrodb" && sandbox node scripts/install-native.cjs) >"$W/damaged.log" 2>&1
+rc=$?
+set -e
+cp "$W/good.node" "$bin"
+cat "$W/damaged.log"
+[ $rc -eq 1 ] && grep -q "kyrodb-$X64 is installed but failed to load" "$W/damaged.log" ||
+  { echo "FAIL: expected exit 1 and a message about the damaged $X64 package (exit $rc)" >&2; exit 1; }
 
 echo
 echo "== arm64: the $ARM package under qemu"

@@ -8,7 +8,8 @@
 // file"). `napi prepublish -t npm` (the `prepublishOnly` script, run by the release workflow)
 // adds them when publishing; this script does the same to a staged copy of the manifest so a
 // locally packed tarball is the one that would be published, and checks the npm/<platform>/
-// package manifests agree with it (name, version, os, cpu, libc, main, files).
+// package manifests agree with it (name, version, os, cpu, libc, main, files), and that the
+// release workflow's build matrix covers exactly napi.targets.
 //
 //   node scripts/release-manifest.cjs --check                 # check npm/*/package.json only
 //   node scripts/release-manifest.cjs <staged package.json>   # check, then write into it
@@ -53,6 +54,16 @@ for (const triple of targets) {
   if (sub.license !== pkg.license) problems.push(`${path.relative(root, file)}: license ${sub.license} != ${pkg.license}`)
 }
 
+// The release workflow must build every target (and only those).
+const workflow = path.join(root, '.github', 'workflows', 'release.yml')
+if (fs.existsSync(workflow)) {
+  const text = fs.readFileSync(workflow, 'utf8')
+  const buildJob = text.slice(text.indexOf('\n  build:'), text.indexOf('\n  test-'))
+  const built = new Set([...buildJob.matchAll(/^\s+target: ([\w.-]+)$/gm)].map((m) => m[1]))
+  for (const triple of targets) if (!built.has(triple)) problems.push(`release.yml builds no ${triple}`)
+  for (const triple of built) if (!targets.includes(triple)) problems.push(`release.yml builds ${triple}, not in napi.targets`)
+}
+
 if (problems.length > 0) {
   console.error(`release-manifest: ${problems.length} problem(s):\n  ${problems.join('\n  ')}`)
   process.exit(1)
@@ -60,7 +71,7 @@ if (problems.length > 0) {
 
 const target = process.argv[2]
 if (target === undefined || target === '--check') {
-  console.log(`release-manifest: ${targets.length} platform packages agree with package.json (version ${pkg.version})`)
+  console.log(`release-manifest: ${targets.length} platform packages and the release workflow agree with package.json (version ${pkg.version})`)
   process.exit(0)
 }
 const staged = JSON.parse(fs.readFileSync(target, 'utf8'))
