@@ -142,14 +142,16 @@ export class Database {
   readonly #native: NativeDatabase
   readonly #path: string | null
   readonly #maxUnindexedRows: number | undefined
+  readonly #durability: Durability
   /** The key-value store (`u64` keys, bytes or string values). */
   readonly kv: KeyValueStore
 
   /** @internal */
-  constructor(nativeDb: NativeDatabase, path: string | null, maxUnindexedRows?: number) {
+  constructor(nativeDb: NativeDatabase, path: string | null, maxUnindexedRows?: number, durability: Durability = 'full') {
     this.#native = nativeDb
     this.#path = path
     this.#maxUnindexedRows = maxUnindexedRows
+    this.#durability = durability
     this.kv = new KeyValueStore(nativeDb.kv())
   }
 
@@ -162,6 +164,11 @@ export class Database {
   /** The directory the database was opened at, or `null` for an in-memory database. */
   get path(): string | null {
     return this.#path
+  }
+
+  /** The durability mode it was opened with (see {@link OpenOptions.durability}). */
+  get durability(): Durability {
+    return this.#durability
   }
 
   /** Whether {@link Database.close} has been called. */
@@ -331,5 +338,5 @@ export async function open(path?: string | null, options: OpenOptions = {}): Pro
   const nativeDb = await callAsync(() =>
     native.NativeDatabase.openAsync(p, { durability, syncIntervalMs, salvage, kvMemtableBytes, rmiRebuildAppends }),
   )
-  return new Database(nativeDb, p, maxUnindexedRows)
+  return new Database(nativeDb, p, maxUnindexedRows, durability ?? 'full')
 }

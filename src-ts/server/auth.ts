@@ -62,6 +62,14 @@ export class KeyRing {
     return admin ? 'admin' : read ? 'read' : null
   }
 
+  /**
+   * What the request's key may do: `'admin'` or `'read'`, or `null` for no valid key. With
+   * no keys configured every request may do everything: `'admin'`.
+   */
+  roleOfRequest(req: FastifyRequest): 'admin' | 'read' | null {
+    return this.enabled ? this.roleOf(presentedKey(req)) : 'admin'
+  }
+
   /** Throw 401/403 unless the request may call a route needing `access`. */
   check(req: FastifyRequest, access: Access): void {
     if (access === 'public' || !this.enabled) return

@@ -4,7 +4,8 @@
  * Layout: `routes/` holds the routes by area (key-value, collections, maintenance,
  * system); `schemas.ts` the JSON schemas they validate with (and `/openapi.json` is
  * generated from); `auth.ts` API keys; `metrics.ts` Prometheus; `body.ts` compressed and
- * binary bodies; `errors.ts` the one error shape. See `docs/ARCHITECTURE.md` § Server.
+ * binary bodies; `errors.ts` the one error shape; `dashboard/` the web page at `/` and the
+ * API it calls. See `docs/ARCHITECTURE.md` § Server.
  * @module
  */
 import rateLimit from '@fastify/rate-limit'
@@ -16,10 +17,14 @@ import { installBodyHandling } from './body.js'
 import { errorBodySchema, errorHandler, HttpError } from './errors.js'
 import { ServerMetrics } from './metrics.js'
 import { LoopLoad } from './load.js'
+import { Jobs } from './dashboard/jobs.js'
+import { LiveFigures } from './dashboard/live.js'
+import { dashboardRoutes } from './dashboard/routes.js'
+import { dashboardStatic } from './dashboard/static.js'
 import { adminRoutes } from './routes/admin.js'
 import { collectionRoutes } from './routes/collections.js'
 import { kvRoutes } from './routes/kv.js'
-import { systemRoutes } from './routes/system.js'
+import { packageVersion, systemRoutes } from './routes/system.js'
 
 export type { Access, ApiKeys } from './auth.js'
 export type { HttpErrorCode } from './errors.js'
@@ -47,6 +52,8 @@ export interface ServerOptions {
   requestTimeoutMs?: number
   /** Time to receive the request headers, in ms; default 10,000. */
   headersTimeoutMs?: number
+  /** Where the built dashboard is (`index.html` and `assets/`); default `dist/ui` of this package. */
+  uiDir?: string
 }
 
 /** Build the fastify app. Call `.listen()` on it to serve. */
@@ -185,5 +192,16 @@ export function createServer(options: ServerOptions): FastifyInstance {
   void app.register(kvRoutes, { db })
   void app.register(adminRoutes, { db })
   void app.register(collectionRoutes, { db, metrics, load })
+
+  // The dashboard: its page and assets, its API, the per-second live samples, its jobs.
+  const live = new LiveFigures(db, metrics, () => jobs.busy)
+  const jobs = new Jobs(db, () => live.jobSeen())
+  live.start()
+  app.addHook('onClose', async () => {
+    live.stop()
+    await jobs.idle()
+  })
+  void app.register(dashboardStatic, { dir: options.uiDir })
+  void app.register(dashboardRoutes, { db, keys, live, jobs, version: packageVersion(), startedAt: Date.now() })
   return app
 }

@@ -10,7 +10,8 @@ import { ClosedError } from '../../errors.js'
 import { engineInfo } from '../../info.js'
 import type { ServerMetrics } from '../metrics.js'
 
-function packageVersion(): string {
+/** The package's version, from its package.json. */
+export function packageVersion(): string {
   try {
     return (JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version
   } catch {
