@@ -61,5 +61,6 @@ export async function api<T = any>(path: string, init: { method?: string; body?:
 /** Who the caller is. */
 export interface Session {
   auth: boolean
-  role: 'admin' | 'read'
+  /** `null`: no key was sent, or not a valid one. */
+  role: 'admin' | 'read' | null
 }

@@ -111,9 +111,11 @@ export function TimeChart(props: {
     if (u === null) return
     const xs = props.data[0] as number[]
     const end = xs.length > 0 ? xs[xs.length - 1]! : Date.now() / 1000
+    // The window, or less while the server has not been up that long (at least a minute).
+    const span = Math.min(props.windowS, Math.max(60, xs.length > 0 ? end - xs[0]! + props.intervalS : 0))
     u.batch(() => {
       u.setData(props.data as uPlot.AlignedData, false)
-      u.setScale('x', { min: end - props.windowS, max: end })
+      u.setScale('x', { min: end - span, max: end })
     })
   }, [props.data, props.windowS])
 

@@ -33,11 +33,13 @@ function KeyPrompt({ onSession, refused }: { onSession: (s: Session) => void; re
     setBusy(true)
     try {
       const s = await api<Session>('/v1/dashboard/session', { keyOverride: value })
-      setKey(value)
-      onSession(s)
+      if (s.role === null) setError('That key was refused: it is neither an admin nor a read-only key of this server.')
+      else {
+        setKey(value)
+        onSession(s)
+      }
     } catch (err) {
-      const e = err as ApiError
-      setError(e.status === 401 ? `That key was refused (${e.status} ${e.code}).` : `Could not check the key: ${e.message}`)
+      setError(`Could not check the key: ${(err as ApiError).message}`)
     } finally {
       setBusy(false)
     }
@@ -80,10 +82,16 @@ function App() {
       setNeedKey(true)
     })
     api<Session>('/v1/dashboard/session')
-      .then(setSession)
-      .catch((err: ApiError) => {
-        if (err.status !== 401) setFailure(err.message)
+      .then((s) => {
+        if (s.role !== null) setSession(s)
+        else {
+          // A key kept from earlier that is no longer valid, or none yet.
+          setRefused(hasKey())
+          setKey(null)
+          setNeedKey(true)
+        }
       })
+      .catch((err: ApiError) => setFailure(err.message))
     const onHash = () => setView(viewFromHash())
     addEventListener('hashchange', onHash)
     return () => removeEventListener('hashchange', onHash)

@@ -57,9 +57,12 @@ function ProbeHistogram({ histogram }: { histogram: number[] }) {
   const total = histogram.reduce((a, b) => a + b, 0)
   if (total === 0) return <p class="muted">No lookup has searched a sorted run yet.</p>
   const max = Math.max(...histogram)
+  // Buckets up to the last one used (and one more), not the empty tail up to 2^19 keys.
+  let shown = histogram.length
+  while (shown > 1 && histogram[shown - 1] === 0 && histogram[shown - 2] === 0) shown--
   return (
     <div class="histogram" id="probe-histogram">
-      {histogram.map((n, b) => (
+      {histogram.slice(0, shown).map((n, b) => (
         <div class="bar-row">
           <span class="bar-label">{b === histogram.length - 1 ? `> ${2 ** (b - 1)}` : `≤ ${2 ** b}`}</span>
           <span class="bar-track">

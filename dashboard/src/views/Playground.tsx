@@ -169,7 +169,9 @@ export function Playground() {
           </label>
         )}
         <label>
-          Filter (string form, e.g. <code>category == 'news' AND year &gt;= 2020</code>)
+          <span>
+            Filter (string form, e.g. <code>category == 'news' AND year &gt;= 2020</code>)
+          </span>
           <input id="search-filter" type="text" spellcheck={false} autocomplete="off" value={filter} onInput={(e) => setFilter(e.currentTarget.value)} />
         </label>
         <div class="row">
@@ -192,6 +194,33 @@ export function Playground() {
           ))}
       </form>
 
+      {results && (
+        <section class="card">
+          <h2>
+            {results.length} results{searchMs !== null && <span class="muted"> · {decimal(searchMs, 1)} ms round trip</span>}
+          </h2>
+          <table id="results">
+            <thead>
+              <tr>
+                <th>#</th>
+                <th>id</th>
+                <th class="num">distance</th>
+                <th>metadata</th>
+              </tr>
+            </thead>
+            <tbody>
+              {results.map((h, i) => (
+                <tr class={comparison && !exactIds.has(String(h.id)) ? 'missed' : ''}>
+                  <td>{i + 1}</td>
+                  <td class="result-id">{String(h.id)}</td>
+                  <td class="num">{h.distance.toFixed(6)}</td>
+                  <td class="metadata">{h.metadata === undefined ? '' : JSON.stringify(h.metadata)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      )}
       {comparison && (
         <section class="card" id="comparison">
           <h2>
@@ -228,33 +257,6 @@ export function Playground() {
         </section>
       )}
 
-      {results && (
-        <section class="card">
-          <h2>
-            {results.length} results{searchMs !== null && <span class="muted"> · {decimal(searchMs, 1)} ms round trip</span>}
-          </h2>
-          <table id="results">
-            <thead>
-              <tr>
-                <th>#</th>
-                <th>id</th>
-                <th class="num">distance</th>
-                <th>metadata</th>
-              </tr>
-            </thead>
-            <tbody>
-              {results.map((h, i) => (
-                <tr class={comparison && !exactIds.has(String(h.id)) ? 'missed' : ''}>
-                  <td>{i + 1}</td>
-                  <td class="result-id">{String(h.id)}</td>
-                  <td class="num">{h.distance.toFixed(6)}</td>
-                  <td class="metadata">{h.metadata === undefined ? '' : JSON.stringify(h.metadata)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </section>
-      )}
     </main>
   )
 }

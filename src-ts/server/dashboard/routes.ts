@@ -37,20 +37,24 @@ export async function dashboardRoutes(app: FastifyInstance, ctx: DashboardContex
   app.get(
     '/v1/dashboard/session',
     {
-      config: { access: 'read' },
+      // Public, so that the page can ask whether it needs a key (and whether the one it
+      // has is valid) without a 401: it learns the role of the key it sent, nothing else.
+      config: { access: 'public' },
       schema: {
         tags,
-        summary: "Whether the server has API keys, and the caller's role (admin or read; admin when there are no keys).",
+        summary:
+          "Whether the server has API keys, and the role of the key sent: admin, read, or null (no key, or not a valid one). Without keys every caller is admin.",
+        security: [],
         response: {
           200: {
             type: 'object',
-            properties: { auth: { type: 'boolean' }, role: { type: 'string', enum: ['admin', 'read'] } },
+            properties: { auth: { type: 'boolean' }, role: { type: ['string', 'null'], enum: ['admin', 'read', null] } },
             required: ['auth', 'role'],
           },
         },
       },
     },
-    async (req) => ({ auth: keys.enabled, role: keys.roleOfRequest(req) ?? 'read' }),
+    async (req) => ({ auth: keys.enabled, role: keys.roleOfRequest(req) }),
   )
 
   app.get(
