@@ -14,10 +14,18 @@ export declare class NativeCollection {
   get name(): string
   get dimension(): number
   get metric(): string
+  /** `"u64"` or `"string"`. */
+  get idType(): string
   count(): number
   upsert(ids: BigUint64Array, vectors: Float32Array, metadata?: Array<string | undefined | null> | undefined | null): Promise<number>
+  /** `upsert` of a string-id collection. */
+  upsertNamed(ids: Array<string>, vectors: Float32Array, metadata?: Array<string | undefined | null> | undefined | null): Promise<number>
   delete(ids: BigUint64Array): Promise<number>
+  /** `delete` of a string-id collection. */
+  deleteNamed(ids: Array<string>): Promise<number>
   get(id: bigint): NativeStored | null
+  /** `get` of a string-id collection. */
+  getNamed(id: string): NativeStored | null
   search(query: Float32Array, options: NativeSearchOptions): Promise<NativeHits[]>
   searchBatch(queries: Float32Array, options: NativeSearchOptions): Promise<NativeHits[]>
   /** Search on the calling (JS) thread, reading the query in place: no copy, no hop. */
@@ -44,7 +52,7 @@ export declare class NativeDatabase {
   verify(): Promise<void>
   snapshot(dest: string, onProgress?: ((pair: [number, number]) => void) | undefined | null): Promise<void>
   /** `index` null makes an exact-only collection (no graph is ever built). */
-  createCollection(name: string, dimension: number, metric: string, index?: NativeIndexOptions | undefined | null): NativeCollection
+  createCollection(name: string, dimension: number, metric: string, index?: NativeIndexOptions | undefined | null, idType?: string | undefined | null): NativeCollection
   collection(name: string): NativeCollection
   listCollections(): Array<NativeCollectionInfo>
   dropCollection(name: string): void
@@ -116,6 +124,8 @@ export interface NativeCollectionInfo {
   dimension: number
   metric: string
   count: number
+  /** `"u64"` or `"string"`. */
+  idType: string
 }
 
 /** Write-ahead log and maintenance figures since open (`db.stats()`). */
@@ -143,6 +153,11 @@ export interface NativeHits {
   metadata: Array<string | undefined | null>
   /** Vector per hit; empty unless requested. */
   vectors: Array<Float32Array>
+  /**
+   * String id per hit (string-id collections; `ids` then holds their keys); empty
+   * otherwise.
+   */
+  names: Array<string>
 }
 
 /** Graph index options of `createCollection`; absent fields take the engine defaults. */

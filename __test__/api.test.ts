@@ -131,12 +131,12 @@ test('listCollections is sorted by name and reports dimension, metric and count'
   await db.collection('beta').upsert([1, 2, 3], [[1, 1], [2, 2], [3, 3]])
   await db.collection('alpha').upsert([1], [[1, 2, 3]])
   t.deepEqual(db.listCollections(), [
-    { name: '-dash', dimension: 2, metric: 'l2', count: 0 },
-    { name: '9nine', dimension: 2, metric: 'l2', count: 0 },
-    { name: 'Zeta', dimension: 1, metric: 'cosine', count: 0 },
-    { name: '_under', dimension: 2, metric: 'l2', count: 0 },
-    { name: 'alpha', dimension: 3, metric: 'ip', count: 1 },
-    { name: 'beta', dimension: 2, metric: 'l2', count: 3 },
+    { name: '-dash', dimension: 2, metric: 'l2', count: 0, idType: 'u64' },
+    { name: '9nine', dimension: 2, metric: 'l2', count: 0, idType: 'u64' },
+    { name: 'Zeta', dimension: 1, metric: 'cosine', count: 0, idType: 'u64' },
+    { name: '_under', dimension: 2, metric: 'l2', count: 0, idType: 'u64' },
+    { name: 'alpha', dimension: 3, metric: 'ip', count: 1, idType: 'u64' },
+    { name: 'beta', dimension: 2, metric: 'l2', count: 3, idType: 'u64' },
   ])
 })
 

@@ -449,7 +449,7 @@ test('a handle to a dropped collection does not reach a new collection of the sa
   t.throws(() => c.count(), notFound)
   t.is(fresh.count(), 0)
   t.is(await fresh.get(1), null)
-  t.deepEqual(db.listCollections(), [{ name: 'c', dimension: DIM, metric: 'l2', count: 0 }])
+  t.deepEqual(db.listCollections(), [{ name: 'c', dimension: DIM, metric: 'l2', count: 0, idType: 'u64' }])
 })
 
 // ---------------------------------------------------------------- wrong JS types

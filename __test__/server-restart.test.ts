@@ -137,7 +137,7 @@ async function verify(t: ExecutionContext, s: RunningServer, when: string): Prom
   const list = (await request(s.url, 'GET', '/v1/collections')).json.collections
   t.deepEqual(
     list,
-    [...collections].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, c]) => ({ name, dimension: c.dimension, metric: c.metric, count: c.points.size })),
+    [...collections].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, c]) => ({ name, dimension: c.dimension, metric: c.metric, count: c.points.size, idType: 'u64' })),
     `${when}: collections and counts`,
   )
   for (const [name, c] of collections) {

@@ -365,16 +365,16 @@ test.serial('KV stats and maintenance: snapshot, compact, rmi/build, warmup', as
 test.serial('collections: create (201), list, get; points as JSON and binary; get and delete points', async (t) => {
   const created = await post('/v1/collections', { name: 'vecs', dimension: DIM, metric: 'l2', index: { m: 12, efConstruction: 100, autoBuildRows: 100_000 } })
   t.is(created.status, 201, created.text)
-  t.deepEqual(created.json, { name: 'vecs', dimension: DIM, metric: 'l2', count: 0 })
+  t.deepEqual(created.json, { name: 'vecs', dimension: DIM, metric: 'l2', count: 0, idType: 'u64' })
   const other = await post('/v1/collections', { name: 'other_Coll-1', dimension: 3 })
-  t.deepEqual([other.status, other.json], [201, { name: 'other_Coll-1', dimension: 3, metric: 'cosine', count: 0 }], 'metric defaults to cosine')
+  t.deepEqual([other.status, other.json], [201, { name: 'other_Coll-1', dimension: 3, metric: 'cosine', count: 0, idType: 'u64' }], 'metric defaults to cosine')
   const longName = 'n'.repeat(64)
   t.is((await post('/v1/collections', { name: longName, dimension: 2, metric: 'ip', index: false })).status, 201, 'a 64-character name')
   t.deepEqual((await get('/v1/collections')).json, {
     collections: [
-      { name: longName, dimension: 2, metric: 'ip', count: 0 },
-      { name: 'other_Coll-1', dimension: 3, metric: 'cosine', count: 0 },
-      { name: 'vecs', dimension: DIM, metric: 'l2', count: 0 },
+      { name: longName, dimension: 2, metric: 'ip', count: 0, idType: 'u64' },
+      { name: 'other_Coll-1', dimension: 3, metric: 'cosine', count: 0, idType: 'u64' },
+      { name: 'vecs', dimension: DIM, metric: 'l2', count: 0, idType: 'u64' },
     ],
   })
 
@@ -410,7 +410,7 @@ test.serial('collections: create (201), list, get; points as JSON and binary; ge
 
   const info = await get('/v1/collections/vecs')
   t.is(info.status, 200)
-  t.like(info.json, { name: 'vecs', dimension: DIM, metric: 'l2', count: 202 + n })
+  t.like(info.json, { name: 'vecs', dimension: DIM, metric: 'l2', count: 202 + n, idType: 'u64' })
   t.is(typeof info.json.hotRows, 'number')
   t.true(Array.isArray(info.json.segments))
   t.is(info.json.hotRows + info.json.segments.reduce((s: number, x: { live: number }) => s + x.live, 0), 202 + n)

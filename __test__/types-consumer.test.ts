@@ -58,6 +58,8 @@ const TYPES = [
   'BuildIndexOptions',
   'CollectionStats',
   'Filter',
+  'IdType',
+  'NumericId',
   'FilterObject',
   'FieldCondition',
   'FilterValue',
@@ -87,7 +89,11 @@ export async function main(dir: string | null): Promise<number> {
   const metric: Metric = 'cosine'
   const createOptions: CreateCollectionOptions = { dimension: 3, metric, index }
   const docs: Collection = await db.createCollection('docs', createOptions)
-  const ids: IdList = [1, 2n]
+  const idType: IdType = 'string'
+  const named: Collection = await db.createCollection('named', { dimension: 3, idType })
+  await named.upsert(['doc-1'], [[1, 0, 0]])
+  const numeric: NumericId = 2n
+  const ids: IdList = [1, numeric]
   const one: VectorLike = [1, 0, 0]
   const batch: VectorBatch = [one, new Float32Array([0, 1, 0])]
   const meta: Metadata = { title: 'a', n: 1 }

@@ -5,7 +5,7 @@
 import { progressOption, withProgress } from './progress.js'
 import { call, callAsync, InvalidArgumentError } from './errors.js'
 import { serializeFilter, type Filter } from './filter.js'
-import { fromNativeId, toNativeId, toNativeIds, type Id, type IdList } from './ids.js'
+import { fromNativeId, toNativeId, toNativeIds, toNativeName, toNativeNames, type Id, type IdList, type IdType } from './ids.js'
 import type { NativeCollection, NativeHits, NativeSearchOptions } from './native.js'
 import { toFlatBatch, toVector, type VectorBatch, type VectorLike } from './vectors.js'
 
@@ -20,7 +20,10 @@ export type Metadata = { [field: string]: unknown }
 
 /** One search hit. */
 export interface SearchResult {
-  /** The id the vector was stored under (`bigint` only above `Number.MAX_SAFE_INTEGER`). */
+  /**
+   * The id the vector was stored under: a string in a `'string'` collection; otherwise a
+   * number (`bigint` only above `Number.MAX_SAFE_INTEGER`).
+   */
   id: Id
   /**
    * Distance to the query: squared Euclidean for `l2`, `1 − cos` for `cosine`,
@@ -141,7 +144,7 @@ function serializeMetadata(metadata: unknown, count: number): (string | null)[] 
 function toResults(hits: NativeHits): SearchResult[] {
   const out: SearchResult[] = new Array(hits.ids.length)
   for (let i = 0; i < hits.ids.length; i++) {
-    const r: SearchResult = { id: fromNativeId(hits.ids[i]), distance: hits.distances[i] }
+    const r: SearchResult = { id: hits.names.length > 0 ? hits.names[i]! : fromNativeId(hits.ids[i]), distance: hits.distances[i] }
     const m = hits.metadata[i]
     if (m != null) r.metadata = JSON.parse(m) as Metadata
     if (hits.vectors.length > 0) r.vector = hits.vectors[i]
@@ -178,6 +181,11 @@ export class Collection {
     return this.#native.metric as Metric
   }
 
+  /** What the ids are: `'u64'` integers or `'string'`s (fixed at creation). */
+  get idType(): IdType {
+    return this.#native.idType as IdType
+  }
+
   /** Number of vectors stored. */
   count(): number {
     return call(() => this.#native.count())
@@ -194,6 +202,12 @@ export class Collection {
    * @returns the number of vectors written
    */
   async upsert(ids: IdList, vectors: VectorBatch, metadata?: readonly (Metadata | undefined | null)[]): Promise<number> {
+    if (this.idType === 'string') {
+      const names = toNativeNames(ids)
+      const flat = toFlatBatch(vectors, this.dimension)
+      const meta = serializeMetadata(metadata, names.length)
+      return callAsync(() => this.#native.upsertNamed(names, flat, meta))
+    }
     const nativeIds = toNativeIds(ids)
     const flat = toFlatBatch(vectors, this.dimension)
     const meta = serializeMetadata(metadata, nativeIds.length)
@@ -205,23 +219,36 @@ export class Collection {
    * @returns how many vectors were removed
    */
   async delete(ids: IdList): Promise<number> {
+    if (this.idType === 'string') {
+      const names = toNativeNames(ids)
+      return callAsync(() => this.#native.deleteNamed(names))
+    }
     const nativeIds = toNativeIds(ids)
     return callAsync(() => this.#native.delete(nativeIds))
   }
 
   /** The stored vector and metadata of `id`, or `null` when there is none. */
   async get(id: Id): Promise<StoredVector | null> {
-    const nativeId = toNativeId(id)
-    const found = call(() => this.#native.get(nativeId))
+    let found
+    let outId: Id
+    if (this.idType === 'string') {
+      const name = toNativeName(id)
+      found = call(() => this.#native.getNamed(name))
+      outId = name
+    } else {
+      const nativeId = toNativeId(id)
+      found = call(() => this.#native.get(nativeId))
+      outId = fromNativeId(nativeId)
+    }
     if (found === null) return null
-    const out: StoredVector = { id: fromNativeId(nativeId), vector: found.vector }
+    const out: StoredVector = { id: outId, vector: found.vector }
     if (found.metadata != null) out.metadata = JSON.parse(found.metadata) as Metadata
     return out
   }
 
   /**
    * The `k` nearest neighbours of `query`, closest first (equal distances: smaller id
-   * first). Exact: every stored vector is compared with the SIMD kernels. Runs on a
+   * first; in a string-id collection, a fixed order by the ids' 64-bit hash). Exact: every stored vector is compared with the SIMD kernels. Runs on a
    * worker thread.
    */
   async search(query: VectorLike, options: SearchOptions): Promise<SearchResult[]> {

@@ -3,6 +3,7 @@
  * @module
  */
 import { checkUnindexedCap, Collection, type Metric } from './collection.js'
+import type { IdType } from './ids.js'
 import { call, callAsync, InvalidArgumentError } from './errors.js'
 import { KeyValueStore } from './kv.js'
 import { native, type NativeCollection, type NativeDatabase } from './native.js'
@@ -78,6 +79,12 @@ export interface CreateCollectionOptions {
    * searched by brute force. Default: an index with default settings.
    */
   index?: IndexOptions | false
+  /**
+   * What ids are: `'u64'` (default) for unsigned 64-bit integers, or `'string'` for
+   * strings of 1 to 512 UTF-8 bytes (returned as given). Fixed at creation; ids of the
+   * other type are `INVALID_ARGUMENT`.
+   */
+  idType?: IdType
 }
 
 function optionalCount(name: string, value: unknown): number | undefined {
@@ -132,6 +139,8 @@ export interface CollectionInfo {
   metric: Metric
   /** Vectors stored. */
   count: number
+  /** What the ids are. */
+  idType: IdType
 }
 
 /**
@@ -183,7 +192,8 @@ export class Database {
   async createCollection(name: string, options: CreateCollectionOptions): Promise<Collection> {
     if (typeof name !== 'string') throw new InvalidArgumentError('collection name must be a string')
     if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object like { dimension: 384 }')
-    const { dimension, metric = 'cosine', index = {} } = options
+    const { dimension, metric = 'cosine', index = {}, idType = 'u64' } = options
+    if (idType !== 'u64' && idType !== 'string') throw new InvalidArgumentError(`idType must be 'u64' or 'string', got ${String(idType)}`)
     if (typeof dimension !== 'number' || !Number.isInteger(dimension) || dimension < 1 || dimension > 0xffffffff) {
       throw new InvalidArgumentError(`dimension must be an integer in 1..16384, got ${String(dimension)}`)
     }
@@ -199,7 +209,7 @@ export class Database {
             efConstruction: optionalCount('index.efConstruction', index.efConstruction),
             autoBuildRows: optionalCount('index.autoBuildRows', index.autoBuildRows),
           }
-    return this.#handle(call(() => this.#native.createCollection(name, dimension, metric, nativeIndex)))
+    return this.#handle(call(() => this.#native.createCollection(name, dimension, metric, nativeIndex, idType)))
   }
 
   /**
@@ -213,7 +223,7 @@ export class Database {
 
   /** Every collection, sorted by name. */
   listCollections(): CollectionInfo[] {
-    return call(() => this.#native.listCollections()).map((c) => ({ ...c, metric: c.metric as Metric }))
+    return call(() => this.#native.listCollections()).map((c) => ({ ...c, metric: c.metric as Metric, idType: c.idType as IdType }))
   }
 
   /**

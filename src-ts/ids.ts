@@ -1,13 +1,24 @@
 /**
- * Ids: unsigned 64-bit integers. JavaScript callers pass safe-integer `number`s or
- * `bigint`s; results come back as `number` when the id is at most
- * `Number.MAX_SAFE_INTEGER` and as `bigint` above it, so ids never lose precision.
+ * Ids. A collection's ids are chosen at creation ({@link IdType}): unsigned 64-bit
+ * integers (the default) or strings. Integer ids are passed as safe-integer `number`s or
+ * `bigint`s and come back as `number` when at most `Number.MAX_SAFE_INTEGER`, as
+ * `bigint` above it, so they never lose precision. String ids (1 to 512 bytes of UTF-8)
+ * come back as given.
  * @module
  */
 import { InvalidArgumentError } from './errors.js'
 
-/** A vector id: a non-negative safe integer or a bigint in `0..2^64-1`. */
-export type Id = number | bigint
+/**
+ * A vector id: in a `'u64'` collection a non-negative safe integer or a bigint in
+ * `0..2^64-1`; in a `'string'` collection a string of 1 to 512 UTF-8 bytes.
+ */
+export type Id = NumericId | string
+
+/** An unsigned 64-bit integer: a non-negative safe integer or a bigint in `0..2^64-1`. */
+export type NumericId = number | bigint
+
+/** What a collection's ids are: `'u64'` integers (default) or `'string'`s. */
+export type IdType = 'u64' | 'string'
 
 /** Accepted forms of an id list. */
 export type IdList = readonly Id[] | BigUint64Array
@@ -40,6 +51,23 @@ export function toNativeId(id: unknown): bigint {
   return checkU64(id, 'id')
 }
 
+/** Validate a string-id list (lengths are checked natively, in bytes). @internal */
+export function toNativeNames(ids: unknown): string[] {
+  if (!Array.isArray(ids)) throw new InvalidArgumentError('ids must be an array of strings (this collection has string ids)')
+  for (let i = 0; i < ids.length; i++) {
+    if (typeof ids[i] !== 'string') {
+      throw new InvalidArgumentError(`ids[${i}] must be a string (this collection has string ids), got ${typeof ids[i]}`)
+    }
+  }
+  return ids as string[]
+}
+
+/** Validate one string id. @internal */
+export function toNativeName(id: unknown): string {
+  if (typeof id !== 'string') throw new InvalidArgumentError(`id must be a string (this collection has string ids), got ${typeof id}`)
+  return id
+}
+
 /** Validate an id list and convert it for the native layer. @internal */
 export function toNativeIds(ids: unknown): BigUint64Array {
   if (ids instanceof BigUint64Array) return ids
@@ -50,6 +78,6 @@ export function toNativeIds(ids: unknown): BigUint64Array {
 }
 
 /** Native id → public id. @internal */
-export function fromNativeId(id: bigint): Id {
+export function fromNativeId(id: bigint): NumericId {
   return id <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(id) : id
 }

@@ -25,7 +25,7 @@ export type {
   CollectionStats,
 } from './collection.js'
 export type { Filter, FilterObject, FieldCondition, FilterValue } from './filter.js'
-export type { Id, IdList } from './ids.js'
+export type { Id, IdList, IdType, NumericId } from './ids.js'
 export { KeyValueStore, MAX_VALUE_BYTES } from './kv.js'
 export type { Key, KvValue, KvWrite, KvStats, RangeOptions } from './kv.js'
 export type { VectorLike, VectorBatch } from './vectors.js'

@@ -10,11 +10,11 @@
  * @module
  */
 import { call, callAsync, fromNative, InvalidArgumentError } from './errors.js'
-import { checkU64, fromNativeId, U64_MAX, type Id } from './ids.js'
+import { checkU64, fromNativeId, U64_MAX, type NumericId } from './ids.js'
 import type { NativeKv } from './native.js'
 
 /** A key: a non-negative safe integer or a bigint in `0..2^64-1`. */
-export type Key = Id
+export type Key = NumericId
 
 /** A value as written: bytes or a string. */
 export type KvValue = Buffer | Uint8Array | string

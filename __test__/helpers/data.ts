@@ -223,7 +223,7 @@ export function preparedBatch(metric: Metric, flat: Float32Array, dim: number): 
 }
 
 /** |found ∩ truth| / |truth| (1 when the truth is empty and nothing was found). */
-export function recall(found: readonly (number | bigint)[], truth: readonly number[]): number {
+export function recall(found: readonly (number | bigint | string)[], truth: readonly number[]): number {
   if (truth.length === 0) return found.length === 0 ? 1 : 0
   const t = new Set(truth)
   let hit = 0

@@ -21,6 +21,18 @@ export const u64 = {
   description: 'u64: an integer up to 2^53-1, or a decimal string up to 18446744073709551615',
 } as const
 
+/**
+ * A point id in JSON: a `u64` (see {@link u64}) in a `u64` collection, any string of 1 to
+ * 512 bytes in a `string` collection (the route checks which, against the collection).
+ */
+export const pointId = {
+  anyOf: [
+    { type: 'integer', minimum: 0 },
+    { type: 'string', minLength: 1, maxLength: 512 },
+  ],
+  description: 'u64 collections: an integer up to 2^53-1 or a decimal string; string collections: the id string',
+} as const
+
 /** A `u64` in a URL path segment or query string: decimal digits. */
 export const u64String = {
   type: 'string',
@@ -58,7 +70,14 @@ export function toKey(value: unknown, what: string): number | bigint {
   return value as number | bigint
 }
 
-/** A `u64` for a JSON response: a number when safe, else a decimal string. */
-export function keyToJson(key: number | bigint): number | string {
+/** A `u64` for a JSON response: a number when safe, else a decimal string; a string id as is. */
+export function keyToJson(key: number | bigint | string): number | string {
   return typeof key === 'bigint' ? key.toString() : key
+}
+
+/** A point id from JSON or a URL for a collection with ids of type `idType`. */
+export function toPointId(idType: 'u64' | 'string', value: unknown, what: string): number | bigint | string {
+  if (idType === 'u64') return toKey(value, what)
+  if (typeof value !== 'string') throw new InvalidArgumentError(`${what} must be a string: this collection has string ids`)
+  return value
 }

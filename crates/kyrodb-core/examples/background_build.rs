@@ -46,7 +46,8 @@ fn main() {
     let db = Database::open_with(Some(dir.path()), options).expect("open");
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
     let index = IndexConfig { auto_build_rows: rows, ..IndexConfig::default() };
-    let config = CollectionConfig { dimension: dim, metric: Metric::L2, index: Some(index) };
+    let config =
+        CollectionConfig { id_type: kyrodb_core::IdType::U64, dimension: dim, metric: Metric::L2, index: Some(index) };
     let search = db.create_collection("search", config).expect("create");
     let ids: Vec<u64> = (0..rows as u64).collect();
     // Below the threshold by one row, so that no background build starts here.

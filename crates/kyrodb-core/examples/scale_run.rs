@@ -256,6 +256,7 @@ fn main() {
     };
 
     let config = CollectionConfig {
+        id_type: kyrodb_core::IdType::U64,
         dimension: DIM,
         metric: Metric::L2,
         index: Some(IndexConfig { params: build, auto_build_rows: usize::MAX }),

@@ -55,6 +55,7 @@ fn main() {
         quant: f.quant.as_ref(),
         id_order: (&id_order.ids, &id_order.rows),
         index: &index,
+        names: f.names.as_ref().map(|n| (0..f.rows).map(|r| n.get(r).unwrap_or_default()).collect()),
     };
     // Written as file number u64::MAX in a scratch directory beside the original (same
     // file system), then renamed over it.

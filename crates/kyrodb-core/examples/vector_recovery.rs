@@ -46,6 +46,7 @@ fn main() {
     let dir = flag("--keep").map_or_else(|| temp.path().to_path_buf(), std::path::PathBuf::from);
     let db = Database::open_with(Some(&dir), options()).expect("open");
     let config = CollectionConfig {
+        id_type: kyrodb_core::IdType::U64,
         dimension: dim,
         metric: Metric::L2,
         index: Some(IndexConfig { params: BuildParams::default(), auto_build_rows: usize::MAX }),

@@ -11,7 +11,7 @@ use crate::storage::wal::{self, FrameKind};
 use crate::storage::{self, deletes, run_file, segment_file, OpenOptions, Storage};
 use crate::vector::hnsw::BuildParams;
 use crate::vector::segment::{Segment, SegmentFiles};
-use crate::vector::{Collection, CollectionConfig, IndexConfig, Metric};
+use crate::vector::{Collection, CollectionConfig, IdType, IndexConfig, Metric};
 use parking_lot::RwLock;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -76,7 +76,11 @@ fn config_of(entry: &CollectionEntry) -> Result<CollectionConfig> {
         params: BuildParams { m: ix.m, ef_construction: ix.ef_construction, ..BuildParams::default() },
         auto_build_rows: ix.auto_build_rows,
     });
-    let config = CollectionConfig { dimension: entry.dimension, metric, index };
+    let id_type = match entry.id_type.as_deref() {
+        None => IdType::U64,
+        Some(t) => IdType::parse(t).map_err(|e| Error::Corruption(format!("MANIFEST: {e}")))?,
+    };
+    let config = CollectionConfig { dimension: entry.dimension, metric, index, id_type };
     config.validate().map_err(|e| Error::Corruption(format!("MANIFEST: collection '{}': {e}", entry.name)))?;
     Ok(config)
 }
@@ -359,6 +363,7 @@ impl Database {
                             ef_construction: ix.params.ef_construction,
                             auto_build_rows: ix.auto_build_rows,
                         }),
+                        id_type: (config.id_type != IdType::U64).then(|| config.id_type.name().to_string()),
                         flushed_seq,
                         segments: Vec::new(),
                     });

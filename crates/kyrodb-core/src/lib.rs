@@ -53,8 +53,8 @@ pub use vector::collection::{StoredVector, DEFAULT_AUTO_BUILD_ROWS, DEFAULT_UNIN
 pub use vector::filter::Filter;
 pub use vector::hnsw::{BuildParams, GraphBuilder};
 pub use vector::{
-    Collection, CollectionConfig, CollectionStats, IndexConfig, Metric, SearchHits, SearchParams, MAX_BATCH,
-    MAX_DIMENSION, MAX_K,
+    Collection, CollectionConfig, CollectionStats, IdType, IndexConfig, Metric, SearchHits, SearchParams, MAX_BATCH,
+    MAX_DIMENSION, MAX_K, MAX_STRING_ID_BYTES,
 };
 
 /// The instruction set the distance kernels use on this machine (`avx512`, `avx2`,

@@ -95,7 +95,12 @@ fn a_panic_while_applying_a_batch_makes_the_database_read_only_and_reopen_applie
 }
 
 fn config() -> kyrodb_core::CollectionConfig {
-    kyrodb_core::CollectionConfig { dimension: 4, metric: kyrodb_core::Metric::Cosine, index: None }
+    kyrodb_core::CollectionConfig {
+        id_type: kyrodb_core::IdType::U64,
+        dimension: 4,
+        metric: kyrodb_core::Metric::Cosine,
+        index: None,
+    }
 }
 
 /// A large batch's lookups (which keep `count()` exact) do not hold readers up, and a write

@@ -336,6 +336,7 @@ fn one_graph_segment(dir: &Path) -> Vec<f32> {
     let rows: Vec<f32> = (0..3000 * D).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
     let db = open(dir).unwrap();
     let cfg = kyrodb_core::CollectionConfig {
+        id_type: kyrodb_core::IdType::U64,
         dimension: D,
         metric: kyrodb_core::Metric::L2,
         index: Some(kyrodb_core::IndexConfig {

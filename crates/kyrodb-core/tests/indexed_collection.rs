@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 fn config(dim: usize, metric: Metric, auto: usize) -> CollectionConfig {
     CollectionConfig {
+        id_type: kyrodb_core::IdType::U64,
         dimension: dim,
         metric,
         index: Some(IndexConfig { params: BuildParams::default(), auto_build_rows: auto }),

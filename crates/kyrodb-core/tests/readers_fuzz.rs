@@ -92,7 +92,7 @@ fn valid_wal() -> (Vec<u8>, usize) {
                 KvOp { op: 0, key: i + 1, value: b"" },
                 KvOp { op: 2, key: i + 2, value: "é".as_bytes() },
             ]),
-            1 => encode_upsert(3, 4, &[i, i + 1], &[0.5; 8], &[Some("{\"a\":1}"), None]),
+            1 => encode_upsert(3, 4, &[i, i + 1], &[0.5; 8], &[Some("{\"a\":1}"), None], None),
             _ => encode_delete(3, &[i, i + 9]),
         };
         let kind = [wal::FrameKind::KvBatch, wal::FrameKind::Upsert, wal::FrameKind::Delete][(i % 3) as usize];

@@ -23,6 +23,7 @@ fn exact() -> CollectionConfig {
 
 fn config() -> CollectionConfig {
     CollectionConfig {
+        id_type: kyrodb_core::IdType::U64,
         dimension: DIM,
         metric: Metric::L2,
         index: Some(IndexConfig {

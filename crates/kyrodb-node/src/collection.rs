@@ -33,6 +33,9 @@ pub struct NativeHits {
     pub metadata: Vec<Option<String>>,
     /// Vector per hit; empty unless requested.
     pub vectors: Vec<Float32Array>,
+    /// String id per hit (string-id collections; `ids` then holds their keys); empty
+    /// otherwise.
+    pub names: Vec<String>,
 }
 
 impl From<SearchHits> for NativeHits {
@@ -42,6 +45,7 @@ impl From<SearchHits> for NativeHits {
             distances: Float32Array::new(h.distances),
             metadata: h.metadata.into_iter().map(|m| m.map(|s| s.to_string())).collect(),
             vectors: h.vectors.into_iter().map(Float32Array::new).collect(),
+            names: h.names.into_iter().map(|n| n.to_string()).collect(),
         }
     }
 }
@@ -134,6 +138,12 @@ impl NativeCollection {
         self.inner.config().metric.name().to_string()
     }
 
+    /// `"u64"` or `"string"`.
+    #[napi(getter)]
+    pub fn id_type(&self) -> String {
+        self.inner.config().id_type.name().to_string()
+    }
+
     #[napi]
     pub fn count(&self) -> napi::Result<f64> {
         guard(|| Ok(self.inner.count()? as f64))
@@ -150,6 +160,25 @@ impl NativeCollection {
             memory: self.memory.clone(),
             collection: self.inner.clone(),
             ids: ids.to_vec(),
+            names: None,
+            vectors: vectors.to_vec(),
+            metadata,
+        })
+    }
+
+    /// `upsert` of a string-id collection.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn upsert_named(
+        &self,
+        ids: Vec<String>,
+        vectors: Float32Array,
+        metadata: Option<Vec<Option<String>>>,
+    ) -> AsyncTask<UpsertTask> {
+        AsyncTask::new(UpsertTask {
+            memory: self.memory.clone(),
+            collection: self.inner.clone(),
+            ids: Vec::new(),
+            names: Some(ids),
             vectors: vectors.to_vec(),
             metadata,
         })
@@ -157,12 +186,34 @@ impl NativeCollection {
 
     #[napi(ts_return_type = "Promise<number>")]
     pub fn delete(&self, ids: BigUint64Array) -> AsyncTask<DeleteTask> {
-        AsyncTask::new(DeleteTask { collection: self.inner.clone(), ids: ids.to_vec(), memory: self.memory.clone() })
+        AsyncTask::new(DeleteTask {
+            collection: self.inner.clone(),
+            ids: ids.to_vec(),
+            names: None,
+            memory: self.memory.clone(),
+        })
+    }
+
+    /// `delete` of a string-id collection.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn delete_named(&self, ids: Vec<String>) -> AsyncTask<DeleteTask> {
+        AsyncTask::new(DeleteTask {
+            collection: self.inner.clone(),
+            ids: Vec::new(),
+            names: Some(ids),
+            memory: self.memory.clone(),
+        })
     }
 
     #[napi]
     pub fn get(&self, id: BigInt) -> napi::Result<Option<NativeStored>> {
         guard(|| Ok(self.inner.get(id_from_bigint(id)?)?.map(NativeStored::from)))
+    }
+
+    /// `get` of a string-id collection.
+    #[napi]
+    pub fn get_named(&self, id: String) -> napi::Result<Option<NativeStored>> {
+        guard(|| Ok(self.inner.get_named(&id)?.map(NativeStored::from)))
     }
 
     #[napi(ts_return_type = "Promise<NativeHits[]>")]
@@ -261,6 +312,8 @@ pub struct UpsertTask {
     memory: Arc<MemoryReport>,
     collection: Arc<Collection>,
     ids: Vec<u64>,
+    /// String ids instead of `ids` (string-id collections).
+    names: Option<Vec<String>>,
     vectors: Vec<f32>,
     metadata: Option<Vec<Option<String>>>,
 }
@@ -272,7 +325,14 @@ impl Task for UpsertTask {
     fn compute(&mut self) -> napi::Result<u32> {
         let vectors = std::mem::take(&mut self.vectors);
         let metadata = self.metadata.take();
-        guard(|| Ok(self.collection.upsert(&self.ids, vectors, metadata)? as u32))
+        let names = self.names.take();
+        guard(|| {
+            let n = match names {
+                Some(names) => self.collection.upsert_named(names, vectors, metadata)?,
+                None => self.collection.upsert(&self.ids, vectors, metadata)?,
+            };
+            Ok(n as u32)
+        })
     }
 
     fn resolve(&mut self, env: Env, n: u32) -> napi::Result<u32> {
@@ -285,6 +345,8 @@ pub struct DeleteTask {
     memory: Arc<MemoryReport>,
     collection: Arc<Collection>,
     ids: Vec<u64>,
+    /// String ids instead of `ids` (string-id collections).
+    names: Option<Vec<String>>,
 }
 
 impl Task for DeleteTask {
@@ -292,7 +354,13 @@ impl Task for DeleteTask {
     type JsValue = u32;
 
     fn compute(&mut self) -> napi::Result<u32> {
-        guard(|| Ok(self.collection.delete(&self.ids)? as u32))
+        guard(|| {
+            let n = match &self.names {
+                Some(names) => self.collection.delete_named(names)?,
+                None => self.collection.delete(&self.ids)?,
+            };
+            Ok(n as u32)
+        })
     }
 
     fn resolve(&mut self, env: Env, n: u32) -> napi::Result<u32> {

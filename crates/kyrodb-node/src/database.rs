@@ -3,7 +3,9 @@
 use crate::collection::{NativeCollection, ProgressFn};
 use crate::errors::guard;
 use crate::external_memory::MemoryReport;
-use kyrodb_core::{BuildParams, CollectionConfig, Database, Durability, Error, IndexConfig, Metric, OpenOptions};
+use kyrodb_core::{
+    BuildParams, CollectionConfig, Database, Durability, Error, IdType, IndexConfig, Metric, OpenOptions,
+};
 use napi::bindgen_prelude::{AsyncTask, Env};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Task;
@@ -169,6 +171,8 @@ pub struct NativeCollectionInfo {
     pub dimension: u32,
     pub metric: String,
     pub count: f64,
+    /// `"u64"` or `"string"`.
+    pub id_type: String,
 }
 
 #[napi]
@@ -262,9 +266,11 @@ impl NativeDatabase {
         dimension: u32,
         metric: String,
         index: Option<NativeIndexOptions>,
+        id_type: Option<String>,
     ) -> napi::Result<NativeCollection> {
         guard(|| {
             let metric = Metric::parse(&metric)?;
+            let id_type = id_type.as_deref().map_or(Ok(IdType::U64), IdType::parse)?;
             let index = index.map(|o| {
                 let d = IndexConfig::default();
                 IndexConfig {
@@ -276,7 +282,7 @@ impl NativeDatabase {
                     auto_build_rows: o.auto_build_rows.map_or(d.auto_build_rows, |x| x as usize),
                 }
             });
-            let config = CollectionConfig { dimension: dimension as usize, metric, index };
+            let config = CollectionConfig { dimension: dimension as usize, metric, index, id_type };
             Ok(NativeCollection::new(self.inner.create_collection(&name, config)?, self.memory.clone()))
         })
     }
@@ -298,6 +304,7 @@ impl NativeDatabase {
                     dimension: c.config.dimension as u32,
                     metric: c.config.metric.name().to_string(),
                     count: c.count as f64,
+                    id_type: c.config.id_type.name().to_string(),
                 })
                 .collect())
         })

@@ -18,7 +18,7 @@ import type { Database } from '../../database.js'
 import { HttpError } from '../errors.js'
 import type { LoopLoad } from '../load.js'
 import type { ServerMetrics } from '../metrics.js'
-import { collectionName, filter, keyToJson, toKey, u64, u64String, vector } from '../schemas.js'
+import { collectionName, filter, keyToJson, pointId, toPointId, vector } from '../schemas.js'
 
 const nameParams = { type: 'object', properties: { name: collectionName }, required: ['name'] } as const
 
@@ -29,8 +29,9 @@ const info = {
     dimension: { type: 'integer' },
     metric: { type: 'string', enum: ['l2', 'cosine', 'ip'] },
     count: { type: 'integer' },
+    idType: { type: 'string', enum: ['u64', 'string'] },
   },
-  required: ['name', 'dimension', 'metric', 'count'],
+  required: ['name', 'dimension', 'metric', 'count', 'idType'],
 } as const
 
 const jsonId = { type: ['integer', 'string'] } as const
@@ -157,7 +158,15 @@ export async function collectionRoutes(
     async () => ({ collections: db.listCollections() }),
   )
 
-  app.post<{ Body: { name: string; dimension: number; metric?: 'l2' | 'cosine' | 'ip'; index?: false | { m?: number; efConstruction?: number; autoBuildRows?: number } } }>(
+  app.post<{
+    Body: {
+      name: string
+      dimension: number
+      metric?: 'l2' | 'cosine' | 'ip'
+      index?: false | { m?: number; efConstruction?: number; autoBuildRows?: number }
+      idType?: 'u64' | 'string'
+    }
+  }>(
     '/v1/collections',
     {
       config: { access: 'admin' },
@@ -185,6 +194,7 @@ export async function collectionRoutes(
               ],
               description: 'HNSW settings, or false for an exact-only collection',
             },
+            idType: { type: 'string', enum: ['u64', 'string'], default: 'u64', description: 'what ids are: u64 integers or strings' },
           },
           required: ['name', 'dimension'],
           additionalProperties: false,
@@ -193,9 +203,9 @@ export async function collectionRoutes(
       },
     },
     async (req, reply) => {
-      const { name, dimension, metric, index } = req.body
-      const c = await db.createCollection(name, { dimension, metric, index })
-      return reply.status(201).send({ name: c.name, dimension: c.dimension, metric: c.metric, count: 0 })
+      const { name, dimension, metric, index, idType } = req.body
+      const c = await db.createCollection(name, { dimension, metric, index, idType })
+      return reply.status(201).send({ name: c.name, dimension: c.dimension, metric: c.metric, count: 0, idType: c.idType })
     },
   )
 
@@ -211,7 +221,7 @@ export async function collectionRoutes(
     },
     async (req) => {
       const c = db.collection(req.params.name)
-      return { name: c.name, dimension: c.dimension, metric: c.metric, ...c.stats() }
+      return { name: c.name, dimension: c.dimension, metric: c.metric, idType: c.idType, ...c.stats() }
     },
   )
 
@@ -246,7 +256,7 @@ export async function collectionRoutes(
               schema: {
                 type: 'object',
                 properties: {
-                  ids: { type: 'array', items: u64, maxItems: 1_000_000 },
+                  ids: { type: 'array', items: pointId, maxItems: 1_000_000 },
                   vectors: { type: 'array', items: vector, maxItems: 1_000_000 },
                   metadata: { type: 'array', items: { anyOf: [{ type: 'object' }, { type: 'null' }] } },
                 },
@@ -274,12 +284,15 @@ export async function collectionRoutes(
       }
       if (Buffer.isBuffer(req.body)) {
         if (!isBinary(req)) throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'send points as application/json or application/octet-stream')
+        if (c.idType === 'string') {
+          throw new HttpError(400, 'INVALID_ARGUMENT', 'the binary points layout carries u64 ids; send points of a string-id collection as JSON')
+        }
         const { ids, vectors } = binaryPoints(c, req.body)
         upserted = await c.upsert(ids, vectors)
       } else {
         const { ids, vectors, metadata } = req.body
         upserted = await c.upsert(
-          ids.map((id, i) => toKey(id, `ids[${i}]`)),
+          ids.map((id, i) => toPointId(c.idType, id, `ids[${i}]`)),
           vectors,
           metadata,
         )
@@ -296,7 +309,7 @@ export async function collectionRoutes(
       schema: {
         tags: ['collections'],
         summary: 'A stored point (404 NOT_FOUND when there is none).',
-        params: { type: 'object', properties: { name: collectionName, id: u64String }, required: ['name', 'id'] },
+        params: { type: 'object', properties: { name: collectionName, id: { type: 'string', minLength: 1, maxLength: 2048 } }, required: ['name', 'id'] },
         response: {
           200: {
             type: 'object',
@@ -307,8 +320,9 @@ export async function collectionRoutes(
       },
     },
     async (req) => {
-      const id = toKey(req.params.id, 'id')
-      const found = await db.collection(req.params.name).get(id)
+      const c = db.collection(req.params.name)
+      const id = toPointId(c.idType, req.params.id, 'id')
+      const found = await c.get(id)
       if (found === null) throw new HttpError(404, 'NOT_FOUND', `no point ${String(id)} in collection ${req.params.name}`)
       return { id: keyToJson(found.id), vector: Array.from(found.vector), ...(found.metadata ? { metadata: found.metadata } : {}) }
     },
@@ -323,12 +337,13 @@ export async function collectionRoutes(
       schema: {
         tags: ['collections'],
         summary: 'Delete a point; `deleted` is 1 when it existed, else 0.',
-        params: { type: 'object', properties: { name: collectionName, id: u64String }, required: ['name', 'id'] },
+        params: { type: 'object', properties: { name: collectionName, id: { type: 'string', minLength: 1, maxLength: 2048 } }, required: ['name', 'id'] },
         response: { 200: deletedSchema },
       },
     },
     async (req) => {
-      const deleted = await db.collection(req.params.name).delete([toKey(req.params.id, 'id')])
+      const c = db.collection(req.params.name)
+      const deleted = await c.delete([toPointId(c.idType, req.params.id, 'id')])
       metrics.vectorWrites.inc({ op: 'delete' }, deleted)
       return { deleted }
     },
@@ -342,12 +357,13 @@ export async function collectionRoutes(
         tags: ['collections'],
         summary: 'Delete many points; `deleted` counts those that existed.',
         params: nameParams,
-        body: { type: 'object', properties: { ids: { type: 'array', items: u64, maxItems: 1_000_000 } }, required: ['ids'], additionalProperties: false },
+        body: { type: 'object', properties: { ids: { type: 'array', items: pointId, maxItems: 1_000_000 } }, required: ['ids'], additionalProperties: false },
         response: { 200: deletedSchema },
       },
     },
     async (req) => {
-      const deleted = await db.collection(req.params.name).delete(req.body.ids.map((id, i) => toKey(id, `ids[${i}]`)))
+      const c = db.collection(req.params.name)
+      const deleted = await c.delete(req.body.ids.map((id, i) => toPointId(c.idType, id, `ids[${i}]`)))
       metrics.vectorWrites.inc({ op: 'delete' }, deleted)
       return { deleted }
     },

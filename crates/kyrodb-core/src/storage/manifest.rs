@@ -56,6 +56,10 @@ pub struct CollectionEntry {
     pub metric: String,
     /// Graph settings; absent for exact-only collections.
     pub index: Option<IndexEntry>,
+    /// Id type (`string`); absent for `u64` ids (every manifest written before string
+    /// ids existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_type: Option<String>,
     /// Every WAL frame of this collection with a sequence number ≤ this is contained in
     /// the segments and deletion bitmaps below; replay applies only later frames.
     pub flushed_seq: u64,

@@ -4,7 +4,9 @@
 //!
 //! ```text
 //! upsert  collection u64, n u32, dimension u32, ids n × u64, vectors n × dimension f32,
-//!         then per row: metadata length u32 (u32::MAX = none) and that many UTF-8 bytes
+//!         then per row: metadata length u32 (u32::MAX = none) and that many UTF-8 bytes,
+//!         then, for string-id collections only, per row: string id length u32 and its
+//!         UTF-8 bytes (the ids above are their keys)
 //! delete  collection u64, n u32, ids n × u64
 //! kv      store u64 (= 0), n u32, then n × { op u8 (0 delete, 1 put bytes, 2 put string),
 //!         key u64, and for puts: value length u32, value bytes }
@@ -91,6 +93,8 @@ pub struct UpsertRecord {
     pub vectors: Vec<f32>,
     /// Metadata JSON per row.
     pub metadata: Vec<Option<String>>,
+    /// String id per row (string-id collections).
+    pub names: Option<Vec<String>>,
 }
 
 /// A decoded delete frame.
@@ -103,8 +107,16 @@ pub struct DeleteRecord {
 }
 
 /// Encode an upsert.
-pub fn encode_upsert(collection: u64, dim: usize, ids: &[u64], vectors: &[f32], metadata: &[Option<&str>]) -> Vec<u8> {
-    let meta_bytes: usize = metadata.iter().map(|m| 4 + m.map_or(0, str::len)).sum();
+pub fn encode_upsert(
+    collection: u64,
+    dim: usize,
+    ids: &[u64],
+    vectors: &[f32],
+    metadata: &[Option<&str>],
+    names: Option<&[std::sync::Arc<str>]>,
+) -> Vec<u8> {
+    let meta_bytes: usize = metadata.iter().map(|m| 4 + m.map_or(0, str::len)).sum::<usize>()
+        + names.map_or(0, |n| n.iter().map(|s| 4 + s.len()).sum());
     let mut w = Writer::with_capacity(16 + ids.len() * 8 + vectors.len() * 4 + meta_bytes);
     w.u64(collection);
     w.u32(ids.len() as u32);
@@ -119,6 +131,10 @@ pub fn encode_upsert(collection: u64, dim: usize, ids: &[u64], vectors: &[f32], 
             }
             None => w.u32(u32::MAX),
         }
+    }
+    for name in names.unwrap_or_default() {
+        w.u32(name.len() as u32);
+        w.bytes(name.as_bytes());
     }
     w.buf
 }
@@ -164,10 +180,24 @@ pub fn decode_upsert_reusing(payload: &[u8], vectors: Vec<f32>) -> Result<Upsert
             metadata.push(Some(s.to_string()));
         }
     }
-    if r.remaining() != 0 {
-        return Err(ReadError { offset: r.pos(), what: "trailing bytes after the upsert".into() });
-    }
-    Ok(UpsertRecord { collection, dim, ids, vectors, metadata })
+    let names = if r.remaining() == 0 {
+        None
+    } else {
+        let mut names = Vec::with_capacity(n.min(r.remaining() / 4));
+        for _ in 0..n {
+            let len = r.u32("string id length")? as usize;
+            let at = r.pos();
+            let b = r.take(len, "string id")?;
+            let s =
+                std::str::from_utf8(b).map_err(|_| ReadError { offset: at, what: "string id is not UTF-8".into() })?;
+            names.push(s.to_string());
+        }
+        if r.remaining() != 0 {
+            return Err(ReadError { offset: r.pos(), what: "trailing bytes after the upsert".into() });
+        }
+        Some(names)
+    };
+    Ok(UpsertRecord { collection, dim, ids, vectors, metadata, names })
 }
 
 /// Decode a delete payload.
@@ -188,14 +218,26 @@ mod tests {
 
     #[test]
     fn upsert_round_trips_and_truncations_fail_cleanly() {
-        let p = encode_upsert(7, 2, &[1, 2], &[1.0, 2.0, 3.0, 4.0], &[Some("{\"a\":1}"), None]);
+        let p = encode_upsert(7, 2, &[1, 2], &[1.0, 2.0, 3.0, 4.0], &[Some("{\"a\":1}"), None], None);
         let r = decode_upsert(&p).unwrap();
         assert_eq!(r.collection, 7);
         assert_eq!(r.ids, vec![1, 2]);
         assert_eq!(r.vectors, vec![1.0, 2.0, 3.0, 4.0]);
         assert_eq!(r.metadata, vec![Some("{\"a\":1}".to_string()), None]);
+        assert_eq!(r.names, None);
         for cut in 0..p.len() {
             assert!(decode_upsert(&p[..cut]).is_err());
+        }
+        let names: Vec<std::sync::Arc<str>> = vec!["doc-1".into(), "é".into()];
+        let p = encode_upsert(7, 2, &[1, 2], &[1.0, 2.0, 3.0, 4.0], &[None, None], Some(&names));
+        let r = decode_upsert(&p).unwrap();
+        assert_eq!(r.names, Some(vec!["doc-1".to_string(), "é".to_string()]));
+        // A cut inside the string ids is an error, never a record without them (a cut
+        // exactly before them reads as a record of a u64 collection: replay checks the
+        // collection's id type).
+        let before_names = p.len() - (4 + 5 + 4 + 2);
+        for cut in before_names + 1..p.len() {
+            assert!(decode_upsert(&p[..cut]).is_err(), "cut at {cut}");
         }
         let ops = [
             KvOp { op: 1, key: 5, value: b"abc" },

@@ -17,8 +17,8 @@
 //!  29  vector piece shift u8     (version 3) section 0 is checksummed per piece of
 //!                                2^shift bytes in section 10; 12..=30; 2 bytes reserved
 //!  32  graph M u32, entry u32, max level u8, 3 bytes reserved   (zero without a graph)
-//!  44  section count u32         (14; 11 in version 3, 10 in version 2, 8 in version 1)
-//!  48  14 × section { offset u64, length u64 (bytes), crc32c u32, reserved u32 }
+//!  44  section count u32         (16; 11 in version 3, 10 in version 2, 8 in version 1)
+//!  48  16 × section { offset u64, length u64 (bytes), crc32c u32, reserved u32 }
 //!      (at most 18 fit)
 //! 496  crc32c u32 of bytes 0..496; zero padding to 512 (version 1: at 240, of 0..240)
 //! sections, each starting on a 64-byte boundary, in this order:
@@ -38,6 +38,9 @@
 //!  11 sorted ids   rows × u64, ascending (the id order: binary-searched by id lookups)
 //!  12 sorted rows  rows × u32: the row holding each id of section 11
 //!  13 field index  the metadata's inverted indexes ([`FieldIndex::encode`])
+//!  14 name offsets (rows + 1) × u64 into section 15 (string-id collections; empty
+//!                  otherwise, and section 15 too)
+//!  15 name bytes   the rows' string ids, UTF-8, concatenated (section 1 holds their keys)
 //! ```
 //!
 //! Sections 11–13 make opening independent of what the rows hold: no metadata is
@@ -65,7 +68,7 @@ use std::sync::Arc;
 
 const MAGIC: &[u8; 8] = b"KYROSEG1";
 const VERSION: u32 = 4;
-const SECTIONS: usize = 14;
+const SECTIONS: usize = 16;
 
 /// Bytes per checksummed piece of the vector section in files this build writes
 /// (256 KiB: a re-ranked candidate costs at most one such read the first time).
@@ -121,6 +124,8 @@ pub struct SegmentParts<'a> {
     pub id_order: (&'a [u64], &'a [u32]),
     /// The metadata's field index.
     pub index: &'a FieldIndex,
+    /// String id per row (string-id collections).
+    pub names: Option<Vec<&'a str>>,
 }
 
 /// Rows by id: the ids in ascending order and the row holding each (several rows may hold
@@ -164,15 +169,15 @@ impl IdOrder {
     }
 }
 
-/// Metadata JSON per row, over the mapped offsets and bytes sections (UTF-8 checked at
-/// open, row boundaries included).
-pub struct MappedMetadata {
+/// A string per row (metadata JSON, string ids), over mapped offsets and bytes sections
+/// (UTF-8 checked at open, row boundaries included).
+pub struct MappedStrings {
     offsets: Slab<u64>,
     bytes: Slab<u8>,
 }
 
-impl MappedMetadata {
-    /// Metadata of row `r` (`None`: the row has none).
+impl MappedStrings {
+    /// The string of row `r` (`None`: the row has none).
     pub fn get(&self, r: usize) -> Option<&str> {
         let (s, e) = (self.offsets[r] as usize, self.offsets[r + 1] as usize);
         // Checked at open: ordered, in bounds, on character boundaries of valid UTF-8.
@@ -201,7 +206,9 @@ pub struct SegmentFile {
     /// Ids, mapped.
     pub ids: Slab<u64>,
     /// Metadata JSON per row, mapped.
-    pub metadata: MappedMetadata,
+    pub metadata: MappedStrings,
+    /// String ids per row, mapped (string-id collections).
+    pub names: Option<MappedStrings>,
     /// Rows by id (`None` for files before version 4: the caller computes it).
     pub id_order: Option<IdOrder>,
     /// The metadata's field index (`None` before version 4: the caller builds it).
@@ -236,6 +243,19 @@ pub fn write(dir: &Path, file: u64, parts: &SegmentParts<'_>) -> Result<()> {
         }
         meta_offsets.push(meta_bytes.len() as u64);
     }
+    let (name_offsets, name_bytes) = match &parts.names {
+        Some(names) => {
+            let mut offsets = Vec::with_capacity(rows + 1);
+            let mut bytes = Vec::new();
+            offsets.push(0u64);
+            for n in names {
+                bytes.extend_from_slice(n.as_bytes());
+                offsets.push(bytes.len() as u64);
+            }
+            (offsets, bytes)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
     let empty_u8: &[u8] = &[];
     let empty_u32: &[u32] = &[];
     let (levels, adj0, slots, upper): (&[u8], &[u32], &[u32], &[u32]) = match parts.graph {
@@ -268,6 +288,8 @@ pub fn write(dir: &Path, file: u64, parts: &SegmentParts<'_>) -> Result<()> {
         as_bytes(parts.id_order.0),
         as_bytes(parts.id_order.1),
         &index,
+        as_bytes(&name_offsets),
+        &name_bytes,
     ];
     let mut fields = [0u8; 32];
     fields[0..4].copy_from_slice(&(parts.graph.is_some() as u32).to_le_bytes());
@@ -325,21 +347,13 @@ pub fn open(path: &Path, dim: usize, metric: Metric, checks: Checks) -> Result<S
     let slab_err = |i: usize| bad(sec[i].0 as u64, &format!("section {i} misaligned"));
     let vectors = Slab::<f32>::mapped(&map, sec[0].0, rows * dim).ok_or_else(|| slab_err(0))?;
     let ids = Slab::<u64>::mapped(&map, sec[1].0, rows).ok_or_else(|| slab_err(1))?;
-    let offsets = Slab::<u64>::mapped(&map, sec[2].0, rows + 1).ok_or_else(|| slab_err(2))?;
-    let meta_bytes = Slab::<u8>::mapped(&map, sec[3].0, sec[3].1).ok_or_else(|| slab_err(3))?;
-    // One pass over the offsets and one UTF-8 check of the whole section; no row is parsed.
-    let text = std::str::from_utf8(&meta_bytes)
-        .map_err(|e| bad((sec[3].0 + e.valid_up_to()) as u64, "metadata is not UTF-8"))?;
-    if offsets[0] != 0 {
-        return Err(bad(sec[2].0 as u64, "metadata offsets do not start at 0"));
-    }
-    for r in 0..rows {
-        let (s, e) = (offsets[r] as usize, offsets[r + 1] as usize);
-        if s > e || e > text.len() || !text.is_char_boundary(e) {
-            return Err(bad(sec[2].0 as u64 + (r as u64 + 1) * 8, "metadata offsets out of order"));
-        }
-    }
-    let metadata = MappedMetadata { offsets, bytes: meta_bytes };
+    let metadata = map_strings(&map, b, sec, 2, 3, rows, &bad)?;
+    let names = if file.version() >= 4 && sec[14].1 > 0 {
+        expect(14, (rows + 1) * 8)?;
+        Some(map_strings(&map, b, sec, 14, 15, rows, &bad)?)
+    } else {
+        None
+    };
     let (id_order, index) = if file.version() >= 4 {
         expect(11, rows * 8)?;
         expect(12, rows * 4)?;
@@ -417,7 +431,44 @@ pub fn open(path: &Path, dim: usize, metric: Metric, checks: Checks) -> Result<S
     } else {
         None
     };
-    Ok(SegmentFile { dim, rows, vectors, ids, metadata, id_order, index, graph, quant, deferred })
+    Ok(SegmentFile { dim, rows, vectors, ids, metadata, names, id_order, index, graph, quant, deferred })
+}
+
+/// Map a per-row string column: offsets section `offsets_at` ((rows + 1) × u64, from 0,
+/// ascending) into bytes section `bytes_at`. One pass over the offsets and one UTF-8 check
+/// of the whole section, with every offset on a character boundary; nothing is parsed.
+fn map_strings(
+    map: &Arc<memmap2::Mmap>,
+    b: &[u8],
+    sec: &[(usize, usize)],
+    offsets_at: usize,
+    bytes_at: usize,
+    rows: usize,
+    bad: &dyn Fn(u64, &str) -> Error,
+) -> Result<MappedStrings> {
+    let (o, o_len) = sec[offsets_at];
+    let (t, t_len) = sec[bytes_at];
+    let misaligned = |i: usize| bad(sec[i].0 as u64, &format!("section {i} misaligned"));
+    if o_len != (rows + 1) * 8 {
+        return Err(bad(
+            48 + offsets_at as u64 * 24,
+            &format!("section {offsets_at} is {o_len} bytes, expected {}", (rows + 1) * 8),
+        ));
+    }
+    let offsets = Slab::<u64>::mapped(map, o, rows + 1).ok_or_else(|| misaligned(offsets_at))?;
+    let bytes = Slab::<u8>::mapped(map, t, t_len).ok_or_else(|| misaligned(bytes_at))?;
+    let text = std::str::from_utf8(&b[t..t + t_len])
+        .map_err(|e| bad((t + e.valid_up_to()) as u64, "strings are not UTF-8"))?;
+    if offsets[0] != 0 {
+        return Err(bad(o as u64, "string offsets do not start at 0"));
+    }
+    for r in 0..rows {
+        let (s, e) = (offsets[r] as usize, offsets[r + 1] as usize);
+        if s > e || e > text.len() || !text.is_char_boundary(e) {
+            return Err(bad(o as u64 + (r as u64 + 1) * 8, "string offsets out of order"));
+        }
+    }
+    Ok(MappedStrings { offsets, bytes })
 }
 
 /// Structural checks that make every read of the search kernel in bounds. `at` is where

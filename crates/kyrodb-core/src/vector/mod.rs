@@ -5,6 +5,7 @@
 //! - [`metric`]: the distance a collection ranks by, and input checks tied to it;
 //! - [`topk`]: the bounded best-k selection shared by every search;
 //! - [`exact`]: brute-force scans, one query or a tiled batch over all cores;
+//! - [`ids`]: id types (`u64`, or strings keyed by their 64-bit hash);
 //! - [`row`]: parsed metadata and the hot tier of recent writes;
 //! - [`hnsw`]: graph build (our parallel builder; `hnsw_rs` as a reference with the
 //!   `hnsw-rs` feature), frozen layout, search kernel;
@@ -19,6 +20,7 @@ pub mod collection;
 pub mod exact;
 pub mod filter;
 pub mod hnsw;
+pub mod ids;
 pub mod metric;
 pub mod quant;
 pub mod row;
@@ -29,4 +31,5 @@ pub use collection::{
     Collection, CollectionConfig, CollectionStats, IndexConfig, SearchHits, SearchParams, MAX_BATCH, MAX_DIMENSION,
     MAX_K,
 };
+pub use ids::{IdType, MAX_STRING_ID_BYTES};
 pub use metric::Metric;

@@ -24,7 +24,7 @@ pub struct RowMeta {
 
 impl RowMeta {
     /// Parse and check one row's metadata (a JSON object of at most 64 KiB).
-    pub fn parse(json: String, id: u64) -> Result<RowMeta> {
+    pub fn parse(json: String, id: impl std::fmt::Display) -> Result<RowMeta> {
         if json.len() > MAX_METADATA_BYTES {
             return Err(Error::invalid(format!(
                 "metadata of id {id} is {} bytes; the limit is {MAX_METADATA_BYTES}",
@@ -47,6 +47,8 @@ pub struct HotTier {
     ids: Vec<u64>,
     vectors: Vec<f32>,
     metadata: Vec<Option<Arc<RowMeta>>>,
+    /// String ids of the rows (string-id collections only; empty otherwise).
+    names: Vec<Arc<str>>,
     dead: Vec<u64>,
     dead_count: usize,
     /// Estimated bytes of the rows' metadata (text and parsed form).
@@ -89,9 +91,13 @@ impl HotTier {
     }
 
     /// Append a row; returns its index.
-    pub fn push(&mut self, id: u64, vector: &[f32], meta: Option<Arc<RowMeta>>) -> u32 {
+    pub fn push(&mut self, id: u64, name: Option<Arc<str>>, vector: &[f32], meta: Option<Arc<RowMeta>>) -> u32 {
         let r = self.ids.len();
         self.ids.push(id);
+        if let Some(name) = name {
+            self.meta_bytes += name.len() + 16;
+            self.names.push(name);
+        }
         self.vectors.extend_from_slice(vector);
         self.meta_bytes += meta_cost(&meta);
         self.metadata.push(meta);
@@ -150,6 +156,11 @@ impl HotTier {
         self.metadata[r as usize].as_ref()
     }
 
+    /// String id of row `r` (string-id collections).
+    pub fn name(&self, r: u32) -> Option<&Arc<str>> {
+        self.names.get(r as usize)
+    }
+
     /// Drop the first `h` rows (they have been frozen into a segment); later rows move
     /// down by `h`.
     pub fn drain_front(&mut self, h: usize) {
@@ -157,6 +168,9 @@ impl HotTier {
         self.ids.drain(..h);
         self.vectors.drain(..h * self.dim);
         self.meta_bytes -= self.metadata.drain(..h).map(|m| meta_cost(&m)).sum::<usize>();
+        if !self.names.is_empty() {
+            self.meta_bytes -= self.names.drain(..h).map(|n| n.len() + 16).sum::<usize>();
+        }
         // Give back what a large backlog (a bulk load, a replayed WAL) left allocated:
         // without this the hot tier's capacity only ever grows.
         let keep = (2 * self.ids.len()).max(8192);
@@ -164,6 +178,7 @@ impl HotTier {
             self.ids.shrink_to(keep);
             self.vectors.shrink_to(keep * self.dim);
             self.metadata.shrink_to(keep);
+            self.names.shrink_to(keep);
         }
         self.dead = vec![0; self.ids.len().div_ceil(64)];
         self.dead_count = 0;
@@ -257,7 +272,7 @@ mod tests {
     fn live_rows_skip_dead_words_and_stop_at_the_last_row() {
         let mut t = HotTier::new(1);
         for r in 0..150u64 {
-            t.push(r, &[r as f32], None);
+            t.push(r, None, &[r as f32], None);
         }
         // Kill all of word 1 (rows 64..128), and a few rows around it.
         for r in (64..128).chain([0, 63, 128, 149]) {

@@ -19,7 +19,7 @@ use super::topk::{Candidate, TopK};
 use crate::error::{Error, Result};
 use crate::simd::kernels;
 use crate::storage::deferred::DeferredCheck;
-use crate::storage::segment_file::{IdOrder, MappedMetadata, SegmentFile, SegmentParts};
+use crate::storage::segment_file::{IdOrder, MappedStrings, SegmentFile, SegmentParts};
 use crate::storage::slab::Slab;
 use parking_lot::Mutex;
 use roaring::RoaringBitmap;
@@ -67,12 +67,35 @@ pub struct SegmentFiles {
     pub persisted_deleted: usize,
 }
 
-/// Metadata JSON of a segment's rows.
-enum SegmentMeta {
+/// Per-row strings of a segment (metadata JSON, string ids).
+enum SegmentStrings {
     /// A segment built in memory (an in-memory collection's, or one not yet stored).
     Owned(Vec<Option<Arc<str>>>),
     /// Read from the segment file's mapped sections.
-    Mapped(MappedMetadata),
+    Mapped(MappedStrings),
+}
+
+impl SegmentStrings {
+    fn get(&self, r: u32) -> Option<&str> {
+        match self {
+            SegmentStrings::Owned(v) => v[r as usize].as_deref(),
+            SegmentStrings::Mapped(m) => m.get(r as usize),
+        }
+    }
+
+    fn get_shared(&self, r: u32) -> Option<Arc<str>> {
+        match self {
+            SegmentStrings::Owned(v) => v[r as usize].clone(),
+            SegmentStrings::Mapped(m) => m.get(r as usize).map(Arc::from),
+        }
+    }
+
+    fn owned_bytes(&self) -> usize {
+        match self {
+            SegmentStrings::Owned(v) => v.iter().map(|m| 16 + m.as_ref().map_or(0, |j| j.len() + 16)).sum(),
+            SegmentStrings::Mapped(_) => 0,
+        }
+    }
 }
 
 /// An immutable segment of a collection.
@@ -83,7 +106,9 @@ pub struct Segment {
     id_order: IdOrder,
     /// Set once the segment is stored in a file.
     pub files: Option<SegmentFiles>,
-    metadata: SegmentMeta,
+    metadata: SegmentStrings,
+    /// String ids (string-id collections); `ids` holds their keys.
+    names: Option<SegmentStrings>,
     graph: Option<FrozenGraph>,
     /// 8-bit codes of the rows, present with the graph: the walk scores these and
     /// re-ranks its final candidates with the exact vectors.
@@ -122,6 +147,7 @@ impl Segment {
     #[allow(clippy::too_many_arguments)]
     pub fn build(
         ids: &[u64],
+        mut names: Option<Vec<Arc<str>>>,
         source: &[f32],
         mut metas: Vec<Option<Arc<RowMeta>>>,
         dim: usize,
@@ -132,7 +158,7 @@ impl Segment {
         keep_going: &dyn Fn() -> bool,
     ) -> Result<Segment> {
         let n = ids.len();
-        if source.len() != n * dim || metas.len() != n {
+        if source.len() != n * dim || metas.len() != n || names.as_ref().is_some_and(|v| v.len() != n) {
             return Err(Error::Internal(format!(
                 "segment build: {n} ids, {} floats and {} metadata for dimension {dim}",
                 source.len(),
@@ -151,11 +177,15 @@ impl Segment {
         let mut vectors = AlignedF32::zeroed(n * dim);
         let mut ordered_ids = Vec::with_capacity(n);
         let mut metadata = Vec::with_capacity(n);
+        let mut ordered_names = names.as_ref().map(|_| Vec::with_capacity(n));
         for (u, &src) in order.iter().enumerate() {
             let src = src as usize;
             vectors[u * dim..(u + 1) * dim].copy_from_slice(&source[src * dim..(src + 1) * dim]);
             ordered_ids.push(ids[src]);
             metadata.push(metas[src].take());
+            if let (Some(out), Some(input)) = (ordered_names.as_mut(), names.as_mut()) {
+                out.push(Some(std::mem::replace(&mut input[src], Arc::from(""))));
+            }
         }
         let ids = ordered_ids;
         let index = FieldIndex::build(metadata.iter().map(|m: &Option<Arc<RowMeta>>| m.as_deref().map(|m| &m.flat)));
@@ -177,7 +207,8 @@ impl Segment {
             ids: ids.into(),
             id_order,
             files: None,
-            metadata: SegmentMeta::Owned(metadata),
+            metadata: SegmentStrings::Owned(metadata),
+            names: ordered_names.map(SegmentStrings::Owned),
             graph,
             quant,
             index,
@@ -193,9 +224,7 @@ impl Segment {
     /// Record the bytes this segment holds in memory (everything is fixed but deletions).
     fn with_resident_bytes(mut self) -> Segment {
         let mut bytes = self.index.memory_bytes() + self.id_order.memory_bytes();
-        if let SegmentMeta::Owned(v) = &self.metadata {
-            bytes += v.iter().map(|m| 16 + m.as_ref().map_or(0, |j| j.len() + 16)).sum::<usize>();
-        }
+        bytes += self.metadata.owned_bytes() + self.names.as_ref().map_or(0, SegmentStrings::owned_bytes);
         if !self.ids.is_mapped() {
             bytes += self.vectors.len() * 4
                 + self.ids.len() * 8
@@ -244,7 +273,8 @@ impl Segment {
             ids: f.ids,
             id_order,
             files: Some(files),
-            metadata: SegmentMeta::Mapped(f.metadata),
+            metadata: SegmentStrings::Mapped(f.metadata),
+            names: f.names.map(SegmentStrings::Mapped),
             graph: f.graph,
             quant,
             index,
@@ -297,6 +327,7 @@ impl Segment {
             quant: self.quant.as_ref(),
             id_order: (&self.id_order.ids, &self.id_order.rows),
             index: &self.index,
+            names: self.names.as_ref().map(|n| (0..self.len() as u32).map(|r| n.get(r).unwrap_or_default()).collect()),
         }
     }
 
@@ -358,18 +389,22 @@ impl Segment {
 
     /// Metadata JSON of row `r`.
     pub fn meta_str(&self, r: u32) -> Option<&str> {
-        match &self.metadata {
-            SegmentMeta::Owned(v) => v[r as usize].as_deref(),
-            SegmentMeta::Mapped(m) => m.get(r as usize),
-        }
+        self.metadata.get(r)
     }
 
     /// Metadata JSON of row `r`, as returned to callers.
     pub fn meta_json(&self, r: u32) -> Option<Arc<str>> {
-        match &self.metadata {
-            SegmentMeta::Owned(v) => v[r as usize].clone(),
-            SegmentMeta::Mapped(m) => m.get(r as usize).map(Arc::from),
-        }
+        self.metadata.get_shared(r)
+    }
+
+    /// String id of row `r` (string-id collections).
+    pub fn name(&self, r: u32) -> Option<Arc<str>> {
+        self.names.as_ref().and_then(|n| n.get_shared(r))
+    }
+
+    /// Whether row `r`'s string id is `name` (no copy).
+    pub fn name_is(&self, r: u32, name: &str) -> bool {
+        self.names.as_ref().and_then(|n| n.get(r)) == Some(name)
     }
 
     /// The live row holding `id`, if any (a binary search of the id order).

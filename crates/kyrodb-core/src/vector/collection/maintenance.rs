@@ -392,6 +392,8 @@ impl Collection {
         let mut born_deleted = Vec::new();
         let mut vectors = Vec::new();
         let mut metas = Vec::new();
+        let named = self.config.id_type == IdType::String;
+        let mut names: Vec<Arc<str>> = Vec::new();
         let seed_uid = seed.as_ref().map(|(u, _)| *u);
         for &uid in &consumed {
             let is_seed = seed_uid == Some(uid);
@@ -408,6 +410,9 @@ impl Collection {
                             sources.push((seg.id(row), Loc::Seg(uid, row)));
                         }
                         ids.push(seg.id(row));
+                        if named {
+                            names.push(seg.name(row).unwrap_or_else(|| Arc::from("")));
+                        }
                         born_deleted.push(dead);
                         vectors.extend_from_slice(seg.vector(row)?);
                         // Text only under the lock; parsed (for the new index) after.
@@ -429,6 +434,9 @@ impl Collection {
                 if !st.hot.is_dead(r) {
                     sources.push((st.hot.id(r), Loc::Hot(a)));
                     ids.push(st.hot.id(r));
+                    if named {
+                        names.push(st.hot.name(r).cloned().unwrap_or_else(|| Arc::from("")));
+                    }
                     born_deleted.push(false);
                     vectors.extend_from_slice(st.hot.vector(r));
                     metas.push(st.hot.meta(r).cloned().map(CopiedMeta::Parsed));
@@ -450,10 +458,18 @@ impl Collection {
             // 4. Build (and store) without any lock.
             let params = self.config.index.map(|ix| ix.params);
             let grow = SegmentGrowth { graph: seed_graph, born_deleted };
-            let mut segment =
-                Segment::build(&ids, &vectors, metas, dim, self.config.metric, params, grow, progress, &|| {
-                    self.usable()
-                })?;
+            let mut segment = Segment::build(
+                &ids,
+                named.then_some(names),
+                &vectors,
+                metas,
+                dim,
+                self.config.metric,
+                params,
+                grow,
+                progress,
+                &|| self.usable(),
+            )?;
             drop(vectors);
             if let (Some(storage), false) = (self.storage(), segment.is_empty()) {
                 segment = self.store_segment(storage, &segment)?;

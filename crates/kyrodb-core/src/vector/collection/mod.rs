@@ -29,6 +29,7 @@ pub use maintenance::background_threads;
 
 use super::filter::Filter;
 use super::hnsw::{BuildParams, DEFAULT_EF_SEARCH, MAX_EF};
+use super::ids::{check_string_id, string_key, IdType};
 use super::metric::Metric;
 use super::row::{HotTier, RowMeta};
 use super::segment::{Segment, SegmentFiles};
@@ -92,17 +93,19 @@ pub struct CollectionConfig {
     /// Graph index settings; `None` keeps the collection exact-only (brute force, never
     /// builds graphs).
     pub index: Option<IndexConfig>,
+    /// What ids are (`u64`, or strings keyed by their hash; see [`super::ids`]).
+    pub id_type: IdType,
 }
 
 impl CollectionConfig {
     /// An exact-only collection.
     pub fn exact(dimension: usize, metric: Metric) -> CollectionConfig {
-        CollectionConfig { dimension, metric, index: None }
+        CollectionConfig { dimension, metric, index: None, id_type: IdType::U64 }
     }
 
     /// A collection with the default graph index settings.
     pub fn indexed(dimension: usize, metric: Metric) -> CollectionConfig {
-        CollectionConfig { dimension, metric, index: Some(IndexConfig::default()) }
+        CollectionConfig { dimension, metric, index: Some(IndexConfig::default()), id_type: IdType::U64 }
     }
 
     /// Check the configuration's ranges.
@@ -168,6 +171,8 @@ pub struct SearchHits {
     pub metadata: Vec<Option<Arc<str>>>,
     /// Vector of each hit (empty unless requested).
     pub vectors: Vec<Vec<f32>>,
+    /// String id of each hit (string-id collections; `ids` then holds their keys).
+    pub names: Vec<Arc<str>>,
 }
 
 /// A stored vector as returned by [`Collection::get`].
@@ -177,6 +182,13 @@ pub struct StoredVector {
     pub vector: Vec<f32>,
     /// Its metadata JSON, if any.
     pub metadata: Option<Arc<str>>,
+}
+
+/// The error for two string ids that share a 64-bit key.
+fn collision(name: &str, other: &str) -> Error {
+    Error::invalid(format!(
+        "id {name:?} shares its 64-bit key with the id {other:?} (a hash collision, about once in 10^19 pairs); use another id"
+    ))
 }
 
 /// Where an id's live version is.
@@ -235,6 +247,27 @@ impl State {
             Loc::Hot(abs) => self.hot.meta(self.hot_row(abs)).map(|m| Arc::clone(&m.json)),
             Loc::Seg(uid, r) => self.seg_pos(uid).and_then(|s| self.segments[s].meta_json(r)),
         }
+    }
+
+    /// String id of the row at `loc` (string-id collections).
+    fn name(&self, loc: Loc) -> Option<Arc<str>> {
+        match loc {
+            Loc::Hot(abs) => self.hot.name(self.hot_row(abs)).cloned(),
+            Loc::Seg(uid, r) => self.seg_pos(uid).and_then(|s| self.segments[s].name(r)),
+        }
+    }
+
+    /// Whether the row at `loc` has string id `name`.
+    fn name_is(&self, loc: Loc, name: &str) -> bool {
+        match loc {
+            Loc::Hot(abs) => self.hot.name(self.hot_row(abs)).is_some_and(|n| &**n == name),
+            Loc::Seg(uid, r) => self.seg_pos(uid).is_some_and(|s| self.segments[s].name_is(r, name)),
+        }
+    }
+
+    /// Where string id `name` (key `key`) is live, if it is.
+    fn find_name(&self, key: u64, name: &str) -> Option<Loc> {
+        self.find(key).filter(|&loc| self.name_is(loc, name))
     }
 
     /// Where `id`'s live version is, if it has one.
@@ -549,16 +582,88 @@ impl Collection {
         })
     }
 
+    /// `INVALID_ARGUMENT` unless the collection's ids are of type `want`.
+    fn expect_ids(&self, want: IdType) -> Result<()> {
+        if self.config.id_type == want {
+            return Ok(());
+        }
+        Err(Error::invalid(format!(
+            "collection '{}' has {} ids; pass {}",
+            self.name,
+            self.config.id_type.name(),
+            match self.config.id_type {
+                IdType::U64 => "numbers or bigints",
+                IdType::String => "strings",
+            }
+        )))
+    }
+
+    /// Insert or replace vectors of a string-id collection: [`Collection::upsert`] with
+    /// string ids (1..=512 UTF-8 bytes). A string whose 64-bit key is held by a different
+    /// live string is refused (see [`super::ids`]).
+    pub fn upsert_named(
+        self: &Arc<Self>,
+        names: Vec<String>,
+        vectors: Vec<f32>,
+        metadata: Option<Vec<Option<String>>>,
+    ) -> Result<usize> {
+        self.check_usable()?;
+        self.expect_ids(IdType::String)?;
+        if names.len() > MAX_BATCH {
+            return Err(Error::invalid(format!("a batch holds at most {MAX_BATCH} vectors, got {}", names.len())));
+        }
+        let names: Vec<Arc<str>> =
+            names.into_iter().enumerate().map(|(i, n)| check_string_id(n, i)).collect::<Result<_>>()?;
+        let keys: Vec<u64> = names.iter().map(|n| string_key(n)).collect();
+        let mut first: IdMap<usize> = IdMap::default();
+        for (i, &key) in keys.iter().enumerate() {
+            if let Some(&j) = first.get(&key) {
+                return Err(if names[j] == names[i] {
+                    Error::invalid(format!("id {:?} appears more than once in one batch", &*names[i]))
+                } else {
+                    collision(&names[i], &names[j])
+                });
+            }
+            first.insert(key, i);
+        }
+        {
+            let st = self.state.read();
+            for (name, &key) in names.iter().zip(&keys) {
+                if let Some(loc) = st.find(key) {
+                    if !st.name_is(loc, name) {
+                        return Err(collision(name, &st.name(loc).unwrap_or_else(|| Arc::from("?"))));
+                    }
+                }
+            }
+        }
+        self.upsert_rows(keys, Some(names), vectors, metadata)
+    }
+
     /// Insert or replace vectors. `vectors` is row-major, `ids.len() * dimension` long;
     /// `metadata`, when given, has one entry per id (each a JSON object or `None`).
     /// The whole batch is validated before anything changes. Returns the batch size.
     pub fn upsert(
         self: &Arc<Self>,
         ids: &[u64],
-        mut vectors: Vec<f32>,
+        vectors: Vec<f32>,
         metadata: Option<Vec<Option<String>>>,
     ) -> Result<usize> {
         self.check_usable()?;
+        self.expect_ids(IdType::U64)?;
+        self.upsert_rows(ids.to_vec(), None, vectors, metadata)
+    }
+
+    /// The write path of both id types: `ids` are row keys, `names` the string ids.
+    fn upsert_rows(
+        self: &Arc<Self>,
+        ids: Vec<u64>,
+        names: Option<Vec<Arc<str>>>,
+        mut vectors: Vec<f32>,
+        metadata: Option<Vec<Option<String>>>,
+    ) -> Result<usize> {
+        // How errors name row `i`: its string id, or its number.
+        let label =
+            |i: usize| -> String { names.as_ref().map_or_else(|| ids[i].to_string(), |n| format!("{:?}", &*n[i])) };
         let dim = self.config.dimension;
         let n = ids.len();
         if n > MAX_BATCH {
@@ -574,7 +679,7 @@ impl Collection {
             )));
         }
         let mut seen = HashSet::with_capacity(n);
-        for id in ids {
+        for id in &ids {
             if !seen.insert(*id) {
                 return Err(Error::invalid(format!("id {id} appears more than once in one batch")));
             }
@@ -586,13 +691,13 @@ impl Collection {
                     return Err(Error::invalid(format!("got {n} ids but {} metadata entries", m.len())));
                 }
                 m.into_iter()
-                    .zip(ids)
-                    .map(|(json, &id)| json.map(|s| RowMeta::parse(s, id).map(Arc::new)).transpose())
+                    .enumerate()
+                    .map(|(i, json)| json.map(|s| RowMeta::parse(s, label(i)).map(Arc::new)).transpose())
                     .collect::<Result<_>>()?
             }
         };
         for (i, v) in vectors.chunks_exact_mut(dim).enumerate() {
-            self.config.metric.prepare(v, &|| format!("vector {i} (id {})", ids[i]))?;
+            self.config.metric.prepare(v, &|| format!("vector {i} (id {})", label(i)))?;
         }
 
         let (hot_rows, hot_live) = {
@@ -603,20 +708,19 @@ impl Collection {
             return Err(Error::invalid("the hot tier holds at most 2^32 − 1 rows; call buildIndex()"));
         }
         self.wait_for_backlog(n, hot_live)?;
-        let ids = ids.to_vec();
         match self.storage() {
             None => {
-                self.apply_upsert(&ids, &vectors, metadata, 0);
+                self.apply_upsert(&ids, names, &vectors, metadata, 0);
             }
             Some(storage) => {
                 let metas: Vec<Option<&str>> = metadata.iter().map(|m| m.as_ref().map(|m| &*m.json)).collect();
-                let payload = records::encode_upsert(self.id, dim, &ids, &vectors, &metas);
+                let payload = records::encode_upsert(self.id, dim, &ids, &vectors, &metas, names.as_deref());
                 let me = Arc::clone(self);
                 storage.committer.commit(
                     FrameKind::Upsert,
                     payload,
                     Box::new(move |seq| {
-                        me.apply_upsert(&ids, &vectors, metadata, seq);
+                        me.apply_upsert(&ids, names, &vectors, metadata, seq);
                         n
                     }),
                 )?;
@@ -628,14 +732,22 @@ impl Collection {
     }
 
     /// Apply a validated upsert (logged as frame `seq` when durable).
-    fn apply_upsert(&self, ids: &[u64], vectors: &[f32], metadata: Vec<Option<Arc<RowMeta>>>, seq: u64) {
+    fn apply_upsert(
+        &self,
+        ids: &[u64],
+        names: Option<Vec<Arc<str>>>,
+        vectors: &[f32],
+        metadata: Vec<Option<Arc<RowMeta>>>,
+        seq: u64,
+    ) {
         let dim = self.config.dimension;
         let mut st = self.state.write();
         st.hot.reserve(ids.len());
+        let mut names = names.map(Vec::into_iter);
         for ((&id, v), meta) in ids.iter().zip(vectors.chunks_exact(dim)).zip(metadata) {
             // One hash operation for an id already hot: the new row goes in first, the row
             // it replaces (never the same one) is killed after.
-            let r = st.hot.push(id, v, meta);
+            let r = st.hot.push(id, names.as_mut().and_then(Iterator::next), v, meta);
             let abs = st.hot_base + r as u64;
             match st.hot_ids.insert(id, abs) {
                 Some(old) => {
@@ -765,6 +877,18 @@ impl Collection {
                         rec.dim, self.name, self.config.dimension
                     )));
                 }
+                let names: Option<Vec<Arc<str>>> = rec.names.take().map(|v| v.into_iter().map(Arc::from).collect());
+                if names.is_some() != (self.config.id_type == IdType::String) {
+                    return Err(Error::Corruption(format!(
+                        "WAL frame {seq}: an upsert {} string ids for collection '{}' of {} ids",
+                        if names.is_some() { "with" } else { "without" },
+                        self.name,
+                        self.config.id_type.name()
+                    )));
+                }
+                if let Some(i) = names.as_ref().and_then(|n| (0..n.len()).find(|&i| string_key(&n[i]) != rec.ids[i])) {
+                    return Err(Error::Corruption(format!("WAL frame {seq}: row {i}'s key is not its string id's")));
+                }
                 let metadata = rec
                     .metadata
                     .into_iter()
@@ -772,7 +896,7 @@ impl Collection {
                     .map(|(m, &id)| m.map(|json| RowMeta::parse(json, id).map(Arc::new)).transpose())
                     .collect::<Result<Vec<_>>>()
                     .map_err(|e| Error::Corruption(format!("WAL frame {seq}: {e}")))?;
-                self.apply_upsert(&rec.ids, &rec.vectors, metadata, seq);
+                self.apply_upsert(&rec.ids, names, &rec.vectors, metadata, seq);
                 // Keep a frame-sized buffer for the next frame; give back a huge one.
                 if rec.vectors.capacity() <= 16 << 20 {
                     VECTORS.with(|b| b.replace(std::mem::take(&mut rec.vectors)));
@@ -795,15 +919,43 @@ impl Collection {
     /// Remove vectors by id; ids that are absent are ignored. Returns how many were removed.
     pub fn delete(self: &Arc<Self>, ids: &[u64]) -> Result<usize> {
         self.check_usable()?;
+        self.expect_ids(IdType::U64)?;
         if ids.len() > MAX_BATCH {
             return Err(Error::invalid(format!("a batch holds at most {MAX_BATCH} ids, got {}", ids.len())));
         }
-        let Some(storage) = self.storage() else { return Ok(self.apply_delete(ids, 0)) };
         // Every acknowledged write is already applied, so ids absent now need no log entry.
         let present: Vec<u64> = {
             let st = self.state.read();
             ids.iter().copied().filter(|&id| st.find(id).is_some()).collect()
         };
+        self.delete_keys(present)
+    }
+
+    /// [`Collection::delete`] for a string-id collection.
+    pub fn delete_named(self: &Arc<Self>, names: &[String]) -> Result<usize> {
+        self.check_usable()?;
+        self.expect_ids(IdType::String)?;
+        if names.len() > MAX_BATCH {
+            return Err(Error::invalid(format!("a batch holds at most {MAX_BATCH} ids, got {}", names.len())));
+        }
+        let mut present: Vec<u64> = {
+            let st = self.state.read();
+            names
+                .iter()
+                .map(|n| string_key(n))
+                .zip(names)
+                .filter(|(k, n)| st.find_name(*k, n).is_some())
+                .map(|(k, _)| k)
+                .collect()
+        };
+        present.sort_unstable();
+        present.dedup();
+        self.delete_keys(present)
+    }
+
+    /// Delete the rows of `present` (keys found live just before).
+    fn delete_keys(self: &Arc<Self>, present: Vec<u64>) -> Result<usize> {
+        let Some(storage) = self.storage() else { return Ok(self.apply_delete(&present, 0)) };
         if present.is_empty() {
             return Ok(0);
         }
@@ -815,8 +967,18 @@ impl Collection {
     /// The stored vector and metadata of `id`, or `None`.
     pub fn get(&self, id: u64) -> Result<Option<StoredVector>> {
         self.check_usable()?;
+        self.expect_ids(IdType::U64)?;
         let st = self.state.read();
         let Some(loc) = st.find(id) else { return Ok(None) };
+        Ok(Some(StoredVector { vector: st.vector(loc)?.to_vec(), metadata: st.meta(loc) }))
+    }
+
+    /// [`Collection::get`] for a string-id collection.
+    pub fn get_named(&self, name: &str) -> Result<Option<StoredVector>> {
+        self.check_usable()?;
+        self.expect_ids(IdType::String)?;
+        let st = self.state.read();
+        let Some(loc) = st.find_name(string_key(name), name) else { return Ok(None) };
         Ok(Some(StoredVector { vector: st.vector(loc)?.to_vec(), metadata: st.meta(loc) }))
     }
 
@@ -882,9 +1044,13 @@ impl Collection {
             distances: Vec::with_capacity(all.len()),
             ..SearchHits::default()
         };
+        let named = self.config.id_type == IdType::String;
         for (c, src) in all {
             let loc = src.map_or(st.hot_loc(c.row), |uid| Loc::Seg(uid, c.row));
             out.ids.push(c.id);
+            if named {
+                out.names.push(st.name(loc).unwrap_or_else(|| Arc::from("")));
+            }
             out.distances.push(c.distance);
             if params.with_metadata {
                 out.metadata.push(st.meta(loc));

@@ -1,0 +1,157 @@
+/**
+ * String-id collections (`idType: 'string'`): ids given and returned as strings by every
+ * method, kept across reopen, usable over HTTP (JSON bodies and URL paths), and refused
+ * with `INVALID_ARGUMENT` when empty, too long, or of the other collection's type — with
+ * nothing changed. A fast-check model run compares random batches with a Map.
+ */
+import test from 'ava'
+import fc from 'fast-check'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { open, KyroDBError, type Collection } from '../src-ts/index.js'
+import { request, startServer } from './helpers/server.js'
+
+const DIM = 4
+
+function tempDir(t: { teardown: (f: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kyrodb-strids-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+const vec = (i: number) => [Math.cos(i), Math.sin(i), i % 7, (i * 13) % 5]
+
+async function invalid(t: { is: (a: unknown, b: unknown, m?: string) => void }, p: Promise<unknown> | (() => unknown), what: string) {
+  try {
+    await (typeof p === 'function' ? p() : p)
+  } catch (e) {
+    t.is((e as KyroDBError).code, 'INVALID_ARGUMENT', `${what}: ${(e as Error).message}`)
+    return (e as Error).message
+  }
+  t.is('resolved', 'INVALID_ARGUMENT', `${what} was accepted`)
+  return ''
+}
+
+test('string ids through upsert, search, get, delete, reopen and listCollections', async (t) => {
+  const dir = tempDir(t)
+  let db = await open(dir)
+  const c = await db.createCollection('docs', { dimension: DIM, metric: 'l2', index: false, idType: 'string' })
+  t.is(c.idType, 'string')
+  const ids = ['a', 'doc/7#section 2', 'Ωμέγα', '🙂🙂', 'x'.repeat(512), '0', '18446744073709551616']
+  t.is(await c.upsert(ids, ids.map((_, i) => vec(i)), ids.map((id) => ({ id }))), ids.length)
+  const hits = await c.search(vec(2), { k: ids.length })
+  t.deepEqual(hits.map((h) => h.id).sort(), [...ids].sort())
+  t.is(hits[0]!.id, 'Ωμέγα')
+  for (const h of hits) t.deepEqual(h.metadata, { id: h.id })
+  const got = await c.get('doc/7#section 2')
+  t.is(got?.id, 'doc/7#section 2')
+  t.deepEqual(Array.from(got!.vector), vec(1).map(Math.fround))
+  t.is(await c.get('b'), null)
+  t.is(await c.delete(['a', 'a-missing', '0']), 2)
+  await db.close()
+
+  db = await open(dir)
+  const again = db.collection('docs')
+  t.is(again.idType, 'string')
+  t.is(again.count(), ids.length - 2)
+  t.is((await again.get('🙂🙂'))?.id, '🙂🙂')
+  t.is(await again.get('a'), null)
+  t.deepEqual(
+    db.listCollections().map((x) => [x.name, x.idType]),
+    [['docs', 'string']],
+  )
+  const u = await db.createCollection('nums', { dimension: DIM, metric: 'l2' })
+  t.is(u.idType, 'u64')
+  await db.close()
+})
+
+test('bad string ids and ids of the wrong type are INVALID_ARGUMENT and change nothing', async (t) => {
+  const db = await open(null)
+  const s = await db.createCollection('s', { dimension: DIM, metric: 'l2', idType: 'string' })
+  const u = await db.createCollection('u', { dimension: DIM, metric: 'l2' })
+  await s.upsert(['keep'], [vec(0)])
+  await u.upsert([1], [vec(0)])
+  t.regex(await invalid(t, s.upsert(['ok', ''], [vec(1), vec(2)]), 'empty id'), /empty/)
+  // 171 × '€' (3 bytes each) = 513 bytes; 170 = 510 is fine.
+  t.regex(await invalid(t, s.upsert(['€'.repeat(171)], [vec(1)]), 'over 512 bytes'), /512 bytes/)
+  await s.upsert(['€'.repeat(170)], [vec(1)])
+  t.regex(await invalid(t, s.upsert([7 as unknown as string], [vec(1)]), 'a number'), /must be a string/)
+  t.regex(await invalid(t, s.upsert(['d', 'd'], [vec(1), vec(2)]), 'twice'), /more than once/)
+  await invalid(t, s.get(7 as unknown as string), 'numeric get')
+  await invalid(t, u.upsert(['x' as unknown as number], [vec(1)]), 'a string in a u64 collection')
+  await invalid(t, u.get('1' as unknown as number), 'string get in a u64 collection')
+  await invalid(t, () => db.createCollection('bad', { dimension: DIM, idType: 'uuid' as 'string' }), 'unknown idType')
+  t.is(s.count(), 2)
+  t.is(u.count(), 1)
+  t.deepEqual((await s.search(vec(0), { k: 5 })).map((h) => h.id).sort(), ['keep', '€'.repeat(170)].sort())
+  await db.close()
+})
+
+test('string ids over HTTP: JSON bodies, URL paths, and refusals', async (t) => {
+  const server = await startServer()
+  t.teardown(async () => {
+    await server.stop()
+    rmSync(server.dataDir, { recursive: true, force: true })
+  })
+  const call = (method: string, path: string, body?: unknown) => request(server.url, method, path, body)
+  let r = await call('POST', '/v1/collections', { name: 'docs', dimension: DIM, metric: 'l2', idType: 'string' })
+  t.is(r.status, 201, r.text)
+  t.is(r.json.idType, 'string')
+  const ids = ['a b', 'doc/1', 'é?&#', '42']
+  r = await call('POST', '/v1/collections/docs/points', { ids, vectors: ids.map((_, i) => vec(i)), metadata: ids.map((id) => ({ id })) })
+  t.is(r.status, 200, r.text)
+  r = await call('POST', '/v1/collections/docs/search', { vector: vec(2), k: 4 })
+  t.is(r.status, 200, r.text)
+  t.is(r.json.results[0].id, 'é?&#')
+  t.deepEqual(r.json.results.map((h: { id: string }) => h.id).sort(), [...ids].sort())
+  r = await call('GET', `/v1/collections/docs/points/${encodeURIComponent('doc/1')}`)
+  t.is(r.status, 200, r.text)
+  t.is(r.json.id, 'doc/1')
+  r = await call('GET', `/v1/collections/docs/points/${encodeURIComponent('missing')}`)
+  t.is(r.status, 404)
+  r = await call('POST', '/v1/collections/docs/points', { ids: [5], vectors: [vec(0)] })
+  t.is(r.status, 400, r.text)
+  t.is(r.json.error.code, 'INVALID_ARGUMENT')
+  r = await call('DELETE', `/v1/collections/docs/points/${encodeURIComponent('a b')}`)
+  t.is(r.json.deleted, 1)
+  r = await call('POST', '/v1/collections/docs/points/delete', { ids: ['42', 'nope'] })
+  t.is(r.json.deleted, 1)
+  r = await call('GET', '/v1/collections/docs')
+  t.is(r.json.count, 2)
+  t.is(r.json.idType, 'string')
+})
+
+test('model: random string-id batches agree with a Map', async (t) => {
+  const db = await open(null)
+  let n = 0
+  const idArb = fc.oneof(fc.constantFrom('a', 'b', 'é', 'doc-1', 'doc-10', '🙂'), fc.string({ minLength: 1, maxLength: 6 }))
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant('upsert' as const), ids: fc.uniqueArray(idArb, { minLength: 1, maxLength: 6 }), seed: fc.integer({ min: 0, max: 1000 }) }),
+    fc.record({ kind: fc.constant('delete' as const), ids: fc.array(idArb, { maxLength: 6 }) }),
+  )
+  await fc.assert(
+    fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), async (ops) => {
+      const c: Collection = await db.createCollection(`m${n++}`, { dimension: DIM, metric: 'l2', index: false, idType: 'string' })
+      const model = new Map<string, number[]>()
+      for (const o of ops) {
+        if (o.kind === 'upsert') {
+          const vs = o.ids.map((_, i) => vec(o.seed + i))
+          await c.upsert(o.ids, vs)
+          o.ids.forEach((id, i) => model.set(id, vs[i]!.map(Math.fround)))
+        } else {
+          const present = new Set(o.ids.filter((id) => model.has(id)))
+          t.is(await c.delete(o.ids), present.size)
+          for (const id of present) model.delete(id)
+        }
+      }
+      t.is(c.count(), model.size)
+      for (const [id, v] of model) t.deepEqual(Array.from((await c.get(id))!.vector), v)
+      const all = await c.search([0, 0, 0, 0], { k: Math.max(1, model.size) })
+      t.deepEqual(all.map((h) => h.id).sort(), [...model.keys()].sort())
+      await db.dropCollection(c.name)
+    }),
+    { numRuns: 60 },
+  )
+  await db.close()
+})
