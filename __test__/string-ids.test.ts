@@ -155,3 +155,46 @@ test('model: random string-id batches agree with a Map', async (t) => {
   )
   await db.close()
 })
+
+test('HTTP: points/get returns many points in order (null when absent); integers JSON would round are refused anywhere in a body', async (t) => {
+  const server = await startServer()
+  t.teardown(async () => {
+    await server.stop()
+    rmSync(server.dataDir, { recursive: true, force: true })
+  })
+  const call = (method: string, path: string, body?: unknown) => request(server.url, method, path, body)
+  await call('POST', '/v1/collections', { name: 'u', dimension: DIM, metric: 'l2' })
+  await call('POST', '/v1/collections', { name: 's', dimension: DIM, metric: 'l2', idType: 'string' })
+  await call('POST', '/v1/collections/u/points', { ids: [1, '18446744073709551615'], vectors: [vec(1), vec(2)], metadata: [{ a: 1 }, null] })
+  await call('POST', '/v1/collections/s/points', { ids: ['x', 'y'], vectors: [vec(1), vec(2)] })
+  let r = await call('POST', '/v1/collections/u/points/get', { ids: ['18446744073709551615', 7, 1] })
+  t.is(r.status, 200, r.text)
+  t.deepEqual(r.json.points, [
+    { id: '18446744073709551615', vector: vec(2).map(Math.fround) },
+    null,
+    { id: 1, vector: vec(1).map(Math.fround), metadata: { a: 1 } },
+  ])
+  r = await call('POST', '/v1/collections/s/points/get', { ids: ['y', 'nope'], withVectors: false })
+  t.deepEqual(r.json.points, [{ id: 'y' }, null])
+  r = await call('POST', '/v1/collections/s/points/get', { ids: [3] })
+  t.is(r.json?.error?.code, 'INVALID_ARGUMENT', r.text)
+
+  // A metadata integer beyond 2^53 − 1, sent as a raw JSON number (as Python or Go would).
+  const raw = `{"ids":[5],"vectors":[[1,2,3,4]],"metadata":[{"big":12345678901234567891,"s":"99999999999999999999"}]}`
+  const res = await fetch(`${server.url}/v1/collections/u/points`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: raw })
+  const body = (await res.json()) as { error: { code: string; message: string } }
+  t.is(res.status, 400)
+  t.is(body.error.code, 'INVALID_ARGUMENT')
+  t.true(body.error.message.includes(`12345678901234567891 at byte ${raw.indexOf('12345678901234567891')}`), body.error.message)
+  t.is((await call('POST', '/v1/collections/u/points/get', { ids: [5] })).json.points[0], null, 'nothing was written')
+  // The same digits inside a string, and safe integers, are fine.
+  const ok = `{"ids":[5],"vectors":[[1,2,3,4]],"metadata":[{"big":"12345678901234567891","n":9007199254740991,"neg":-9007199254740991,"f":1.2345678901234567891}]}`
+  const okRes = await fetch(`${server.url}/v1/collections/u/points`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: ok })
+  t.is(okRes.status, 200, await okRes.text())
+  t.deepEqual((await call('POST', '/v1/collections/u/points/get', { ids: [5], withVectors: false })).json.points[0].metadata, {
+    big: '12345678901234567891',
+    n: 9007199254740991,
+    neg: -9007199254740991,
+    f: 1.2345678901234567,
+  })
+})

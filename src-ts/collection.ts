@@ -6,7 +6,7 @@ import { progressOption, withProgress } from './progress.js'
 import { call, callAsync, InvalidArgumentError } from './errors.js'
 import { serializeFilter, type Filter } from './filter.js'
 import { fromNativeId, toNativeId, toNativeIds, toNativeName, toNativeNames, type Id, type IdList, type IdType } from './ids.js'
-import type { NativeCollection, NativeHits, NativeSearchOptions } from './native.js'
+import type { NativeCollection, NativeHits, NativeSearchOptions, NativeStored } from './native.js'
 import { toFlatBatch, toVector, type VectorBatch, type VectorLike } from './vectors.js'
 
 /** Distance metric. Smaller distances are closer. */
@@ -153,6 +153,13 @@ function toResults(hits: NativeHits): SearchResult[] {
   return out
 }
 
+function storedOf(id: Id, found: NativeStored | null): StoredVector | null {
+  if (found === null) return null
+  const out: StoredVector = { id, vector: found.vector }
+  if (found.metadata != null) out.metadata = JSON.parse(found.metadata) as Metadata
+  return out
+}
+
 /**
  * A collection of vectors. Get one from {@link Database.createCollection} or
  * {@link Database.collection}. Async methods run on a worker thread and copy their inputs
@@ -229,21 +236,25 @@ export class Collection {
 
   /** The stored vector and metadata of `id`, or `null` when there is none. */
   async get(id: Id): Promise<StoredVector | null> {
-    let found
-    let outId: Id
     if (this.idType === 'string') {
       const name = toNativeName(id)
-      found = call(() => this.#native.getNamed(name))
-      outId = name
-    } else {
-      const nativeId = toNativeId(id)
-      found = call(() => this.#native.get(nativeId))
-      outId = fromNativeId(nativeId)
+      return storedOf(name, call(() => this.#native.getNamed(name)))
     }
-    if (found === null) return null
-    const out: StoredVector = { id: outId, vector: found.vector }
-    if (found.metadata != null) out.metadata = JSON.parse(found.metadata) as Metadata
-    return out
+    const nativeId = toNativeId(id)
+    return storedOf(fromNativeId(nativeId), call(() => this.#native.get(nativeId)))
+  }
+
+  /**
+   * The stored vectors of many ids at once, in the order given: `null` for an id that is
+   * not stored. Ids are checked first; a bad one rejects the whole call.
+   */
+  async getMany(ids: IdList): Promise<(StoredVector | null)[]> {
+    if (this.idType === 'string') {
+      const names = toNativeNames(ids)
+      return names.map((name) => storedOf(name, call(() => this.#native.getNamed(name))))
+    }
+    const nativeIds = toNativeIds(ids)
+    return Array.from(nativeIds, (id) => storedOf(fromNativeId(id), call(() => this.#native.get(id))))
   }
 
   /**

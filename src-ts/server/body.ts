@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Readable } from 'node:stream'
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib'
 import { HttpError } from './errors.js'
+import { findUnsafeInteger } from './json.js'
 
 const inflaters: Record<string, () => NodeJS.ReadWriteStream> = {
   gzip: createGunzip,
@@ -39,6 +40,25 @@ export function installBodyHandling(app: FastifyInstance): void {
       err.statusCode ??= 400
     })
     done(null, payload.pipe(inflated) as unknown as Readable)
+  })
+  // JSON: fastify's own parser (prototype-poisoning checks included), after a check that
+  // no integer in the body is one JSON.parse would round (see json.ts).
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8')
+    const unsafe = findUnsafeInteger(text)
+    if (unsafe !== null) {
+      return done(
+        new HttpError(
+          400,
+          'INVALID_ARGUMENT',
+          `the JSON number ${unsafe.literal} at byte ${Buffer.byteLength(text.slice(0, unsafe.offset))} is an integer beyond 2^53 - 1, which would be rounded: send it as a string (ids and keys as decimal strings)`,
+        ),
+        undefined,
+      )
+    }
+    parseJson(req, text, done)
   })
   // fastify's built-in text/plain parser would hand routes a string, which skips the JSON
   // schemas of routes that also take binary bodies (points): everything not JSON is bytes.

@@ -349,6 +349,59 @@ export async function collectionRoutes(
     },
   )
 
+  app.post<{ Params: { name: string }; Body: { ids: (number | string)[]; withVectors: boolean } }>(
+    '/v1/collections/:name/points/get',
+    {
+      config: { access: 'read' },
+      schema: {
+        tags: ['collections'],
+        summary: 'Get many points in one request: `points[i]` is the point of `ids[i]`, or null when it is not stored.',
+        params: nameParams,
+        body: {
+          type: 'object',
+          properties: {
+            ids: { type: 'array', items: pointId, maxItems: 10_000 },
+            withVectors: { type: 'boolean', default: true },
+          },
+          required: ['ids'],
+          additionalProperties: false,
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              points: {
+                type: 'array',
+                items: {
+                  anyOf: [
+                    {
+                      type: 'object',
+                      properties: { id: jsonId, vector: { type: 'array', items: { type: 'number' } }, metadata: { type: 'object', additionalProperties: true } },
+                      required: ['id'],
+                    },
+                    { type: 'null' },
+                  ],
+                },
+              },
+            },
+            required: ['points'],
+          },
+        },
+      },
+    },
+    async (req) => {
+      const c = db.collection(req.params.name)
+      const found = await c.getMany(req.body.ids.map((id, i) => toPointId(c.idType, id, `ids[${i}]`)))
+      return {
+        points: found.map((p) =>
+          p === null
+            ? null
+            : { id: keyToJson(p.id), ...(req.body.withVectors ? { vector: Array.from(p.vector) } : {}), ...(p.metadata ? { metadata: p.metadata } : {}) },
+        ),
+      }
+    },
+  )
+
   app.post<{ Params: { name: string }; Body: { ids: (number | string)[] } }>(
     '/v1/collections/:name/points/delete',
     {
