@@ -114,6 +114,9 @@ test.before(async () => {
   await docs.upsert(ids(3400, 3550), randomVectors(150, rand), ids(3400, 3550).map(meta))
   const exactOnly = await db.createCollection('exact_l2', { dimension: 4, metric: 'l2', index: false })
   await exactOnly.upsert([1, 2, 3], [[0, 0, 0, 1], [0, 0, 1, 0], [0, 1, 0, 0]])
+  // Ids as opaque strings: characters that need encoding in a URL.
+  const named = await db.createCollection('named', { dimension: 4, metric: 'l2', idType: 'string' })
+  await named.upsert(['doc-α/1', 'doc 2', 'x?y=3&z', '%41'], [[0, 0, 0, 1], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0.9, 0.1]])
   await db.kv.putBatch(Array.from({ length: 300 }, (_, k) => [k, k % 7 === 0 ? Buffer.from([k & 255, 1, 2, 3]) : `value ${k}`] as [number, Buffer | string]))
   await db.flush()
   await db.kv.buildIndex()
@@ -169,6 +172,7 @@ browserTest('every view loads with no console error and no failed request', asyn
   t.regex(row!, /3,510/) // 3,550 written, 40 deleted
   t.regex(row!, /cosine/)
   t.regex((await page.textContent('tr[data-collection="exact_l2"]'))!, /exact only/)
+  t.regex((await page.textContent('tr[data-collection="named"]'))!, /string/)
   t.regex((await page.textContent('#view-overview'))!, /avx512|avx2|neon|scalar/)
   t.truthy(await page.$('#probe-histogram'))
   await context.close()
@@ -217,6 +221,23 @@ browserTest('a playground search returns the ids collection.search returns; comp
   t.deepEqual(await resultIds(page), filtered)
   t.regex((await page.textContent('#results tbody tr'))!, /"category":"science"/)
 
+  // A string-id collection: the id typed goes to the server as it is.
+  await page.selectOption('#search-collection', 'named')
+  await page.check('#mode-id')
+  await page.fill('#search-filter', '')
+  await page.fill('#search-ef', '')
+  for (const id of ['doc-α/1', '%41']) {
+    await page.fill('#search-id', id)
+    await page.click('#search-run')
+    await page.waitForFunction((first) => document.querySelector('#results .result-id')?.textContent === first, id)
+    const named = db.collection('named')
+    t.deepEqual(await resultIds(page), (await named.search((await named.get(id))!.vector, { k: 10 })).map((h) => String(h.id)))
+  }
+
+  // Back to docs for the comparison.
+  await page.selectOption('#search-collection', 'docs')
+  await page.check('#mode-vector')
+  await page.fill('#search-filter', "category == 'science' AND year >= 2010")
   await page.click('#search-compare')
   await page.waitForSelector('#recall')
   const recall = Number((await page.textContent('#recall'))!.replace('%', ''))

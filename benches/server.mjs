@@ -2,6 +2,7 @@
 // The HTTP path: `kyrodb serve` under autocannon beside a bare fastify route, one run.
 //
 //   node benches/server.mjs [--keys 1000000] [--duration 5] [--rounds 3] [--connections 32] [--n 331479] [--queries 2000]
+//   node benches/server.mjs --dashboard [--n 200000] [--keys 1000000] [--duration 5] [--rounds 3]   (see lib/dashboard-bench.mjs)
 //
 // 1. Builds a data directory in-process: --keys key-value entries (100-byte values,
 //    flushed, one learned index) and the GloVe-100 collection (cosine, M = 16,
@@ -81,6 +82,15 @@ async function measure(name, opts) {
   const r = JSON.parse(out)
   if (r.errors) throw new Error(`${name}: ${r.errors} errors, non-2xx responses or timeouts`)
   return { name, connections: opts.connections, ...r }
+}
+
+// --dashboard: the same server with the dashboard closed, its requests polling, and open in
+// Chromium (benches/lib/dashboard-bench.mjs); writes § server-dashboard instead.
+if (process.argv.includes('--dashboard')) {
+  const { dashboardBench } = await import('./lib/dashboard-bench.mjs')
+  fs.rmSync(DIR, { recursive: true, force: true })
+  await dashboardBench({ args, startChild, stopChild, measure, freePort })
+  process.exit(0)
 }
 
 // ------------------------------------------------------------------ 1. the data directory
