@@ -6,8 +6,10 @@ import { checkUnindexedCap, Collection, type Metric } from './collection.js'
 import type { IdType } from './ids.js'
 import { call, callAsync, InvalidArgumentError } from './errors.js'
 import { KeyValueStore } from './kv.js'
-import { native, type NativeCollection, type NativeDatabase } from './native.js'
+import { native, type NativeCollection, type NativeDatabase, type NativeKv } from './native.js'
 import { progressOption, withProgress, type ProgressCallback } from './progress.js'
+import type { ReplicationOptions } from './replication/config.js'
+import type { Replication } from './replication/database.js'
 
 /**
  * When an acknowledged write is on stable storage:
@@ -49,6 +51,46 @@ export interface OpenOptions {
    * {@link Collection.setMaxUnindexedRows} changes one collection.
    */
   maxUnindexedRows?: number
+  /**
+   * The query-result cache: repeated searches (same query, `k`, `ef`, filter and
+   * options) are answered from memory, never with a stale answer (each cached answer is
+   * checked against the writes since it was computed). `queryBytes` bounds its memory,
+   * shared by every collection; default 4 MiB, `0` turns it off. Per search:
+   * {@link SearchOptions.cache}.
+   */
+  cache?: CacheOptions
+  /**
+   * Follow a NATS JetStream stream: writes are published to the stream and applied by
+   * every node in order; reads stay local. See {@link ReplicationOptions} and
+   * `docs/ARCHITECTURE.md` § Replication. Needs a `path`.
+   */
+  replication?: ReplicationOptions
+}
+
+/** Options of the query-result cache ({@link OpenOptions.cache}). */
+export interface CacheOptions {
+  /** Byte budget, every byte counted (keys, answers, bookkeeping); default 4 MiB, `0`: off. */
+  queryBytes?: number
+}
+
+/** Counters and size of the query-result cache since open ({@link DatabaseStats.cache}). */
+export interface QueryCacheStats {
+  /** Searches answered from the cache. */
+  hits: number
+  /** Searches computed (not cached, or found stale). */
+  misses: number
+  /** Cached answers found stale on lookup (a write since could change them) and dropped. */
+  invalidations: number
+  /** Cached answers evicted for room. */
+  evictions: number
+  /** Answers kept out by admission (asked for less often than what they would evict). */
+  rejections: number
+  /** Cached answers now. */
+  entries: number
+  /** Bytes held now (at most `capacityBytes`). */
+  bytes: number
+  /** The byte budget. */
+  capacityBytes: number
 }
 
 /** Options of long operations. */
@@ -127,6 +169,8 @@ export interface DatabaseStats {
    * flushes and open, in steps of 256 KiB, and returned to zero at close.
    */
   reportedExternalBytes: number
+  /** The query-result cache's counters and size. */
+  cache: QueryCacheStats
 }
 
 /** A row of {@link Database.listCollections}. */
@@ -156,16 +200,32 @@ export class Database {
   readonly kv: KeyValueStore
 
   /** @internal */
-  constructor(nativeDb: NativeDatabase, path: string | null, maxUnindexedRows?: number, durability: Durability = 'full') {
+  constructor(
+    nativeDb: NativeDatabase,
+    path: string | null,
+    maxUnindexedRows?: number,
+    durability: Durability = 'full',
+    kvStore: (nativeKv: NativeKv) => KeyValueStore = (k) => new KeyValueStore(k),
+  ) {
     this.#native = nativeDb
     this.#path = path
     this.#maxUnindexedRows = maxUnindexedRows
     this.#durability = durability
-    this.kv = new KeyValueStore(nativeDb.kv())
+    this.kv = kvStore(nativeDb.kv())
+  }
+
+  /** The collection handle class (replicated databases use their own). @internal */
+  protected newCollection(nativeCollection: NativeCollection): Collection {
+    return new Collection(nativeCollection)
+  }
+
+  /** Replication state and controls when opened with `replication`, else `null`. */
+  get replication(): Replication | null {
+    return null
   }
 
   #handle(nativeCollection: NativeCollection): Collection {
-    const c = new Collection(nativeCollection)
+    const c = this.newCollection(nativeCollection)
     if (this.#maxUnindexedRows !== undefined) c.setMaxUnindexedRows(this.#maxUnindexedRows)
     return c
   }
@@ -326,7 +386,26 @@ export async function open(path?: string | null, options: OpenOptions = {}): Pro
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError("options must be an object like { durability: 'full' }")
   }
-  const { durability, syncIntervalMs, salvage, kvMemtableBytes, rmiRebuildAppends, maxUnindexedRows } = options
+  if (options.replication !== undefined) {
+    // Loaded on demand: the NATS client is only needed by replicated databases.
+    const { openReplicated } = await import('./replication/database.js')
+    return openReplicated(path ?? null, options)
+  }
+  return openWith(path ?? null, options, (nativeDb, p, max, durability) => new Database(nativeDb, p, max, durability))
+}
+
+/** {@link open} without `replication`, building the handle with `make`. @internal */
+export async function openWith<D extends Database>(
+  path: string | null,
+  options: OpenOptions,
+  make: (nativeDb: NativeDatabase, path: string | null, maxUnindexedRows: number | undefined, durability: Durability) => D,
+): Promise<D> {
+  const { durability, syncIntervalMs, salvage, kvMemtableBytes, rmiRebuildAppends, maxUnindexedRows, cache } = options
+  if (cache !== undefined && (typeof cache !== 'object' || cache === null)) throw new InvalidArgumentError('cache must be an object like { queryBytes: 4194304 }')
+  const queryCacheBytes = cache?.queryBytes
+  if (queryCacheBytes !== undefined && (typeof queryCacheBytes !== 'number' || !Number.isSafeInteger(queryCacheBytes) || queryCacheBytes < 0)) {
+    throw new InvalidArgumentError(`cache.queryBytes must be a non-negative integer, got ${String(queryCacheBytes)}`)
+  }
   if (durability !== undefined && durability !== 'full' && durability !== 'normal' && durability !== 'none') {
     throw new InvalidArgumentError(`durability must be 'full', 'normal' or 'none', got ${String(durability)}`)
   }
@@ -346,7 +425,7 @@ export async function open(path?: string | null, options: OpenOptions = {}): Pro
   const p = path ?? null
   // Opening recovers (maps segments, replays the WAL): do it off the JS thread.
   const nativeDb = await callAsync(() =>
-    native.NativeDatabase.openAsync(p, { durability, syncIntervalMs, salvage, kvMemtableBytes, rmiRebuildAppends }),
+    native.NativeDatabase.openAsync(p, { durability, syncIntervalMs, salvage, kvMemtableBytes, rmiRebuildAppends, queryCacheBytes }),
   )
-  return new Database(nativeDb, p, maxUnindexedRows, durability ?? 'full')
+  return make(nativeDb, p, maxUnindexedRows, durability ?? 'full')
 }

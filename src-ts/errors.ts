@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'LOCKED'
   | 'READ_ONLY'
   | 'INTERNAL'
+  | 'UNAVAILABLE'
 
 /** Base class of every error KyroDB throws. A failed call changes nothing. */
 export class KyroDBError extends Error {
@@ -113,6 +114,17 @@ export class InternalError extends KyroDBError {
   }
 }
 
+/**
+ * A replicated database could not reach its NATS JetStream stream within the bounded wait
+ * (`replication.timeoutMs`), so the write was not acknowledged; it may still have been
+ * stored (its message id makes a retry apply once). Reads keep working.
+ */
+export class UnavailableError extends KyroDBError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('UNAVAILABLE', message, options)
+  }
+}
+
 const classes: Record<ErrorCode, new (message: string, options?: { cause?: unknown }) => KyroDBError> = {
   INVALID_ARGUMENT: InvalidArgumentError,
   DIMENSION_MISMATCH: DimensionMismatchError,
@@ -125,6 +137,7 @@ const classes: Record<ErrorCode, new (message: string, options?: { cause?: unkno
   LOCKED: LockedError,
   READ_ONLY: ReadOnlyError,
   INTERNAL: InternalError,
+  UNAVAILABLE: UnavailableError,
 }
 
 /** Build the error subclass for `code`. */

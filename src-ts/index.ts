@@ -13,7 +13,17 @@
  * @module kyrodb
  */
 export { open, Database } from './database.js'
-export type { CreateCollectionOptions, CollectionInfo, DatabaseStats, IndexOptions, OpenOptions, Durability, ProgressOptions } from './database.js'
+export type {
+  CacheOptions,
+  CreateCollectionOptions,
+  CollectionInfo,
+  DatabaseStats,
+  IndexOptions,
+  OpenOptions,
+  Durability,
+  ProgressOptions,
+  QueryCacheStats,
+} from './database.js'
 export { Collection } from './collection.js'
 export type {
   Metric,
@@ -42,8 +52,12 @@ export {
   LockedError,
   ReadOnlyError,
   InternalError,
+  UnavailableError,
 } from './errors.js'
 export type { ErrorCode } from './errors.js'
 export type { ProgressCallback } from './progress.js'
+export { ReplicationError } from './replication/errors.js'
+export type { ReplicationOptions, ReplicationStatus, Consistency } from './replication/config.js'
+export type { Replication } from './replication/database.js'
 export { engineInfo } from './info.js'
 export type { EngineInfo } from './info.js'

@@ -98,8 +98,8 @@ function encodeValue(value: unknown, where: string): { kind: 1 | 2; bytes: Uint8
   return out
 }
 
-/** Encode writes into the flat arrays the native layer takes. */
-function encodeWrites(writes: readonly KvWrite[]): [BigUint64Array, Uint8Array, Uint32Array, Buffer] {
+/** Encode writes into the flat arrays the native layer takes. @internal */
+export function encodeWrites(writes: readonly KvWrite[]): [BigUint64Array, Uint8Array, Uint32Array, Buffer] {
   const n = writes.length
   const keys = new BigUint64Array(n)
   const kinds = new Uint8Array(n)

@@ -42,6 +42,7 @@ const engineStatus: Record<ErrorCode, number> = {
   LOCKED: 423,
   READ_ONLY: 503,
   INTERNAL: 500,
+  UNAVAILABLE: 503,
 }
 
 const fastifyCodes: Record<string, [number, HttpErrorCode]> = {
