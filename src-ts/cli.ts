@@ -74,6 +74,12 @@ interface ServeOptions {
   readApiKey: string[]
   bodyLimit: number
   logLevel: string
+  nats?: string
+  node?: string
+  stream?: string
+  streamReplicas?: number
+  replicationSnapshotSecs: number
+  consistency: 'read-your-writes' | 'stored'
 }
 
 /**
@@ -126,10 +132,22 @@ async function serve(host: string, port: number, opts: ServeOptions, program: Co
     rateLimitRps = parseCount('KYRODB_RL_RPS', 1)(process.env.KYRODB_RL_RPS ?? '5000')
   }
   native.initLogging(opts.logLevel)
+  if (opts.nats !== undefined && opts.node === undefined) program.error('--nats needs --node <name> (this node\'s name in the stream)')
   const db = await open(opts.dataDir, {
     durability: opts.durability,
     rmiRebuildAppends: opts.rmiRebuildAppends,
     kvMemtableBytes: opts.kvMemtableBytes,
+    replication:
+      opts.nats === undefined
+        ? undefined
+        : {
+            servers: opts.nats,
+            node: opts.node!,
+            stream: opts.stream,
+            replicas: opts.streamReplicas,
+            consistency: opts.consistency,
+            snapshotIntervalMs: opts.replicationSnapshotSecs * 1000,
+          },
   })
   const app = createServer({
     db,
@@ -218,6 +236,12 @@ export async function main(argv: string[]): Promise<void> {
     .option('--read-api-key <key>', 'read-only API key (lookups, searches, listings, metrics); repeatable', collect, [])
     .option('--body-limit <bytes>', 'largest request body, counted after decompression', parseCount('--body-limit', 1), 64 * 1024 * 1024)
     .addOption(new Option('--log-level <level>', 'log level of both layers (default: from RUST_LOG, else info)').choices(LEVELS).default(levelFromRustLog(process.env.RUST_LOG) ?? 'info'))
+    .option('--nats <urls>', 'replicate through NATS JetStream: comma-separated server URLs (nats://host:port,...)')
+    .option('--node <name>', "this node's name in the stream (with --nats)")
+    .option('--stream <name>', 'JetStream stream to follow (with --nats; default KYRODB)')
+    .option('--stream-replicas <n>', 'replicas of the stream when this node creates it (default 3)', parseCount('--stream-replicas', 1, 5))
+    .option('--replication-snapshot-secs <n>', 'publish a snapshot to the stream object store every n seconds (with --nats); 0 = off', parseCount('--replication-snapshot-secs', 0, MAX_TIMER_SECS), 0)
+    .addOption(new Option('--consistency <mode>', 'read-your-writes: ack after stored and applied here; stored: after stored').choices(['read-your-writes', 'stored']).default('read-your-writes'))
     .addHelpText('after', ENVIRONMENT_HELP)
     .action(async (host: string, port: number, opts: ServeOptions) => serve(host, port, opts, program))
 

@@ -16,6 +16,7 @@ import { KeyRing, type Access, type ApiKeys } from './auth.js'
 import { installBodyHandling } from './body.js'
 import { errorBodySchema, errorHandler, HttpError } from './errors.js'
 import { ServerMetrics } from './metrics.js'
+import { replicationRoutes } from './routes/replication.js'
 import { LoopLoad } from './load.js'
 import { Jobs } from './dashboard/jobs.js'
 import { LiveFigures } from './dashboard/live.js'
@@ -192,6 +193,7 @@ export function createServer(options: ServerOptions): FastifyInstance {
   void app.register(kvRoutes, { db })
   void app.register(adminRoutes, { db })
   void app.register(collectionRoutes, { db, metrics, load })
+  void app.register(replicationRoutes, { db })
 
   // The dashboard: its page and assets, its API, the per-second live samples, its jobs.
   const live = new LiveFigures(db, metrics, () => jobs.busy)

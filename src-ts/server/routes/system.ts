@@ -9,6 +9,7 @@ import type { Database } from '../../database.js'
 import { ClosedError } from '../../errors.js'
 import { engineInfo } from '../../info.js'
 import type { ServerMetrics } from '../metrics.js'
+import { prometheusLines } from '../../replication/status.js'
 
 /** The package's version, from its package.json. */
 export function packageVersion(): string {
@@ -48,7 +49,8 @@ export async function systemRoutes(app: FastifyInstance, { db, metrics }: { db: 
       schema: { tags: ['system'], summary: 'Prometheus metrics (text exposition format).' },
     },
     async (_req, reply) => {
-      const text = await metrics.scrape()
+      let text = await metrics.scrape()
+      if (db.replication !== null && !db.closed) text += prometheusLines(await db.replication.status())
       return reply.type(metrics.registry.contentType).send(text)
     },
   )
