@@ -7,6 +7,13 @@
  * preserve). `skipLibCheck: false` makes tsc check every declaration file the import
  * reaches, the generated napi-rs `index.d.ts` included: a type it names but never declares
  * fails here, where the project's own `skipLibCheck: true` build would hide it.
+ *
+ * When the frameworks are installed (they are devDependencies), the consumer also imports
+ * the subpaths `kyrodb/langchain` and `kyrodb/llamaindex` and uses them with the frameworks'
+ * own types: the ES-module consumer gets the adapters' `.d.mts` typings, whose framework
+ * imports resolve to the frameworks' ES-module typings like the consumer's own, so a store is
+ * assignable to `VectorStoreInterface` / `BaseVectorStore` (with the CommonJS typings it
+ * would not be: the frameworks' classes have protected members, so the two copies differ).
  */
 import test from 'ava'
 import { spawnSync } from 'node:child_process'
@@ -185,6 +192,80 @@ import type {
 } from 'kyrodb'
 ${BODY}`
 
+/** Whether a package is installed in this repository (the frameworks are optional peers). */
+function installed(name: string): boolean {
+  return fs.existsSync(path.join(root, 'node_modules', name, 'package.json'))
+}
+
+/** The frameworks the integrations consumer needs, linked into the consumer's node_modules. */
+const FRAMEWORKS = ['@langchain/core', '@llamaindex/core']
+const WITH_INTEGRATIONS = FRAMEWORKS.every(installed)
+
+// Uses every public name of both subpaths, with the frameworks' own types; the
+// `@ts-expect-error` lines fail if the adapters' types decayed to `any`.
+const INTEGRATIONS = `import { open, type Database, type Filter } from 'kyrodb'
+import {
+  KyroDBVectorStore,
+  type KyroDBAddOptions,
+  type KyroDBCollectionConfig,
+  type KyroDBDeleteParams,
+  type KyroDBVectorStoreArgs,
+} from 'kyrodb/langchain'
+import {
+  KyroDBVectorStore as LlamaIndexStore,
+  toKyroDBFilter,
+  type KyroDBCollectionConfig as LlamaIndexCollectionConfig,
+  type KyroDBVectorStoreArgs as LlamaIndexStoreArgs,
+} from 'kyrodb/llamaindex'
+import { Document, type DocumentInterface } from '@langchain/core/documents'
+import type { EmbeddingsInterface } from '@langchain/core/embeddings'
+import type { BaseRetrieverInterface } from '@langchain/core/retrievers'
+import type { VectorStoreInterface } from '@langchain/core/vectorstores'
+import type { BaseEmbedding } from '@llamaindex/core/embeddings'
+import {
+  BaseVectorStore,
+  VectorStoreQueryMode,
+  type MetadataFilters,
+  type VectorStoreQueryResult,
+} from '@llamaindex/core/vector-store'
+
+export async function integrations(dir: string | null, embeddings: EmbeddingsInterface, embedModel: BaseEmbedding): Promise<number> {
+  const db: Database = await open(dir)
+  const config: KyroDBCollectionConfig = { db, metric: 'cosine', index: { m: 16 }, ef: 64 }
+  const args: KyroDBVectorStoreArgs = { ...config, collectionName: 'lc', textKey: 'body' }
+  const store: KyroDBVectorStore = await KyroDBVectorStore.fromTexts(['a', 'b'], { n: 1 }, embeddings, args)
+  const asInterface: VectorStoreInterface = store
+  const retriever: BaseRetrieverInterface = store.asRetriever({ k: 1, filter: { n: 1 } })
+  const add: KyroDBAddOptions = { ids: ['x'] }
+  const ids: string[] = await store.addDocuments([new Document({ pageContent: 'x', metadata: { n: 2 } })], add)
+  const filter: Filter = "n >= 1"
+  const scored: [DocumentInterface, number][] = await store.similaritySearchWithScore('x', 2, filter)
+  const diverse: DocumentInterface[] = await store.maxMarginalRelevanceSearch('x', { k: 1, fetchK: 4, lambda: 0.5, filter: { n: 2 } })
+  const byId: DocumentInterface[] = await store.getByIds(ids)
+  const del: KyroDBDeleteParams = { ids, filter: { n: { $gt: 5 } } }
+  await store.delete(del)
+  // @ts-expect-error: KyroDB filters are objects or strings, not predicates
+  await store.similaritySearch('x', 1, (doc: DocumentInterface) => doc.metadata.n === 1)
+
+  const llamaConfig: LlamaIndexCollectionConfig = { db }
+  const llamaArgs: LlamaIndexStoreArgs = { ...llamaConfig, collectionName: 'li', embedModel }
+  const nodes = new LlamaIndexStore(llamaArgs)
+  const base: BaseVectorStore = nodes
+  const filters: MetadataFilters = { filters: [{ key: 'n', operator: '>=', value: 1 }], condition: 'and' }
+  const mapped: Filter | undefined = toKyroDBFilter(filters)
+  const result: VectorStoreQueryResult = await nodes.query({ queryEmbedding: [1, 0], similarityTopK: 1, mode: VectorStoreQueryMode.MMR, filters })
+  await nodes.delete('ref-doc')
+  // @ts-expect-error: query takes a VectorStoreQuery
+  await nodes.query('text')
+  await db.close()
+  return (
+    ids.length + scored.length + diverse.length + byId.length + result.ids.length +
+    (asInterface ? 1 : 0) + (retriever ? 1 : 0) + (base.storesText ? 1 : 0) + (mapped === undefined ? 0 : 1) +
+    (nodes.client()?.count() ?? 0)
+  )
+}
+`
+
 const STRICT = {
   target: 'ES2022',
   strict: true,
@@ -199,15 +280,15 @@ const CONFIGS: Record<string, { compilerOptions: Record<string, unknown>; files:
   'tsconfig.nodenext.json': {
     compilerOptions: { ...STRICT, module: 'nodenext', moduleResolution: 'nodenext' },
     // consumer.ts is an ES module (package.json "type": "module"), consumer-cjs.cts CommonJS.
-    files: ['consumer.ts', 'consumer-cjs.cts'],
+    files: ['consumer.ts', 'consumer-cjs.cts', ...(WITH_INTEGRATIONS ? ['integrations.ts', 'integrations-cjs.cts'] : [])],
   },
   'tsconfig.bundler-esnext.json': {
     compilerOptions: { ...STRICT, module: 'esnext', moduleResolution: 'bundler' },
-    files: ['consumer.ts'],
+    files: ['consumer.ts', ...(WITH_INTEGRATIONS ? ['integrations.ts'] : [])],
   },
   'tsconfig.bundler-preserve.json': {
     compilerOptions: { ...STRICT, module: 'preserve', moduleResolution: 'bundler' },
-    files: ['consumer.ts'],
+    files: ['consumer.ts', ...(WITH_INTEGRATIONS ? ['integrations.ts'] : [])],
   },
 }
 
@@ -232,6 +313,14 @@ function consumerProject(t: { teardown: (f: () => void) => void }): string {
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }, null, 2))
   fs.writeFileSync(path.join(dir, 'consumer.ts'), CONSUMER)
   fs.writeFileSync(path.join(dir, 'consumer-cjs.cts'), CONSUMER)
+  if (WITH_INTEGRATIONS) {
+    for (const name of FRAMEWORKS) {
+      fs.mkdirSync(path.dirname(path.join(dir, 'node_modules', name)), { recursive: true })
+      fs.symlinkSync(path.join(root, 'node_modules', name), path.join(dir, 'node_modules', name), 'dir')
+    }
+    fs.writeFileSync(path.join(dir, 'integrations.ts'), INTEGRATIONS)
+    fs.writeFileSync(path.join(dir, 'integrations-cjs.cts'), INTEGRATIONS)
+  }
   for (const [name, config] of Object.entries(CONFIGS)) {
     fs.writeFileSync(path.join(dir, name), JSON.stringify(config, null, 2))
   }
@@ -246,6 +335,20 @@ test.before(() => {
       throw new Error(`${path.relative(root, dts)} is missing or older than src-ts/${f}: run \`npm run build:ts\` first`)
     }
   }
+  if (WITH_INTEGRATIONS) {
+    for (const f of fs.readdirSync(path.join(root, 'src-ts', 'integrations')).filter((f) => f.endsWith('.ts'))) {
+      for (const ext of ['.d.ts', '.d.mts']) {
+        const dts = path.join(root, 'dist', 'integrations', f.replace(/\.ts$/, ext))
+        if (!fs.existsSync(dts) || fs.statSync(dts).mtimeMs < fs.statSync(path.join(root, 'src-ts', 'integrations', f)).mtimeMs) {
+          throw new Error(`${path.relative(root, dts)} is missing or older than src-ts/integrations/${f}: run \`npm run build:ts\` first`)
+        }
+      }
+    }
+  }
+})
+
+test('the integrations are part of the consumer when the frameworks are installed', (t) => {
+  t.true(WITH_INTEGRATIONS, `${FRAMEWORKS.join(' and ')} are devDependencies of this repository`)
 })
 
 test('the consumer imports every public name of the package', (t) => {
