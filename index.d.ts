@@ -141,6 +141,8 @@ export interface NativeDatabaseStats {
   recoveryMs: number
   /** Bytes held in native memory now (`Database::memory_bytes`). */
   nativeMemoryBytes: number
+  /** The query cache's counters and size. */
+  cache: NativeQueryCacheStats
   /** Of which reported to V8 as external memory (updated after writes, builds, flushes). */
   reportedExternalBytes: number
 }
@@ -201,6 +203,20 @@ export interface NativeOpenOptions {
   kvMemtableBytes?: number
   /** Key-value appends after which the memtable becomes a run with a new learned index. */
   rmiRebuildAppends?: number
+  /** Byte budget of the query-result cache (`0`: off). */
+  queryCacheBytes?: number
+}
+
+/** Query-cache figures (`db.stats().cache`). */
+export interface NativeQueryCacheStats {
+  hits: number
+  misses: number
+  invalidations: number
+  evictions: number
+  rejections: number
+  entries: number
+  bytes: number
+  capacityBytes: number
 }
 
 /** One page of a range scan. */
@@ -219,6 +235,8 @@ export interface NativeSearchOptions {
   filter?: string
   withMetadata: boolean
   withVectors: boolean
+  /** Use the query cache (default true). */
+  cache?: boolean
 }
 
 export interface NativeSegmentStats {

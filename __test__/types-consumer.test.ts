@@ -50,7 +50,9 @@ const VALUES = [
 
 /** Type-only exports of the package. */
 const TYPES = [
+  'CacheOptions',
   'CreateCollectionOptions',
+  'QueryCacheStats',
   'CollectionInfo',
   'DatabaseStats',
   'IndexOptions',
@@ -124,6 +126,8 @@ export async function main(dir: string | null): Promise<number> {
   await db.compact()
   const infos: CollectionInfo[] = db.listCollections()
   const databaseStats: DatabaseStats = db.stats()
+  const cacheStats: QueryCacheStats = databaseStats.cache
+  const cacheOptions: CacheOptions = { queryBytes: cacheStats.capacityBytes }
   const kv: KeyValueStore = db.kv
   const key: Key = 7
   const kvValue: KvValue = 'x'.repeat(Math.min(8, MAX_VALUE_BYTES))
@@ -173,6 +177,7 @@ export async function main(dir: string | null): Promise<number> {
     collectionStats.segments.length +
     infos.length +
     databaseStats.walFrames +
+    (cacheOptions.queryBytes ?? 0) +
     (got?.length ?? 0) +
     scanned +
     kvStats.keys +

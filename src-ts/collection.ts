@@ -51,6 +51,12 @@ export interface SearchOptions {
   withMetadata?: boolean
   /** Include each hit's stored vector; default `false`. */
   withVectors?: boolean
+  /**
+   * Answer from (and fill) the database's query-result cache; default `true`. A cached
+   * answer is returned only while no write since could change it ({@link OpenOptions.cache}).
+   * `searchBatch` does not use the cache.
+   */
+  cache?: boolean
 }
 
 /** Options of {@link Collection.buildIndex}. */
@@ -123,6 +129,7 @@ function nativeSearchOptions(options: unknown): NativeSearchOptions {
     filter: serializeFilter(o.filter),
     withMetadata: checkBool('withMetadata', o.withMetadata, true),
     withVectors: checkBool('withVectors', o.withVectors, false),
+    cache: checkBool('cache', o.cache, true),
   }
 }
 

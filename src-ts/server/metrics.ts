@@ -210,6 +210,15 @@ function engineMetrics(db: Database): { metrics: EngineMetric[]; freshen: () => 
     one('kyrodb_segment_builds_total', 'Hot tiers written out as vector segments.', 'counter', () => d().segmentBuilds),
     one('kyrodb_compactions_total', 'Merges of vector segments (background, compact, buildIndex).', 'counter', () => d().merges),
     one('kyrodb_recovery_seconds', 'How long opening the database (recovery) took.', 'gauge', () => d().recoveryMs / 1e3),
+    one('kyrodb_native_memory_bytes', 'Bytes the engine holds in native memory (mapped files not counted).', 'gauge', () => d().nativeMemoryBytes),
+    new EngineMetric('kyrodb_query_cache_lookups_total', 'Searches that looked in the query cache, by result (exact: answered from it; miss: computed).', 'counter', () => [
+      { value: d().cache.hits, labels: { result: 'exact' } },
+      { value: d().cache.misses, labels: { result: 'miss' } },
+    ]),
+    one('kyrodb_query_cache_invalidations_total', 'Cached answers found stale on lookup and dropped.', 'counter', () => d().cache.invalidations),
+    one('kyrodb_query_cache_evictions_total', 'Cached answers evicted for room.', 'counter', () => d().cache.evictions),
+    one('kyrodb_query_cache_bytes', 'Bytes held by the query cache.', 'gauge', () => d().cache.bytes),
+    one('kyrodb_query_cache_entries', 'Answers in the query cache.', 'gauge', () => d().cache.entries),
     new EngineMetric('kyrodb_vectors', 'Live vectors per collection.', 'gauge', () =>
       collections().map((r) => ({ value: r.c.count, labels: r.labels })),
     ),

@@ -2,6 +2,7 @@
 //! (when opened on a directory) and the closed flag every handle checks. Opening a directory is recovery:
 //! lock, read the manifest, map the segments, replay the WAL tail.
 
+use crate::cache::query::{QueryCache, QueryCacheStats};
 use crate::error::{Error, Result};
 use crate::kv::run::Run;
 use crate::kv::KvStore;
@@ -30,6 +31,8 @@ pub struct Database {
     storage: Option<Arc<Storage>>,
     recovery_report: Vec<String>,
     recovery_time: std::time::Duration,
+    /// Answers to repeated searches, shared by the collections.
+    query_cache: Arc<QueryCache>,
 }
 
 /// Figures of the durable side since open (all zero in memory), for metrics.
@@ -118,6 +121,7 @@ impl Database {
         let started = std::time::Instant::now();
         let closed = Arc::new(AtomicBool::new(false));
         let kv = Arc::new(KvStore::new(closed.clone(), options.kv));
+        let query_cache = Arc::new(QueryCache::new(options.query_cache_bytes));
         let Some(dir) = path else {
             return Ok(Database {
                 path: None,
@@ -128,6 +132,7 @@ impl Database {
                 storage: None,
                 recovery_report: Vec::new(),
                 recovery_time: started.elapsed(),
+                query_cache,
             });
         };
         let opened = storage::open_dir(dir)?;
@@ -147,6 +152,7 @@ impl Database {
                 entry.id,
                 entry.flushed_seq,
             ));
+            c.attach_query_cache(Arc::clone(&query_cache));
             // Segments open (map, checksum, check) in parallel: at scale, open time is
             // dominated by reading every page once for the checksums.
             use rayon::prelude::*;
@@ -275,6 +281,7 @@ impl Database {
             storage: Some(storage),
             recovery_report: report,
             recovery_time: started.elapsed(),
+            query_cache,
         };
         for line in &db.recovery_report {
             log::warn!("recovery: {line}");
@@ -381,6 +388,7 @@ impl Database {
                 ))
             }
         };
+        c.attach_query_cache(Arc::clone(&self.query_cache));
         map.insert(name.to_string(), c.clone());
         Ok(c)
     }
@@ -459,7 +467,14 @@ impl Database {
     /// indexes, id maps, memtables; mapped files not counted: the page cache holds them
     /// and the OS reclaims it). Reported to V8 by the Node binding.
     pub fn memory_bytes(&self) -> usize {
-        self.collections.read().values().map(|c| c.memory_bytes()).sum::<usize>() + self.kv.memory_bytes()
+        self.collections.read().values().map(|c| c.memory_bytes()).sum::<usize>()
+            + self.kv.memory_bytes()
+            + self.query_cache.stats().bytes as usize
+    }
+
+    /// Counters and size of the query-result cache.
+    pub fn query_cache_stats(&self) -> QueryCacheStats {
+        self.query_cache.stats()
     }
 
     /// Merge each collection into one segment without deleted rows, then flush.

@@ -24,6 +24,8 @@
 //! release. Code outside this repository should use the names re-exported here.
 
 #[doc(hidden)]
+pub mod cache;
+#[doc(hidden)]
 pub mod db;
 #[doc(hidden)]
 pub mod error;
@@ -40,6 +42,7 @@ pub mod tiers;
 #[doc(hidden)]
 pub mod vector;
 
+pub use cache::query::{QueryCacheStats, DEFAULT_QUERY_CACHE_BYTES};
 pub use db::{CollectionInfo, Database, DatabaseStats};
 pub use error::{Error, Result};
 pub use kv::stats::KvStats;

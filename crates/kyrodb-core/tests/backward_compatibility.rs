@@ -120,7 +120,7 @@ fn check_answers(db: &Database, expected: &Value, label: &str) -> usize {
             let k = s["k"].as_u64().unwrap() as usize;
             let filter = s["filter_tag"].as_str().map(|t| Filter::parse_json(&format!(r#"{{"tag":"{t}"}}"#)).unwrap());
             let ef = expected["search_ef"].as_u64().map(|e| e as usize);
-            let params = SearchParams { k, ef, filter, with_metadata: false, with_vectors: false };
+            let params = SearchParams { k, ef, filter, with_metadata: false, with_vectors: false, cache: false };
             let hits = c.search(&query, &params).unwrap();
             let want_ids: Vec<u64> = s["ids"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
             assert_eq!(hits.ids, want_ids, "{label}: {name} search {s}");

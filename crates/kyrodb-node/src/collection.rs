@@ -59,6 +59,8 @@ pub struct NativeSearchOptions {
     pub filter: Option<String>,
     pub with_metadata: bool,
     pub with_vectors: bool,
+    /// Use the query cache (default true).
+    pub cache: Option<bool>,
 }
 
 fn search_params(o: &NativeSearchOptions) -> kyrodb_core::Result<SearchParams> {
@@ -68,6 +70,7 @@ fn search_params(o: &NativeSearchOptions) -> kyrodb_core::Result<SearchParams> {
         filter: o.filter.as_deref().map(Filter::parse_json).transpose()?,
         with_metadata: o.with_metadata,
         with_vectors: o.with_vectors,
+        cache: o.cache.unwrap_or(true),
     })
 }
 

@@ -27,6 +27,8 @@ pub struct NativeOpenOptions {
     pub kv_memtable_bytes: Option<f64>,
     /// Key-value appends after which the memtable becomes a run with a new learned index.
     pub rmi_rebuild_appends: Option<f64>,
+    /// Byte budget of the query-result cache (`0`: off).
+    pub query_cache_bytes: Option<f64>,
 }
 
 fn open_options(o: Option<NativeOpenOptions>) -> kyrodb_core::Result<OpenOptions> {
@@ -56,7 +58,12 @@ fn open_options(o: Option<NativeOpenOptions>) -> kyrodb_core::Result<OpenOptions
             kyrodb_core::DEFAULT_RMI_REBUILD_APPENDS,
         )?,
     };
-    Ok(OpenOptions { durability, salvage: o.salvage.unwrap_or(false), kv, ..OpenOptions::default() })
+    let query_cache_bytes = match o.query_cache_bytes {
+        None => kyrodb_core::DEFAULT_QUERY_CACHE_BYTES,
+        Some(x) if (0.0..=(1u64 << 40) as f64).contains(&x) && x.fract() == 0.0 => x as usize,
+        Some(x) => return Err(Error::invalid(format!("cache.queryBytes must be an integer in 0..=2^40, got {x}"))),
+    };
+    Ok(OpenOptions { durability, salvage: o.salvage.unwrap_or(false), kv, query_cache_bytes, ..OpenOptions::default() })
 }
 
 /// Opening (recovery) off the JS thread.
@@ -160,8 +167,23 @@ pub struct NativeDatabaseStats {
     pub recovery_ms: f64,
     /// Bytes held in native memory now (`Database::memory_bytes`).
     pub native_memory_bytes: f64,
+    /// The query cache's counters and size.
+    pub cache: NativeQueryCacheStats,
     /// Of which reported to V8 as external memory (updated after writes, builds, flushes).
     pub reported_external_bytes: f64,
+}
+
+/// Query-cache figures (`db.stats().cache`).
+#[napi(object)]
+pub struct NativeQueryCacheStats {
+    pub hits: f64,
+    pub misses: f64,
+    pub invalidations: f64,
+    pub evictions: f64,
+    pub rejections: f64,
+    pub entries: f64,
+    pub bytes: f64,
+    pub capacity_bytes: f64,
 }
 
 /// One row of `listCollections()`.
@@ -214,6 +236,19 @@ impl NativeDatabase {
             merges: s.merges as f64,
             recovery_ms: s.recovery_time.as_secs_f64() * 1e3,
             native_memory_bytes: if self.inner.is_closed() { 0.0 } else { self.inner.memory_bytes() as f64 },
+            cache: {
+                let c = self.inner.query_cache_stats();
+                NativeQueryCacheStats {
+                    hits: c.hits as f64,
+                    misses: c.misses as f64,
+                    invalidations: c.invalidations as f64,
+                    evictions: c.evictions as f64,
+                    rejections: c.rejections as f64,
+                    entries: c.entries as f64,
+                    bytes: c.bytes as f64,
+                    capacity_bytes: c.capacity_bytes as f64,
+                }
+            },
             reported_external_bytes: self.memory.reported() as f64,
         }
     }

@@ -66,6 +66,8 @@ pub struct OpenOptions {
     /// segments are checked on first use and by a background sweep instead
     /// (`docs/ARCHITECTURE.md`, D6). `salvage` checks everything at open.
     pub segment_checks: segment_file::Checks,
+    /// Byte budget of the query-result cache shared by the collections (`0`: off).
+    pub query_cache_bytes: usize,
 }
 
 impl Default for OpenOptions {
@@ -75,6 +77,7 @@ impl Default for OpenOptions {
             salvage: false,
             kv: crate::kv::KvConfig::default(),
             segment_checks: segment_file::Checks::DeferLargeVectors(segment_file::DEFAULT_DEFER_VECTOR_BYTES),
+            query_cache_bytes: crate::cache::query::DEFAULT_QUERY_CACHE_BYTES,
         }
     }
 }

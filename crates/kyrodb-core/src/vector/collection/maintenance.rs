@@ -574,6 +574,7 @@ impl Collection {
         }
         st.hot.drain_front(hot_prefix);
         st.hot_base += hot_prefix as u64;
+        st.layout_epoch += 1;
         let unused_file = if moved > 0 {
             st.segments.push(segment);
             st.seg_uids.push(uid);

@@ -34,6 +34,7 @@ use super::metric::Metric;
 use super::row::{HotTier, RowMeta};
 use super::segment::{Segment, SegmentFiles};
 use super::topk::Candidate;
+use crate::cache::query::{next_collection_id, Entry, Marks, QueryCache, QueryKey};
 use crate::error::{Error, Result};
 use crate::storage::manifest::SegmentEntry;
 use crate::storage::wal::FrameKind;
@@ -48,6 +49,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub use super::row::MAX_METADATA_BYTES;
+
+/// Kills remembered for the query cache's revalidation; an entry older than that many
+/// kills is dropped instead of checked.
+const KILLED_LOG_ROWS: usize = 4096;
+/// New hot rows the query cache checks an entry against before dropping it instead.
+const REVALIDATE_MAX_ROWS: u64 = 4096;
 
 /// Largest accepted dimension.
 pub const MAX_DIMENSION: usize = 16_384;
@@ -139,6 +146,8 @@ pub struct SearchParams {
     pub with_metadata: bool,
     /// Return each hit's vector.
     pub with_vectors: bool,
+    /// Answer from (and fill) the database's query cache, when it has one.
+    pub cache: bool,
 }
 
 impl SearchParams {
@@ -212,6 +221,12 @@ struct State {
     hot_ids: IdMap<u64>,
     /// Live ids (hot and segments).
     live: usize,
+    /// Generation of the segment layout (bumped by every swap), for the query cache.
+    layout_epoch: u64,
+    /// Rows ever killed (deleted or replaced), and the keys of the most recent ones: the
+    /// query cache replays them against its entries.
+    killed_total: u64,
+    killed_log: std::collections::VecDeque<u64>,
     /// Sequence number of the last WAL frame applied (durable collections).
     applied_seq: u64,
     /// Every frame up to here is in the segment files and deletion bitmaps.
@@ -289,15 +304,31 @@ impl State {
         if let Some(abs) = self.hot_ids.remove(&id) {
             let r = self.hot_row(abs);
             self.hot.kill(r);
+            self.note_killed(id);
             return true;
         }
         match self.find_in_segments(id) {
             Some((s, r)) => {
                 self.segments[s].delete_row(r);
+                self.note_killed(id);
                 true
             }
             None => false,
         }
+    }
+
+    /// Record that a row holding `id` died (for the query cache's revalidation).
+    fn note_killed(&mut self, id: u64) {
+        self.killed_total += 1;
+        if self.killed_log.len() == KILLED_LOG_ROWS {
+            self.killed_log.pop_front();
+        }
+        self.killed_log.push_back(id);
+    }
+
+    /// Where the write history stands (see [`Marks`]).
+    fn marks(&self) -> Marks {
+        Marks { layout: self.layout_epoch, hot_end: self.hot_base + self.hot.len() as u64, killed: self.killed_total }
     }
 }
 
@@ -353,6 +384,10 @@ pub struct Collection {
     last_build_error: parking_lot::Mutex<Option<String>>,
     dropped: AtomicBool,
     db_closed: Arc<AtomicBool>,
+    /// The database's query cache (set once, when the collection is created or opened).
+    query_cache: std::sync::OnceLock<Arc<QueryCache>>,
+    /// This collection instance's id in query-cache keys.
+    cache_id: u64,
 }
 
 impl std::fmt::Debug for Collection {
@@ -414,6 +449,9 @@ impl Collection {
                 next_seg_uid: 0,
                 hot_ids: IdMap::default(),
                 live: 0,
+                layout_epoch: 0,
+                killed_total: 0,
+                killed_log: std::collections::VecDeque::new(),
                 applied_seq: flushed_seq,
                 flushed_seq,
             }),
@@ -431,6 +469,8 @@ impl Collection {
             epoch: std::time::Instant::now(),
             last_build_error: parking_lot::Mutex::new(None),
             dropped: AtomicBool::new(false),
+            query_cache: std::sync::OnceLock::new(),
+            cache_id: next_collection_id(),
             db_closed,
         }
     }
@@ -753,9 +793,13 @@ impl Collection {
                 Some(old) => {
                     let old = st.hot_row(old);
                     st.hot.kill(old);
+                    st.note_killed(id);
                 }
                 None => match st.find_in_segments(id) {
-                    Some((s, row)) => st.segments[s].delete_row(row),
+                    Some((s, row)) => {
+                        st.segments[s].delete_row(row);
+                        st.note_killed(id);
+                    }
                     None => st.live += 1,
                 },
             }
@@ -991,8 +1035,14 @@ impl Collection {
         Ok(prepared)
     }
 
+    /// Use `cache` for this collection's searches.
+    pub(crate) fn attach_query_cache(&self, cache: Arc<QueryCache>) {
+        let _ = self.query_cache.set(cache);
+    }
+
     /// The `k` nearest live vectors to `query` (matching the filter), best first, ties by
-    /// smaller id, on the calling thread.
+    /// smaller id, on the calling thread. With `params.cache`, a repeated search is
+    /// answered from the query cache when its answer provably still holds.
     pub fn search(&self, query: &[f32], params: &SearchParams) -> Result<SearchHits> {
         self.check_usable()?;
         let ef = params.validate()?;
@@ -1001,8 +1051,72 @@ impl Collection {
         }
         let query = self.prepare_queries(query)?;
         let st = self.state.read();
+        let cache = self.query_cache.get().filter(|c| params.cache && c.enabled());
+        let Some(cache) = cache else {
+            let hot = st.hot.search(self.config.metric, &query, params.k, params.filter.as_ref());
+            return self.merge(&st, &query, hot, params, ef);
+        };
+        // Under the same read lock as the search itself: the answer and the marks it is
+        // stored with describe one state, and every write acknowledged before this call
+        // is in it.
+        let key = QueryKey {
+            collection: self.cache_id,
+            query: query.iter().map(|x| x.to_bits()).collect(),
+            k: params.k,
+            ef,
+            filter: params.filter.clone(),
+            with_metadata: params.with_metadata,
+            with_vectors: params.with_vectors,
+        };
+        let now = st.marks();
+        if let Some(hits) = cache.lookup(&key, now, |e| self.still_answers(&st, e, &query)) {
+            return Ok((*hits).clone());
+        }
         let hot = st.hot.search(self.config.metric, &query, params.k, params.filter.as_ref());
-        self.merge(&st, &query, hot, params, ef)
+        let hits = self.merge(&st, &query, hot, params, ef)?;
+        let row_keys: Vec<u64> = hits.ids.clone();
+        cache.insert(key, Arc::new(hits.clone()), &row_keys, now);
+        Ok(hits)
+    }
+
+    /// Whether cached answer `e` (of prepared query `query`) still answers its search in
+    /// state `st`: nothing that happened since its marks could change it. A change of
+    /// layout, or more history than is kept, says no without looking.
+    fn still_answers(&self, st: &State, e: &Entry, query: &[f32]) -> bool {
+        let then = e.marks;
+        let now = st.marks();
+        if then.layout != now.layout || now.killed - then.killed > st.killed_log.len() as u64 {
+            return false;
+        }
+        if then.hot_end < st.hot_base || now.hot_end - then.hot_end > REVALIDATE_MAX_ROWS {
+            return false;
+        }
+        // A row among the answer died (deleted, or replaced by a newer version).
+        let killed = (now.killed - then.killed) as usize;
+        if st.killed_log.iter().rev().take(killed).any(|&id| e.holds(id)) {
+            return false;
+        }
+        // A new row could enter the answer: live, matching the filter, and no farther than
+        // the k-th hit (ties go by id, so an equal distance may enter too).
+        let kernels = crate::simd::kernels();
+        for abs in then.hot_end..now.hot_end {
+            let r = st.hot_row(abs);
+            if e.holds(st.hot.id(r)) {
+                return false;
+            }
+            if st.hot.is_dead(r) {
+                continue;
+            }
+            if let Some(f) = &e.key.filter {
+                if !f.matches(st.hot.meta(r).map(|m| &m.flat)) {
+                    continue;
+                }
+            }
+            if self.config.metric.distance(kernels, query, st.hot.vector(r)) <= e.radius {
+                return false;
+            }
+        }
+        true
     }
 
     /// Search many queries (`queries` row-major), spread over every core.

@@ -1,0 +1,104 @@
+/**
+ * The query-result cache through the API: repeated searches are answered from it
+ * (`db.stats().cache` counts them), never with an answer a write since could change
+ * (fast-check model against the same run with the cache off), `cache: false` bypasses
+ * it, the byte budget holds, and bad options are typed errors.
+ */
+import test from 'ava'
+import fc from 'fast-check'
+import { open, type KyroDBError } from '../src-ts/index.js'
+
+test('repeats hit the cache; a write that can change the answer invalidates it; cache: false bypasses', async (t) => {
+  const db = await open(null)
+  const c = await db.createCollection('c', { dimension: 2, metric: 'l2', index: false })
+  await c.upsert([1, 2, 3], [[0, 0], [1, 0], [5, 5]], [{ t: 'a' }, { t: 'b' }, { t: 'a' }])
+  const q = [0.1, 0]
+  const first = c.searchSync(q, { k: 2 })
+  t.deepEqual(first.map((h) => h.id), [1, 2])
+  t.deepEqual(c.searchSync(q, { k: 2 }), first)
+  t.deepEqual(await c.search(q, { k: 2 }), first)
+  let s = db.stats().cache
+  t.is(s.hits, 2)
+  t.true(s.entries >= 1 && s.bytes > 0 && s.bytes <= s.capacityBytes)
+  // Far away: cannot enter the top 2; still answered from the cache.
+  await c.upsert([4], [[9, 9]])
+  t.deepEqual(c.searchSync(q, { k: 2 }), first)
+  t.is(db.stats().cache.hits, 3)
+  // Close: enters the answer.
+  await c.upsert([5], [[0.1, 0.05]], [{ t: 'b' }])
+  t.deepEqual(c.searchSync(q, { k: 2 }).map((h) => h.id), [5, 1])
+  s = db.stats().cache
+  t.is(s.invalidations, 1)
+  // Metadata changes of a hit invalidate too (a replacement of the row).
+  const filtered = c.searchSync(q, { k: 3, filter: { t: 'a' } })
+  t.deepEqual(filtered.map((h) => h.id), [1, 3])
+  await c.upsert([1], [[0, 0]], [{ t: 'b' }])
+  t.deepEqual(c.searchSync(q, { k: 3, filter: { t: 'a' } }).map((h) => h.id), [3])
+  // Bypass.
+  const before = db.stats().cache
+  c.searchSync([3, 3], { k: 1, cache: false })
+  const after = db.stats().cache
+  t.deepEqual([after.hits, after.misses, after.entries], [before.hits, before.misses, before.entries])
+  await db.close()
+})
+
+test('cache options: queryBytes 0 turns it off; bad values are INVALID_ARGUMENT', async (t) => {
+  const off = await open(null, { cache: { queryBytes: 0 } })
+  const c = await off.createCollection('c', { dimension: 2, metric: 'l2' })
+  await c.upsert([1], [[1, 1]])
+  c.searchSync([1, 1], { k: 1 })
+  c.searchSync([1, 1], { k: 1 })
+  t.deepEqual([off.stats().cache.hits, off.stats().cache.capacityBytes], [0, 0])
+  await off.close()
+  for (const bad of [{ queryBytes: -1 }, { queryBytes: 1.5 }, { queryBytes: '4MB' }, 'big']) {
+    const e = await t.throwsAsync(() => open(null, { cache: bad as never }))
+    t.is((e as KyroDBError).code, 'INVALID_ARGUMENT', JSON.stringify(bad))
+  }
+  const db = await open(null)
+  const c2 = await db.createCollection('c', { dimension: 2, metric: 'l2' })
+  t.throws(() => c2.searchSync([1, 1], { k: 1, cache: 'yes' as never }), { code: 'INVALID_ARGUMENT' } as never)
+  await db.close()
+})
+
+test('model: with random writes between repeated searches, answers with the cache equal answers without', async (t) => {
+  const DIM = 3
+  const vec = fc.tuple(fc.integer({ min: -3, max: 3 }), fc.integer({ min: -3, max: 3 }), fc.integer({ min: -3, max: 3 })).map((v) => v.map((x) => x + 0.5))
+  const op = fc.oneof(
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('upsert' as const), rows: fc.uniqueArray(fc.record({ id: fc.integer({ min: 0, max: 20 }), v: vec, tag: fc.option(fc.constantFrom('a', 'b'), { nil: undefined }) }), { selector: (r) => r.id, minLength: 1, maxLength: 4 }) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), ids: fc.array(fc.integer({ min: 0, max: 20 }), { minLength: 1, maxLength: 3 }) }) },
+    { weight: 1, arbitrary: fc.constant({ kind: 'flush' as const }) },
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        kind: fc.constant('search' as const),
+        q: fc.constantFrom([0.25, 0.25, 0.25], [1.25, 1.25, 1.25], [-2, 1, 3]),
+        k: fc.integer({ min: 1, max: 5 }),
+        tag: fc.option(fc.constantFrom('a', 'b'), { nil: undefined }),
+      }),
+    },
+  )
+  let n = 0
+  await fc.assert(
+    fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 40 }), async (ops) => {
+      const answers: string[][] = []
+      let hits = 0
+      for (const queryBytes of [1 << 20, 0]) {
+        const db = await open(null, { cache: { queryBytes } })
+        const c = await db.createCollection(`m${n++}`, { dimension: DIM, metric: 'l2', index: false })
+        const out: string[] = []
+        for (const o of ops) {
+          if (o.kind === 'upsert') await c.upsert(o.rows.map((r) => r.id), o.rows.map((r) => r.v), o.rows.map((r) => (r.tag ? { tag: r.tag } : undefined)))
+          else if (o.kind === 'delete') out.push(`deleted ${await c.delete(o.ids)}`)
+          else if (o.kind === 'flush') await db.flush()
+          else out.push(JSON.stringify(c.searchSync(o.q, { k: o.k, ...(o.tag ? { filter: { tag: o.tag } } : {}) })))
+        }
+        if (queryBytes > 0) hits = db.stats().cache.hits
+        answers.push(out)
+        await db.close()
+      }
+      t.deepEqual(answers[0], answers[1])
+      return hits >= 0
+    }),
+    { numRuns: 80 },
+  )
+})

@@ -1,0 +1,442 @@
+//! The query-result cache: answers a search repeated exactly (same query bits, `k`, `ef`,
+//! filter and options) from memory, and never with a stale answer.
+//!
+//! **Validity is checked lazily and exactly.** An entry records where the collection's
+//! write history stood when its search ran ([`Marks`]: the segment layout, the number of
+//! hot rows ever appended, the number of rows ever killed). A lookup whose marks differ
+//! asks the collection to replay what happened since against the entry
+//! (`Collection::still_answers`): a new row that matches the filter and lies within the
+//! entry's k-th distance, or a killed row among its results, invalidates it; anything
+//! else cannot change the answer, so the entry's marks move forward. Writes themselves
+//! never touch the cache. A layout change (a build or merge swapped segments) or a
+//! history longer than the collection keeps invalidates the entry outright.
+//!
+//! **Bounded by bytes**, every byte counted (keys, results, ids, bookkeeping), shared by
+//! the database's collections. Eviction is LRU; admission is TinyLFU's: a count-min sketch
+//! of recent lookups (4-bit counters, halved every `10 × capacity` lookups) admits a new
+//! entry over the LRU victim only if it was looked up more often — one-off queries do not
+//! flush repeated ones.
+
+use crate::vector::filter::cache::plan_hash;
+use crate::vector::filter::Filter;
+use crate::vector::SearchHits;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Default byte budget of a database's query cache.
+pub const DEFAULT_QUERY_CACHE_BYTES: usize = 4 << 20;
+
+/// Bytes of bookkeeping counted per entry on top of its data (map slot, list links,
+/// key and entry headers).
+const ENTRY_OVERHEAD: usize = 160;
+
+/// Where a collection's write history stood: compared to decide whether an entry needs
+/// revalidation (equal marks: nothing happened since).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Marks {
+    /// Segment layout generation (bumped by every swap).
+    pub layout: u64,
+    /// Hot rows ever appended (absolute end of the hot tier).
+    pub hot_end: u64,
+    /// Rows ever killed (deleted or replaced).
+    pub killed: u64,
+}
+
+/// What identifies a search.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueryKey {
+    /// The collection instance (never reused, even for a recreated name).
+    pub collection: u64,
+    /// The prepared query (normalised under cosine), compared bit for bit.
+    pub query: Box<[u32]>,
+    /// Results wanted.
+    pub k: usize,
+    /// Beam width in force.
+    pub ef: usize,
+    /// Metadata filter.
+    pub filter: Option<Filter>,
+    /// Whether hits carry metadata / vectors.
+    pub with_metadata: bool,
+    pub with_vectors: bool,
+}
+
+impl QueryKey {
+    fn hash(&self) -> u64 {
+        let mut h = foldhash::quality::FixedState::with_seed(0x7175_6572).build_hasher();
+        h.write_u64(self.collection);
+        for &b in self.query.iter() {
+            h.write_u32(b);
+        }
+        h.write_usize(self.k);
+        h.write_usize(self.ef);
+        h.write_u64(self.filter.as_ref().map_or(0, plan_hash));
+        h.write_u8(self.with_metadata as u8 | (self.with_vectors as u8) << 1);
+        h.finish()
+    }
+
+    fn bytes(&self) -> usize {
+        // The filter's size is estimated from its debug form's length, once per insert.
+        self.query.len() * 4 + self.filter.as_ref().map_or(0, |f| format!("{f:?}").len())
+    }
+}
+
+/// A cached answer and what its validity depends on.
+#[derive(Debug)]
+pub struct Entry {
+    /// The search.
+    pub key: QueryKey,
+    /// The answer.
+    pub hits: Arc<SearchHits>,
+    /// Row keys of the hits, sorted (a killed one invalidates the entry).
+    pub ids: Vec<u64>,
+    /// The k-th distance (`+∞` with fewer than `k` hits): a new matching row at most this
+    /// far from the query could enter the answer.
+    pub radius: f32,
+    /// The history the answer reflects.
+    pub marks: Marks,
+    bytes: usize,
+    prev: u32,
+    next: u32,
+}
+
+impl Entry {
+    /// Whether row key `id` is among the hits.
+    pub fn holds(&self, id: u64) -> bool {
+        self.ids.binary_search(&id).is_ok()
+    }
+}
+
+const NIL: u32 = u32::MAX;
+
+/// Counters of a query cache since open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueryCacheStats {
+    /// Searches answered from the cache.
+    pub hits: u64,
+    /// Searches not found in the cache (including those invalidated on lookup).
+    pub misses: u64,
+    /// Entries found stale on lookup and dropped.
+    pub invalidations: u64,
+    /// Entries evicted for room.
+    pub evictions: u64,
+    /// Answers the admission test kept out.
+    pub rejections: u64,
+    /// Entries now.
+    pub entries: u64,
+    /// Bytes held now.
+    pub bytes: u64,
+    /// The byte budget.
+    pub capacity_bytes: u64,
+}
+
+/// A count-min sketch of 4-bit counters (TinyLFU's frequency estimate).
+struct Sketch {
+    rows: [Vec<u8>; 4],
+    mask: usize,
+    additions: usize,
+    reset_at: usize,
+}
+
+impl Sketch {
+    fn new(width: usize) -> Sketch {
+        let width = width.next_power_of_two().max(64);
+        Sketch { rows: std::array::from_fn(|_| vec![0; width]), mask: width - 1, additions: 0, reset_at: width * 10 }
+    }
+
+    fn slot(&self, h: u64, row: usize) -> usize {
+        (h.rotate_left(row as u32 * 16) ^ (h >> 32).wrapping_mul(0x9E37_79B9_7F4A_7C15 >> row)) as usize & self.mask
+    }
+
+    fn record(&mut self, h: u64) {
+        for r in 0..4 {
+            let s = self.slot(h, r);
+            if self.rows[r][s] < 15 {
+                self.rows[r][s] += 1;
+            }
+        }
+        self.additions += 1;
+        if self.additions >= self.reset_at {
+            // Age: halve every counter, so popularity that has passed fades.
+            for row in &mut self.rows {
+                row.iter_mut().for_each(|c| *c >>= 1);
+            }
+            self.additions /= 2;
+        }
+    }
+
+    fn estimate(&self, h: u64) -> u8 {
+        (0..4).map(|r| self.rows[r][self.slot(h, r)]).min().unwrap_or(0)
+    }
+}
+
+struct Inner {
+    map: HashMap<u64, u32, foldhash::fast::FixedState>,
+    slots: Vec<Option<Entry>>,
+    free: Vec<u32>,
+    /// Most recently used first.
+    head: u32,
+    tail: u32,
+    bytes: usize,
+    sketch: Sketch,
+    stats: QueryCacheStats,
+}
+
+/// A byte-bounded cache of search answers shared by a database's collections.
+pub struct QueryCache {
+    inner: Mutex<Inner>,
+    capacity: usize,
+}
+
+/// Ids of collection instances, for [`QueryKey::collection`].
+static NEXT_COLLECTION: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh collection-instance id.
+pub fn next_collection_id() -> u64 {
+    NEXT_COLLECTION.fetch_add(1, Ordering::Relaxed)
+}
+
+impl std::fmt::Debug for QueryCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryCache").field("stats", &self.stats()).finish()
+    }
+}
+
+impl QueryCache {
+    /// A cache of at most `capacity` bytes (`0`: nothing is ever cached).
+    pub fn new(capacity: usize) -> QueryCache {
+        QueryCache {
+            inner: Mutex::new(Inner {
+                map: HashMap::default(),
+                slots: Vec::new(),
+                free: Vec::new(),
+                head: NIL,
+                tail: NIL,
+                bytes: 0,
+                // About one counter per 256 bytes of budget: a few entries' worth per slot.
+                sketch: Sketch::new(capacity / 256),
+                stats: QueryCacheStats { capacity_bytes: capacity as u64, ..QueryCacheStats::default() },
+            }),
+            capacity,
+        }
+    }
+
+    /// Whether anything can be cached.
+    pub fn enabled(&self) -> bool {
+        self.capacity > 0
+    }
+
+    /// The cached answer to `key`, if there is one that still holds: an entry whose marks
+    /// differ from `now` is passed to `still_valid` (which replays the history since) and
+    /// dropped if it says no.
+    pub fn lookup(
+        &self,
+        key: &QueryKey,
+        now: Marks,
+        still_valid: impl FnOnce(&Entry) -> bool,
+    ) -> Option<Arc<SearchHits>> {
+        let h = key.hash();
+        let mut g = self.inner.lock();
+        let inner = &mut *g;
+        inner.sketch.record(h);
+        let Some(&slot) = inner.map.get(&h) else {
+            inner.stats.misses += 1;
+            return None;
+        };
+        let entry = inner.slots[slot as usize].as_mut().expect("mapped slots are filled");
+        if entry.key != *key {
+            inner.stats.misses += 1;
+            return None;
+        }
+        if entry.marks != now {
+            if !still_valid(entry) {
+                inner.remove(slot);
+                inner.map.remove(&h);
+                inner.stats.invalidations += 1;
+                inner.stats.misses += 1;
+                return None;
+            }
+            entry.marks = now;
+        }
+        let hits = Arc::clone(&entry.hits);
+        inner.touch(slot);
+        inner.stats.hits += 1;
+        Some(hits)
+    }
+
+    /// Offer the answer `hits` to `key`, computed at history `marks` with row keys
+    /// `row_keys` (one per hit). Kept if it fits the budget and wins admission.
+    pub fn insert(&self, key: QueryKey, hits: Arc<SearchHits>, row_keys: &[u64], marks: Marks) {
+        if !self.enabled() {
+            return;
+        }
+        let bytes = ENTRY_OVERHEAD + key.bytes() + hits_bytes(&hits) + row_keys.len() * 8;
+        if bytes > self.capacity / 4 {
+            return; // One answer may not take over the cache.
+        }
+        let radius = if hits.distances.len() < key.k { f32::INFINITY } else { hits.distances[key.k - 1] };
+        let mut ids = row_keys.to_vec();
+        ids.sort_unstable();
+        let h = key.hash();
+        let mut g = self.inner.lock();
+        let inner = &mut *g;
+        if let Some(&old) = inner.map.get(&h) {
+            inner.remove(old);
+            inner.map.remove(&h);
+        }
+        while inner.bytes + bytes > self.capacity && inner.tail != NIL {
+            let victim = inner.tail;
+            let victim_hash = inner.slots[victim as usize].as_ref().map(|e| e.key.hash()).unwrap_or_default();
+            // TinyLFU: the newcomer must have been asked for more often than the victim.
+            if inner.sketch.estimate(h) <= inner.sketch.estimate(victim_hash) {
+                inner.stats.rejections += 1;
+                return;
+            }
+            inner.remove(victim);
+            inner.map.remove(&victim_hash);
+            inner.stats.evictions += 1;
+        }
+        let entry = Entry { key, hits, ids, radius, marks, bytes, prev: NIL, next: NIL };
+        let slot = match inner.free.pop() {
+            Some(s) => {
+                inner.slots[s as usize] = Some(entry);
+                s
+            }
+            None => {
+                inner.slots.push(Some(entry));
+                (inner.slots.len() - 1) as u32
+            }
+        };
+        inner.bytes += bytes;
+        inner.push_front(slot);
+        inner.map.insert(h, slot);
+    }
+
+    /// Counters and size now.
+    pub fn stats(&self) -> QueryCacheStats {
+        let g = self.inner.lock();
+        QueryCacheStats { entries: g.map.len() as u64, bytes: g.bytes as u64, ..g.stats }
+    }
+}
+
+impl Inner {
+    fn unlink(&mut self, slot: u32) {
+        let (prev, next) = {
+            let e = self.slots[slot as usize].as_ref().expect("linked slots are filled");
+            (e.prev, e.next)
+        };
+        match prev {
+            NIL => self.head = next,
+            p => self.slots[p as usize].as_mut().expect("linked").next = next,
+        }
+        match next {
+            NIL => self.tail = prev,
+            n => self.slots[n as usize].as_mut().expect("linked").prev = prev,
+        }
+    }
+
+    fn push_front(&mut self, slot: u32) {
+        let old = self.head;
+        {
+            let e = self.slots[slot as usize].as_mut().expect("filled");
+            e.prev = NIL;
+            e.next = old;
+        }
+        if old != NIL {
+            self.slots[old as usize].as_mut().expect("linked").prev = slot;
+        }
+        self.head = slot;
+        if self.tail == NIL {
+            self.tail = slot;
+        }
+    }
+
+    fn touch(&mut self, slot: u32) {
+        if self.head != slot {
+            self.unlink(slot);
+            self.push_front(slot);
+        }
+    }
+
+    /// Unlink and free `slot` (the caller removes its map entry).
+    fn remove(&mut self, slot: u32) {
+        self.unlink(slot);
+        let e = self.slots[slot as usize].take().expect("filled");
+        self.bytes -= e.bytes;
+        self.free.push(slot);
+    }
+}
+
+/// Bytes of an answer: ids, distances, string ids, metadata text, vectors.
+fn hits_bytes(h: &SearchHits) -> usize {
+    h.ids.len() * 12
+        + h.names.iter().map(|n| n.len() + 16).sum::<usize>()
+        + h.metadata.iter().map(|m| 8 + m.as_ref().map_or(0, |j| j.len() + 16)).sum::<usize>()
+        + h.vectors.iter().map(|v| v.len() * 4 + 24).sum::<usize>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(i: u32) -> QueryKey {
+        QueryKey {
+            collection: 1,
+            query: vec![i, i + 1].into(),
+            k: 1,
+            ef: 64,
+            filter: None,
+            with_metadata: false,
+            with_vectors: false,
+        }
+    }
+
+    fn hits(i: u64) -> Arc<SearchHits> {
+        Arc::new(SearchHits { ids: vec![i], distances: vec![i as f32], ..SearchHits::default() })
+    }
+
+    #[test]
+    fn bytes_stay_within_the_budget_and_repeated_queries_survive_one_offs() {
+        let cache = QueryCache::new(4096);
+        let m = Marks::default();
+        // A repeated query, asked many times.
+        for _ in 0..20 {
+            if cache.lookup(&key(0), m, |_| true).is_none() {
+                cache.insert(key(0), hits(0), &[0], m);
+            }
+        }
+        // A stream of one-off queries.
+        for i in 1..500 {
+            if cache.lookup(&key(i), m, |_| true).is_none() {
+                cache.insert(key(i), hits(i as u64), &[i as u64], m);
+            }
+            assert!(cache.stats().bytes <= 4096);
+        }
+        assert!(cache.lookup(&key(0), m, |_| true).is_some(), "the repeated query was kept");
+        let s = cache.stats();
+        assert!(s.rejections > 0 && s.entries > 1, "{s:?}");
+    }
+
+    #[test]
+    fn a_stale_entry_is_dropped_and_a_valid_one_moves_forward() {
+        let cache = QueryCache::new(1 << 16);
+        let m0 = Marks::default();
+        cache.insert(key(1), hits(1), &[1], m0);
+        let m1 = Marks { hot_end: 5, ..m0 };
+        let mut asked = 0;
+        assert!(cache
+            .lookup(&key(1), m1, |e| {
+                asked += 1;
+                e.marks == m0
+            })
+            .is_some());
+        // Now at m1: no revalidation needed.
+        assert!(cache.lookup(&key(1), m1, |_| panic!("no history to replay")).is_some());
+        assert!(cache.lookup(&key(1), Marks { killed: 1, ..m1 }, |e| !e.holds(1)).is_none());
+        assert_eq!(cache.stats().invalidations, 1);
+        assert_eq!(cache.stats().entries, 0);
+        assert_eq!(asked, 1);
+    }
+}
