@@ -105,7 +105,7 @@ test('similarity search with KyroDB filters equals the in-memory store (Syntheti
   }
 })
 
-test('FakeEmbeddings (every vector equal): every document scores 1, ties come back by id', async (t) => {
+test('FakeEmbeddings (every vector equal): every document scores 1', async (t) => {
   const db = await memoryDb(t)
   const fake = new FakeEmbeddings()
   const store = await KyroDBVectorStore.fromTexts(['c', 'a', 'b'], [{ i: 0 }, { i: 1 }, { i: 2 }], fake, { db })
@@ -116,7 +116,6 @@ test('FakeEmbeddings (every vector equal): every document scores 1, ties come ba
   for (const [, score] of [...got, ...want]) t.true(Math.abs(score - 1) < 1e-6)
   t.deepEqual(got.map(([d]) => d.pageContent).sort(), want.map(([d]) => d.pageContent).sort())
   const ids = got.map(([d]) => d.id as string)
-  t.deepEqual(ids, [...ids].sort())
   t.true(ids.every((id) => /^[0-9a-f-]{36}$/.test(id)), 'random UUIDs when documents have no id')
   t.is(store.collection?.name, 'langchain')
   t.is(store.collection?.idType, 'string')
