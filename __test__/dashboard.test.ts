@@ -290,6 +290,9 @@ browserTest('the live charts receive new points', async (t) => {
   }
   await page.waitForFunction((b) => Number(document.querySelector('#chart-throughput')!.getAttribute('data-points')) >= b + 3, before, { timeout: 15_000 })
   t.true((await points()) >= before + 3)
+  // The query-cache chart samples on the same clock.
+  await page.waitForSelector('#chart-cache canvas')
+  t.true(Number(await page.getAttribute('#chart-cache', 'data-points')) >= before + 3)
   const live = await request(url, 'GET', '/v1/dashboard/live')
   t.true(live.json.samples.some((s: { searches: number; p50: number | null }) => s.searches > 0 && s.p50 !== null))
   t.true(docs.count() > 3510)

@@ -86,6 +86,8 @@ export interface LiveSample {
   job: boolean
   rss: number
   nativeBytes: number
+  cacheExact: number
+  cacheMiss: number
 }
 
 export interface Hit {

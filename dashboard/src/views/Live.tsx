@@ -138,8 +138,18 @@ export function Live() {
           axes={[{ scale: 'y', label: 'MiB' }]}
           {...common}
         />
+        <TimeChart
+          id="chart-cache"
+          title="Query cache lookups"
+          series={[
+            { label: 'exact hits/s', stroke: '#2ca02c' },
+            { label: 'misses/s', stroke: '#d62728' },
+          ]}
+          data={[xs, col((s) => s.cacheExact), col((s) => s.cacheMiss)]}
+          axes={[{ scale: 'y', label: 'per second' }]}
+          {...common}
+        />
       </section>
-      <p class="hint">Cache hits by kind will appear here once the engine has a cache.</p>
     </main>
   )
 }

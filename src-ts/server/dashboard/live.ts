@@ -48,6 +48,9 @@ export interface LiveSample {
   rss: number
   /** Bytes the engine holds in native memory. */
   nativeBytes: number
+  /** Query-cache lookups per second by result: answered exactly from the cache, or missed. */
+  cacheExact: number
+  cacheMiss: number
 }
 
 interface Counters {
@@ -63,6 +66,8 @@ interface Counters {
   merges: number
   kvFlushes: number
   kvCompactions: number
+  cacheHits: number
+  cacheMisses: number
 }
 
 /**
@@ -158,6 +163,8 @@ export class LiveFigures {
       merges: d.merges,
       kvFlushes: kv.flushes,
       kvCompactions: kv.compactions,
+      cacheHits: d.cache.hits,
+      cacheMisses: d.cache.misses,
     }
   }
 
@@ -210,6 +217,8 @@ export class LiveFigures {
       job,
       rss: process.memoryUsage.rss(),
       nativeBytes: this.#db.closed ? 0 : this.#db.stats().nativeMemoryBytes,
+      cacheExact: rate(now.cacheHits, prev.cacheHits),
+      cacheMiss: rate(now.cacheMisses, prev.cacheMisses),
     })
     const oldest = now.at - WINDOW_MS
     let drop = 0
