@@ -28,6 +28,11 @@ export declare class NativeCollection {
   getNamed(id: string): NativeStored | null
   search(query: Float32Array, options: NativeSearchOptions): Promise<NativeHits[]>
   searchBatch(queries: Float32Array, options: NativeSearchOptions): Promise<NativeHits[]>
+  /**
+   * The query cache's answer to this search, on the calling thread, or `null` (nothing
+   * searched): `search` answers repeats without a thread hop and queues only misses.
+   */
+  searchCached(query: Float32Array, options: NativeSearchOptions): NativeHits | null
   /** Search on the calling (JS) thread, reading the query in place: no copy, no hop. */
   searchSync(query: Float32Array, options: NativeSearchOptions): NativeHits
   /** Merge everything into one graph segment; `on_progress(done, total)` while it runs. */

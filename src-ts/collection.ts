@@ -272,6 +272,13 @@ export class Collection {
   async search(query: VectorLike, options: SearchOptions): Promise<SearchResult[]> {
     const q = toVector(query, 'query')
     const o = nativeSearchOptions(options)
+    if (o.cache !== false) {
+      // A repeat still valid in the query cache is answered here, without the thread hop
+      // (and in the same turn as the queueing below: the caller may reuse `query` as soon
+      // as this call returns).
+      const cached = call(() => this.#native.searchCached(q, o))
+      if (cached !== null) return toResults(cached)
+    }
     const [hits] = await callAsync(() => this.#native.search(q, o))
     return toResults(hits)
   }

@@ -229,6 +229,13 @@ impl NativeCollection {
         AsyncTask::new(SearchTask { collection: self.inner.clone(), queries: queries.to_vec(), options, batch: true })
     }
 
+    /// The query cache's answer to this search, on the calling thread, or `null` (nothing
+    /// searched): `search` answers repeats without a thread hop and queues only misses.
+    #[napi]
+    pub fn search_cached(&self, query: Float32Array, options: NativeSearchOptions) -> napi::Result<Option<NativeHits>> {
+        guard(|| Ok(self.inner.search_cached(&query, &search_params(&options)?)?.map(NativeHits::from)))
+    }
+
     /// Search on the calling (JS) thread, reading the query in place: no copy, no hop.
     #[napi]
     pub fn search_sync(&self, query: Float32Array, options: NativeSearchOptions) -> napi::Result<NativeHits> {

@@ -67,9 +67,7 @@ impl QueryKey {
     fn hash(&self) -> u64 {
         let mut h = foldhash::quality::FixedState::with_seed(0x7175_6572).build_hasher();
         h.write_u64(self.collection);
-        for &b in self.query.iter() {
-            h.write_u32(b);
-        }
+        h.write(bytemuck::cast_slice(&self.query));
         h.write_usize(self.k);
         h.write_usize(self.ef);
         h.write_u64(self.filter.as_ref().map_or(0, plan_hash));
@@ -230,24 +228,33 @@ impl QueryCache {
 
     /// The cached answer to `key`, if there is one that still holds: an entry whose marks
     /// differ from `now` is passed to `still_valid` (which replays the history since) and
-    /// dropped if it says no.
+    /// dropped if it says no. A `probe` (a lookup the caller follows with a full one on a
+    /// miss) counts hits but neither misses nor frequency, so nothing is counted twice.
     pub fn lookup(
         &self,
         key: &QueryKey,
         now: Marks,
+        probe: bool,
         still_valid: impl FnOnce(&Entry) -> bool,
     ) -> Option<Arc<SearchHits>> {
         let h = key.hash();
         let mut g = self.inner.lock();
         let inner = &mut *g;
-        inner.sketch.record(h);
+        let miss = |inner: &mut Inner| {
+            if !probe {
+                inner.stats.misses += 1;
+            }
+        };
+        if !probe {
+            inner.sketch.record(h);
+        }
         let Some(&slot) = inner.map.get(&h) else {
-            inner.stats.misses += 1;
+            miss(inner);
             return None;
         };
         let entry = inner.slots[slot as usize].as_mut().expect("mapped slots are filled");
         if entry.key != *key {
-            inner.stats.misses += 1;
+            miss(inner);
             return None;
         }
         if entry.marks != now {
@@ -255,7 +262,7 @@ impl QueryCache {
                 inner.remove(slot);
                 inner.map.remove(&h);
                 inner.stats.invalidations += 1;
-                inner.stats.misses += 1;
+                miss(inner);
                 return None;
             }
             entry.marks = now;
@@ -403,18 +410,18 @@ mod tests {
         let m = Marks::default();
         // A repeated query, asked many times.
         for _ in 0..20 {
-            if cache.lookup(&key(0), m, |_| true).is_none() {
+            if cache.lookup(&key(0), m, false, |_| true).is_none() {
                 cache.insert(key(0), hits(0), &[0], m);
             }
         }
         // A stream of one-off queries.
         for i in 1..500 {
-            if cache.lookup(&key(i), m, |_| true).is_none() {
+            if cache.lookup(&key(i), m, false, |_| true).is_none() {
                 cache.insert(key(i), hits(i as u64), &[i as u64], m);
             }
             assert!(cache.stats().bytes <= 4096);
         }
-        assert!(cache.lookup(&key(0), m, |_| true).is_some(), "the repeated query was kept");
+        assert!(cache.lookup(&key(0), m, false, |_| true).is_some(), "the repeated query was kept");
         let s = cache.stats();
         assert!(s.rejections > 0 && s.entries > 1, "{s:?}");
     }
@@ -427,14 +434,14 @@ mod tests {
         let m1 = Marks { hot_end: 5, ..m0 };
         let mut asked = 0;
         assert!(cache
-            .lookup(&key(1), m1, |e| {
+            .lookup(&key(1), m1, false, |e| {
                 asked += 1;
                 e.marks == m0
             })
             .is_some());
         // Now at m1: no revalidation needed.
-        assert!(cache.lookup(&key(1), m1, |_| panic!("no history to replay")).is_some());
-        assert!(cache.lookup(&key(1), Marks { killed: 1, ..m1 }, |e| !e.holds(1)).is_none());
+        assert!(cache.lookup(&key(1), m1, false, |_| panic!("no history to replay")).is_some());
+        assert!(cache.lookup(&key(1), Marks { killed: 1, ..m1 }, false, |e| !e.holds(1)).is_none());
         assert_eq!(cache.stats().invalidations, 1);
         assert_eq!(cache.stats().entries, 0);
         assert_eq!(asked, 1);

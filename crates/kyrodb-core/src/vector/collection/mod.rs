@@ -1044,6 +1044,20 @@ impl Collection {
     /// smaller id, on the calling thread. With `params.cache`, a repeated search is
     /// answered from the query cache when its answer provably still holds.
     pub fn search(&self, query: &[f32], params: &SearchParams) -> Result<SearchHits> {
+        self.search_inner(query, params, false).map(|h| h.expect("a search that may compute always answers"))
+    }
+
+    /// The query cache's answer to this search if it has one that still holds, else
+    /// `None` without searching: lets a caller on a latency-sensitive thread (the
+    /// JavaScript event loop) answer repeats inline and hand only misses to a worker.
+    pub fn search_cached(&self, query: &[f32], params: &SearchParams) -> Result<Option<SearchHits>> {
+        if !params.cache || !self.query_cache.get().is_some_and(|c| c.enabled()) {
+            return Ok(None);
+        }
+        self.search_inner(query, params, true)
+    }
+
+    fn search_inner(&self, query: &[f32], params: &SearchParams, cache_only: bool) -> Result<Option<SearchHits>> {
         self.check_usable()?;
         let ef = params.validate()?;
         if query.len() != self.config.dimension {
@@ -1054,7 +1068,7 @@ impl Collection {
         let cache = self.query_cache.get().filter(|c| params.cache && c.enabled());
         let Some(cache) = cache else {
             let hot = st.hot.search(self.config.metric, &query, params.k, params.filter.as_ref());
-            return self.merge(&st, &query, hot, params, ef);
+            return self.merge(&st, &query, hot, params, ef).map(Some);
         };
         // Under the same read lock as the search itself: the answer and the marks it is
         // stored with describe one state, and every write acknowledged before this call
@@ -1069,14 +1083,17 @@ impl Collection {
             with_vectors: params.with_vectors,
         };
         let now = st.marks();
-        if let Some(hits) = cache.lookup(&key, now, |e| self.still_answers(&st, e, &query)) {
-            return Ok((*hits).clone());
+        if let Some(hits) = cache.lookup(&key, now, cache_only, |e| self.still_answers(&st, e, &query)) {
+            return Ok(Some((*hits).clone()));
+        }
+        if cache_only {
+            return Ok(None);
         }
         let hot = st.hot.search(self.config.metric, &query, params.k, params.filter.as_ref());
         let hits = self.merge(&st, &query, hot, params, ef)?;
         let row_keys: Vec<u64> = hits.ids.clone();
         cache.insert(key, Arc::new(hits.clone()), &row_keys, now);
-        Ok(hits)
+        Ok(Some(hits))
     }
 
     /// Whether cached answer `e` (of prepared query `query`) still answers its search in
