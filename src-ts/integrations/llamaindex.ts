@@ -46,7 +46,11 @@ import { CollectionRef, deleteMatching, distanceOf, MAX_K, similarityFromDistanc
 
 export type { KyroDBCollectionConfig } from './common.js'
 
-/** Options of {@link KyroDBVectorStore}: where the vectors live, and LlamaIndex's `embedModel`. */
+/**
+ * Options of {@link KyroDBVectorStore}: where the vectors live, and LlamaIndex's `embedModel`
+ * (without one, LlamaIndex's `Settings.embedModel`, which must then be set, as for every
+ * LlamaIndex vector store).
+ */
 export interface KyroDBVectorStoreArgs extends KyroDBCollectionConfig, VectorStoreBaseParams {
   /** Collection name in `db`; default `"llamaindex"`. */
   collectionName?: string
