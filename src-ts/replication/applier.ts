@@ -90,6 +90,8 @@ export class Applier {
   lastAppliedStreamMs = 0
   pending = 0
   appliedRecords = 0
+  /** Consumers restarted by the stall watchdog. */
+  restarts = 0
   refusedRecords = 0
   error: KyroDBError | null = null
   readonly delays = new DelayWindow()
@@ -99,6 +101,9 @@ export class Applier {
   #messages: ConsumerMessages | null = null
   #stopped = false
   #running: Promise<void> | null = null
+  #watchdog: NodeJS.Timeout | null = null
+  /** When the consumer last made progress (started, or applied a record). */
+  #progressAt = Date.now()
 
   constructor(cfg: ReplicationConfig, target: ApplyTarget, appliedSeq: number, created: string) {
     this.#cfg = cfg
@@ -120,6 +125,25 @@ export class Applier {
   /** Start consuming with `link` (call once; reconnects are the client's). */
   start(link: Link): void {
     this.#running ??= this.#run(link)
+    // A consumer can stall after its server dies (the client's heartbeat reset is slow):
+    // when nothing was applied for 3 s while the stream holds more, start a new one.
+    this.#watchdog ??= setInterval(() => void this.#check(link), 1000)
+    this.#watchdog.unref()
+  }
+
+  async #check(link: Link): Promise<void> {
+    if (this.#stopped || this.error !== null || Date.now() - this.#progressAt < 3000) return
+    try {
+      const info = await link.jsm.streams.info(this.#cfg.stream)
+      this.knownLastSeq = Math.max(this.knownLastSeq, info.state.last_seq)
+      if (info.state.last_seq > this.appliedSeq && Date.now() - this.#progressAt >= 3000) {
+        this.#progressAt = Date.now()
+        this.restarts++
+        await this.#messages?.close().catch(() => {})
+      }
+    } catch {
+      /* unreachable: the client reconnects */
+    }
   }
 
   async #run(link: Link): Promise<void> {
@@ -131,6 +155,7 @@ export class Applier {
         })
         const messages = await consumer.consume({ max_messages: 512 })
         this.#messages = messages
+        this.#progressAt = Date.now()
         if (this.#stopped) await messages.close()
         for await (const m of messages) {
           if (this.#stopped) break
@@ -176,6 +201,7 @@ export class Applier {
     }
     if (record.kind !== 'kv' || refused !== null) await this.#target.writeMarker(marker)
     this.appliedSeq = seq
+    this.#progressAt = Date.now()
     this.appliedRecords++
     if (refused !== null) this.refusedRecords++
     const storedMs = Number(m.timestampNanos / 1_000_000n)
@@ -206,6 +232,7 @@ export class Applier {
 
   async stop(): Promise<void> {
     this.#stopped = true
+    if (this.#watchdog) clearInterval(this.#watchdog)
     await this.#messages?.close().catch(() => {})
     await this.#running?.catch(() => {})
     for (const [id, w] of this.#waiters) {

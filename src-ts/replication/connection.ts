@@ -24,26 +24,43 @@ export interface Link {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 /**
- * Start connecting. Resolves with the link once connected, or `null` after `waitMs`
- * (the attempt goes on; `later` resolves when it succeeds).
+ * Start connecting. `first` resolves with the link once connected, or `null` after
+ * `waitMs` (attempts go on every 250 ms until `stopped()`; `later` resolves when one
+ * succeeds). Once connected, the client reconnects by itself, forever.
  */
-export function startConnect(cfg: ReplicationConfig, waitMs: number): { first: Promise<Link | null>; later: Promise<Link> } {
+export function startConnect(
+  cfg: ReplicationConfig,
+  waitMs: number,
+  stopped: () => boolean = () => false,
+): { first: Promise<Link | null>; later: Promise<Link> } {
   const later = (async (): Promise<Link> => {
-    const nc = await connect({
-      servers: cfg.servers,
-      name: `kyrodb-${cfg.node}`,
-      waitOnFirstConnect: true,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 250,
-      reconnectJitter: 100,
-      pingInterval: 2000,
-      maxPingOut: 2,
-      timeout: Math.min(cfg.timeoutMs, 2000),
-    })
-    const jsm = await jetstreamManager(nc, { timeout: Math.min(cfg.timeoutMs, 5000) })
-    return { nc, js: jetstream(nc, { timeout: Math.min(cfg.timeoutMs, 5000) }), jsm }
+    for (;;) {
+      if (stopped()) throw new Error('closed')
+      try {
+        const nc = await connect({
+          servers: cfg.servers,
+          name: `kyrodb-${cfg.node}`,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 250,
+          reconnectJitter: 100,
+          pingInterval: 2000,
+          maxPingOut: 2,
+          timeout: Math.min(cfg.timeoutMs, 2000),
+        })
+        if (stopped()) {
+          await nc.close()
+          throw new Error('closed')
+        }
+        const jsm = await jetstreamManager(nc, { timeout: Math.min(cfg.timeoutMs, 5000), checkAPI: false })
+        return { nc, js: jetstream(nc, { timeout: Math.min(cfg.timeoutMs, 5000) }), jsm }
+      } catch (err) {
+        if (stopped()) throw err
+        await sleep(250)
+      }
+    }
   })()
-  const first = Promise.race([later, sleep(waitMs).then(() => null)])
+  let timer: NodeJS.Timeout | undefined
+  const first = Promise.race([later, new Promise<null>((r) => (timer = setTimeout(() => r(null), waitMs)))]).finally(() => clearTimeout(timer))
   later.catch(() => {}) // reported through `first` / the caller's retry
   return { first, later }
 }

@@ -454,7 +454,9 @@ export async function openReplicated(path: string | null, options: OpenOptions):
   const cfg = resolveConfig(options.replication)
   if (path === null) throw new ReplicationError('config', 'a replicated database needs a directory (path)')
   const { replication: _, ...local } = options
-  const conn = startConnect(cfg, cfg.timeoutMs)
+  let stopped = false
+  let core: Core | undefined
+  const conn = startConnect(cfg, cfg.timeoutMs, () => stopped || core?.closed === true)
   let link = await conn.first
   let info: Core['streamInfo'] = null
   try {
@@ -469,15 +471,18 @@ export async function openReplicated(path: string | null, options: OpenOptions):
     // A new or wiped node starts from the newest snapshot, if there is one.
     if (link !== null && info !== null && !existsSync(`${path}/MANIFEST`)) await restoreLatest(link, cfg, path)
   } catch (err) {
+    stopped = true
     await link?.nc.close().catch(() => {})
     throw err
   }
   let db!: ReplicatedDatabase
   const applier = new Applier(cfg, target(() => db), 0, info?.created ?? '')
-  const core = new Core(cfg, applier)
+  core = new Core(cfg, applier)
+  const theCore = core
   try {
-    db = await openWith(path, local, (n, p, max, d) => new ReplicatedDatabase(n, p, max, d, core))
+    db = await openWith(path, local, (n, p, max, d) => new ReplicatedDatabase(n, p, max, d, theCore))
   } catch (err) {
+    stopped = true
     await link?.nc.close().catch(() => {})
     throw err
   }
@@ -503,7 +508,9 @@ export async function openReplicated(path: string | null, options: OpenOptions):
   try {
     await check(info?.created ?? null)
   } catch (err) {
+    stopped = true
     await db.close().catch(() => {})
+    await link?.nc.close().catch(() => {})
     throw err
   }
   if (link !== null && info !== null) {
