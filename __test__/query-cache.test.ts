@@ -102,3 +102,29 @@ test('model: with random writes between repeated searches, answers with the cach
     { numRuns: 80 },
   )
 })
+
+test('HTTP: searches use the cache unless the body says cache: false; /metrics counts lookups by result', async (t) => {
+  const { startServer, request } = await import('./helpers/server.js')
+  const { rmSync } = await import('node:fs')
+  const server = await startServer()
+  t.teardown(async () => {
+    await server.stop()
+    rmSync(server.dataDir, { recursive: true, force: true })
+  })
+  const call = (method: string, path: string, body?: unknown) => request(server.url, method, path, body)
+  await call('POST', '/v1/collections', { name: 'c', dimension: 2, metric: 'l2', index: false })
+  await call('POST', '/v1/collections/c/points', { ids: [1, 2], vectors: [[0, 0], [1, 1]] })
+  const exactHits = async () => {
+    const text = (await call('GET', '/metrics')).text
+    const m = /^kyrodb_query_cache_lookups_total\{result="exact"\} (\S+)$/m.exec(text)
+    return Number(m?.[1])
+  }
+  const search = (extra: object) => call('POST', '/v1/collections/c/search', { vector: [0.1, 0], k: 1, ...extra })
+  t.is((await search({})).json.results[0].id, 1)
+  t.is(await exactHits(), 0)
+  t.is((await search({})).json.results[0].id, 1)
+  t.is(await exactHits(), 1)
+  t.is((await search({ cache: false })).json.results[0].id, 1)
+  t.is(await exactHits(), 1)
+  t.is((await search({ cache: 'no' })).status, 400)
+})

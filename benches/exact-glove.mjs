@@ -63,8 +63,8 @@ async function main() {
     }
     console.log(`kyrodb: loaded ${col.count()} vectors in ${((performance.now() - t) / 1000).toFixed(1)} s`)
   }
-  systems.push({ name: 'kyrodb searchSync', search: (i) => col.searchSync(query(i), { k: K }).map((h) => h.id) })
-  systems.push({ name: 'kyrodb search (async)', search: async (i) => (await col.search(query(i), { k: K })).map((h) => h.id) })
+  systems.push({ name: 'kyrodb searchSync', search: (i) => col.searchSync(query(i), { k: K, cache: false }).map((h) => h.id) })
+  systems.push({ name: 'kyrodb search (async)', search: async (i) => (await col.search(query(i), { k: K, cache: false })).map((h) => h.id) })
 
   await ensurePeers()
   const faiss = await loadPeer('faiss-node')

@@ -76,8 +76,8 @@ async function kyroSystem(ds) {
     name: 'kyrodb',
     build,
     setEf: (e) => (ef = e),
-    search: (i) => col.searchSync(q(i), { k: K, ef, withMetadata: false }).map((h) => h.id),
-    searchAsync: async (i) => (await col.search(q(i), { k: K, ef, withMetadata: false })).map((h) => h.id),
+    search: (i) => col.searchSync(q(i), { k: K, ef, withMetadata: false, cache: false }).map((h) => h.id),
+    searchAsync: async (i) => (await col.search(q(i), { k: K, ef, withMetadata: false, cache: false })).map((h) => h.id),
     col,
     db,
   }
@@ -219,7 +219,7 @@ async function filteredAndDeleted(kyro, ds, ef) {
     const vec = new Float32Array(rows.length * ds.dim)
     rows.forEach((r, i) => vec.set(ds.base.subarray(r * ds.dim, (r + 1) * ds.dim), i * ds.dim))
     await c.upsert(ids, vec)
-    const res = await c.searchBatch(q, { k: K, withMetadata: false })
+    const res = await c.searchBatch(q, { k: K, withMetadata: false, cache: false })
     await kyro.db.dropCollection(c.name)
     return res.map((h) => h.map((x) => Number(x.id)))
   }
@@ -239,7 +239,7 @@ async function filteredAndDeleted(kyro, ds, ef) {
   {
     let rsum = 0
     const t0 = process.hrtime.bigint()
-    for (let i = 0; i < nq; i++) rsum += recallAtK(col.searchSync(q(i), { k: K, ef, withMetadata: false }).map((h) => h.id), ds.groundTruth, i)
+    for (let i = 0; i < nq; i++) rsum += recallAtK(col.searchSync(q(i), { k: K, ef, withMetadata: false, cache: false }).map((h) => h.id), ds.groundTruth, i)
     out.unfiltered = { recall: rsum / nq, qps: nq / (Number(process.hrtime.bigint() - t0) / 1e9) }
   }
   // Each filter is swept over ef (the walk needs a different beam than the unfiltered
@@ -259,7 +259,7 @@ async function filteredAndDeleted(kyro, ds, ef) {
       let rsum = 0
       const t0 = process.hrtime.bigint()
       for (let i = 0; i < nq; i++) {
-        const got = col.searchSync(q(i), { k: K, ef: e, filter, withMetadata: false }).map((h) => Number(h.id))
+        const got = col.searchSync(q(i), { k: K, ef: e, filter, withMetadata: false, cache: false }).map((h) => Number(h.id))
         rsum += got.filter((x) => truth[i].includes(x)).length / K
       }
       points.push({ ef: e, recall: rsum / nq, qps: nq / (Number(process.hrtime.bigint() - t0) / 1e9) })
@@ -276,7 +276,7 @@ async function filteredAndDeleted(kyro, ds, ef) {
   let rsum = 0
   let leaked = 0
   for (let i = 0; i < nq; i++) {
-    const got = col.searchSync(q(i), { k: K, ef, withMetadata: false }).map((h) => Number(h.id))
+    const got = col.searchSync(q(i), { k: K, ef, withMetadata: false, cache: false }).map((h) => Number(h.id))
     leaked += got.filter((x) => deleted.has(x)).length
     rsum += got.filter((x) => truth[i].includes(x)).length / K
   }

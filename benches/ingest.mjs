@@ -61,7 +61,7 @@ async function searchLoop(c, queries, until, lat = []) {
       const v = queries.subarray(q * DIM, (q + 1) * DIM)
       q = (q + 1) % nq
       const t0 = now()
-      c.searchSync(v, { k: K, withMetadata: false })
+      c.searchSync(v, { k: K, withMetadata: false, cache: false })
       lat.push(now() - t0)
     }
     await yieldToLoop()

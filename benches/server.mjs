@@ -132,19 +132,19 @@ const q = (i) => queries.subarray((i % QUERIES) * glove.dim, ((i % QUERIES) + 1)
 async function inProcessSearch() {
   const db = await kyrodb.open(DIR)
   const col = db.collection('glove')
-  for (let i = 0; i < 200; i++) await col.search(q(i), { k: 10 }) // warm
+  for (let i = 0; i < 200; i++) await col.search(q(i), { k: 10, cache: false }) // warm
   const lat = []
   const found = []
   for (let i = 0; i < QUERIES; i++) {
     const t0 = performance.now()
-    const hits = await col.search(q(i), { k: 10 })
+    const hits = await col.search(q(i), { k: 10, cache: false })
     lat.push(performance.now() - t0)
     found.push(hits.map((h) => h.id))
   }
   // The same queries through searchSync (no thread hop): what the route runs on the event
   // loop when a search has no competition (src-ts/server/load.ts). Reported beside.
   const t1 = performance.now()
-  for (let i = 0; i < QUERIES; i++) col.searchSync(q(i), { k: 10 })
+  for (let i = 0; i < QUERIES; i++) col.searchSync(q(i), { k: 10, cache: false })
   const syncMean = (performance.now() - t1) / QUERIES
   await db.close()
   lat.sort((a, b) => a - b)
@@ -156,7 +156,7 @@ async function inProcessSearch() {
 // ------------------------------------------------------------------ 3. HTTP
 const results = {}
 const bodiesFile = path.join(os.tmpdir(), `kyrodb-bench-bodies-${process.pid}.json`)
-fs.writeFileSync(bodiesFile, JSON.stringify(Array.from({ length: QUERIES }, (_, i) => JSON.stringify({ vector: Array.from(q(i)), k: 10 }))))
+fs.writeFileSync(bodiesFile, JSON.stringify(Array.from({ length: QUERIES }, (_, i) => JSON.stringify({ vector: Array.from(q(i)), k: 10, cache: false }))))
 // The same client work for both GET routes: a random key in the path of every request.
 const randomPath = (prefix) => ({ prefix, keys: KEYS })
 const inprocRounds = []

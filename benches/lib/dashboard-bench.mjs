@@ -58,7 +58,7 @@ export async function dashboardBench({ args, startChild, stopChild, measure, fre
   const bodiesFile = path.join(os.tmpdir(), `kyrodb-bench-dashboard-bodies-${process.pid}.json`)
   fs.writeFileSync(
     bodiesFile,
-    JSON.stringify(Array.from({ length: QUERIES }, (_, i) => JSON.stringify({ vector: Array.from(ds.queries.subarray(i * ds.dim, (i + 1) * ds.dim)), k: 10 }))),
+    JSON.stringify(Array.from({ length: QUERIES }, (_, i) => JSON.stringify({ vector: Array.from(ds.queries.subarray(i * ds.dim, (i + 1) * ds.dim)), k: 10, cache: false }))),
   )
 
   const port = await freePort()

@@ -53,6 +53,7 @@ const searchFields = {
   filter,
   withMetadata: { type: 'boolean', default: true },
   withVectors: { type: 'boolean', default: false },
+  cache: { type: 'boolean', default: true, description: 'answer from (and fill) the query-result cache' },
 } as const
 
 interface SearchBody {
@@ -61,6 +62,7 @@ interface SearchBody {
   filter?: SearchOptions['filter']
   withMetadata: boolean
   withVectors: boolean
+  cache: boolean
 }
 
 function hitToJson(r: SearchResult) {
@@ -74,7 +76,7 @@ function hitToJson(r: SearchResult) {
 }
 
 function searchOptions(b: SearchBody): SearchOptions {
-  return { k: b.k, ef: b.ef, filter: b.filter, withMetadata: b.withMetadata, withVectors: b.withVectors }
+  return { k: b.k, ef: b.ef, filter: b.filter, withMetadata: b.withMetadata, withVectors: b.withVectors, cache: b.cache }
 }
 
 /**
