@@ -176,7 +176,9 @@ class Core {
         await this.db.snapshot(`${tmp}/db`)
         seq = this.applier.appliedSeq
       })
-      const index = await uploadSnapshot(link, this.cfg, `${tmp}/db`, seq, this.applier.created)
+      const index = await uploadSnapshot(link, this.cfg, `${tmp}/db`, seq, this.applier.created).catch((err: unknown) => {
+        throw err instanceof KyroDBError ? err : new UnavailableError(`snapshot upload to ${this.cfg.bucket} failed: ${String((err as Error)?.message ?? err)}`, { cause: err })
+      })
       this.snapshotCache = { at: Date.now(), value: { seq, bytes: index.bytes, at: index.at } }
       return { seq, bytes: index.bytes, files: index.files.length, trimmedBelow: index.trimmedBelow, ms: Date.now() - t0 }
     } finally {

@@ -30,6 +30,23 @@ export interface SnapshotIndex {
   files: { path: string; bytes: number }[]
 }
 
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+
+/** Run `fn` until it succeeds or `deadline` passes (JetStream answers timeouts while a stream elects a leader). */
+async function retry<T>(deadline: number, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn()
+    } catch (err) {
+      if (Date.now() + 250 * attempt > deadline) throw err
+      await sleep(Math.min(250 * attempt, 2000))
+    }
+  }
+}
+
+/** How long a snapshot upload or restore keeps retrying one step. */
+const STEP_MS = 60_000
+
 export async function snapshotStore(link: Link, cfg: ReplicationConfig): Promise<ObjectStore> {
   return new Objm(link.js).create(cfg.bucket, { replicas: cfg.replicas, storage: StorageType.File })
 }
@@ -71,27 +88,28 @@ export async function uploadSnapshot(
   seq: number,
   created: string,
 ): Promise<SnapshotIndex & { bytes: number; trimmedBelow: number }> {
-  const os = await snapshotStore(link, cfg)
+  const os = await retry(Date.now() + STEP_MS, () => snapshotStore(link, cfg))
   const files: SnapshotIndex['files'] = []
   let bytes = 0
   for (const path of await filesUnder(dir)) {
     const size = (await stat(join(dir, path))).size
-    const rs = Readable.toWeb(createReadStream(join(dir, path))) as unknown as ReadableStream<Uint8Array>
-    await os.put({ name: `${pad(seq)}/${path}` }, rs)
+    await retry(Date.now() + STEP_MS, () =>
+      os.put({ name: `${pad(seq)}/${path}` }, Readable.toWeb(createReadStream(join(dir, path))) as unknown as ReadableStream<Uint8Array>),
+    )
     files.push({ path, bytes: size })
     bytes += size
   }
   const index: SnapshotIndex = { v: 1, stream: cfg.stream, created, seq, node: cfg.node, at: new Date().toISOString(), files }
-  await os.putBlob({ name: `${pad(seq)}.index` }, Buffer.from(JSON.stringify(index)))
+  await retry(Date.now() + STEP_MS, () => os.putBlob({ name: `${pad(seq)}.index` }, Buffer.from(JSON.stringify(index))))
   // Keep the newest `keepSnapshots`; trim the stream below the oldest kept.
-  const all = await listSnapshots(os)
+  const all = await retry(Date.now() + STEP_MS, () => listSnapshots(os))
   const kept = all.slice(0, cfg.keepSnapshots)
   for (const old of all.slice(cfg.keepSnapshots)) {
     await os.delete(`${pad(old.seq)}.index`)
     for (const f of old.files) await os.delete(`${pad(old.seq)}/${f.path}`).catch(() => {})
   }
   const oldest = kept[kept.length - 1]!.seq
-  if (oldest > 0) await link.jsm.streams.purge(cfg.stream, { seq: oldest + 1 })
+  if (oldest > 0) await retry(Date.now() + STEP_MS, () => link.jsm.streams.purge(cfg.stream, { seq: oldest + 1 }))
   return { ...index, bytes, trimmedBelow: oldest + 1 }
 }
 
@@ -101,8 +119,8 @@ export async function uploadSnapshot(
  * or `null` when the store holds none.
  */
 export async function restoreLatest(link: Link, cfg: ReplicationConfig, dest: string): Promise<SnapshotIndex | null> {
-  const os = await snapshotStore(link, cfg)
-  const latest = (await listSnapshots(os)).find((s) => s.stream === cfg.stream)
+  const os = await retry(Date.now() + STEP_MS, () => snapshotStore(link, cfg))
+  const latest = (await retry(Date.now() + STEP_MS, () => listSnapshots(os))).find((s) => s.stream === cfg.stream)
   if (latest === undefined) return null
   await mkdir(dirname(dest), { recursive: true })
   const tmp = await mkdtemp(`${dest}.restore-`)
