@@ -2,7 +2,8 @@
 /**
  * `kyrodb` command line. `kyrodb serve [host] [port]` opens a database directory and
  * serves it over HTTP until SIGINT/SIGTERM; `kyrodb --help` and `kyrodb serve --help`
- * document every flag and environment variable.
+ * document every flag and environment variable. The data commands `import`, `export`,
+ * `stats` and `verify` live in `cli/`, one module each.
  * @module
  */
 import { Command, InvalidArgumentError as CommanderArgError, Option } from 'commander'
@@ -10,6 +11,11 @@ import { isIP } from 'node:net'
 import { open, type Database, type Durability } from './database.js'
 import { native } from './native.js'
 import { createServer } from './server/index.js'
+import { usageExitCodes } from './cli/common.js'
+import { registerExport } from './cli/export.js'
+import { registerImport } from './cli/import.js'
+import { registerStats } from './cli/stats.js'
+import { registerVerify } from './cli/verify.js'
 
 function parsePort(value: string): number {
   const port = Number(value)
@@ -219,6 +225,8 @@ export async function main(argv: string[]): Promise<void> {
     .name('kyrodb')
     .description('KyroDB: embedded vector database and learned-index key-value store, served over HTTP')
     .addHelpText('after', ENVIRONMENT_HELP)
+  // Usage errors exit 2 (help 0; `program.error()` keeps its code).
+  usageExitCodes(program)
 
   program
     .command('serve')
@@ -244,6 +252,11 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--consistency <mode>', 'read-your-writes: ack after stored and applied here; stored: after stored').choices(['read-your-writes', 'stored']).default('read-your-writes'))
     .addHelpText('after', ENVIRONMENT_HELP)
     .action(async (host: string, port: number, opts: ServeOptions) => serve(host, port, opts, program))
+
+  registerImport(program)
+  registerExport(program)
+  registerStats(program)
+  registerVerify(program)
 
   await program.parseAsync(argv)
 }
