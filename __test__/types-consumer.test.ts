@@ -46,6 +46,8 @@ const VALUES = [
   'LockedError',
   'ReadOnlyError',
   'InternalError',
+  'UnavailableError',
+  'ReplicationError',
 ]
 
 /** Type-only exports of the package. */
@@ -84,6 +86,11 @@ const TYPES = [
   'ErrorCode',
   'ProgressCallback',
   'EngineInfo',
+  'ReplicationOptions',
+  'ReplicationStatus',
+  'ReplicationErrorReason',
+  'Consistency',
+  'Replication',
 ]
 
 // Uses every imported name (the consumer compiles with `noUnusedLocals`, so a name left
@@ -142,6 +149,11 @@ export async function main(dir: string | null): Promise<number> {
   for await (const [k, v] of kv.range(range)) scanned += Number(k) + v.length
   const kvStats: KvStats = kv.stats()
   const info: EngineInfo = engineInfo()
+  const consistency: Consistency = 'read-your-writes'
+  const replicationOptions: ReplicationOptions = { servers: 'nats://127.0.0.1:4222', node: 'a', consistency }
+  const replication: Replication | null = db.replication
+  const replicationStatus: ReplicationStatus | undefined = replication === null ? undefined : await replication.status()
+  const reason: ReplicationErrorReason = 'config'
   await db.close()
 
   // @ts-expect-error: k is a number
@@ -170,6 +182,8 @@ export async function main(dir: string | null): Promise<number> {
     new ReadOnlyError('j'),
     new InternalError('k'),
     new KyroDBError('INTERNAL', 'l'),
+    new UnavailableError('m'),
+    new ReplicationError(reason, 'n'),
   ]
   return (
     upserted +
@@ -182,6 +196,8 @@ export async function main(dir: string | null): Promise<number> {
     scanned +
     kvStats.keys +
     info.simd.length +
+    replicationOptions.node.length +
+    (replicationStatus?.appliedSeq ?? 0) +
     badMetric.length +
     (code?.length ?? 0) +
     errors.filter((e) => e instanceof Error).length

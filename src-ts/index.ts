@@ -57,6 +57,7 @@ export {
 export type { ErrorCode } from './errors.js'
 export type { ProgressCallback } from './progress.js'
 export { ReplicationError } from './replication/errors.js'
+export type { ReplicationErrorReason } from './replication/errors.js'
 export type { ReplicationOptions, ReplicationStatus, Consistency } from './replication/config.js'
 export type { Replication } from './replication/database.js'
 export { engineInfo } from './info.js'
