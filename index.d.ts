@@ -161,10 +161,13 @@ export interface NativeHits {
   /** Vector per hit; empty unless requested. */
   vectors: Array<Float32Array>
   /**
-   * String id per hit (string-id collections; `ids` then holds their keys); empty
-   * otherwise.
+   * String ids of the hits, concatenated (string-id collections; `ids` then holds
+   * their keys): hit `i`'s id is `names.slice(nameEnds[i - 1] ?? 0, nameEnds[i])`, in
+   * UTF-16 units. One JS string for all hits instead of one per hit (each string
+   * crossing the boundary costs an allocation and a UTF-8 decode).
    */
-  names: Array<string>
+  names: string
+  nameEnds: Uint32Array
 }
 
 /** Graph index options of `createCollection`; absent fields take the engine defaults. */

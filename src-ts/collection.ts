@@ -150,8 +150,12 @@ function serializeMetadata(metadata: unknown, count: number): (string | null)[] 
 
 function toResults(hits: NativeHits): SearchResult[] {
   const out: SearchResult[] = new Array(hits.ids.length)
+  const named = hits.nameEnds.length > 0
   for (let i = 0; i < hits.ids.length; i++) {
-    const r: SearchResult = { id: hits.names.length > 0 ? hits.names[i]! : fromNativeId(hits.ids[i]), distance: hits.distances[i] }
+    const r: SearchResult = {
+      id: named ? hits.names.slice(i === 0 ? 0 : hits.nameEnds[i - 1], hits.nameEnds[i]) : fromNativeId(hits.ids[i]),
+      distance: hits.distances[i],
+    }
     const m = hits.metadata[i]
     if (m != null) r.metadata = JSON.parse(m) as Metadata
     if (hits.vectors.length > 0) r.vector = hits.vectors[i]

@@ -5,7 +5,7 @@
 use crate::errors::guard;
 use crate::external_memory::MemoryReport;
 use kyrodb_core::{Collection, Filter, SearchHits, SearchParams, StoredVector};
-use napi::bindgen_prelude::{AsyncTask, BigInt, BigUint64Array, Env, Float32Array};
+use napi::bindgen_prelude::{AsyncTask, BigInt, BigUint64Array, Env, Float32Array, Uint32Array};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Status, Task};
 use napi_derive::napi;
@@ -33,9 +33,12 @@ pub struct NativeHits {
     pub metadata: Vec<Option<String>>,
     /// Vector per hit; empty unless requested.
     pub vectors: Vec<Float32Array>,
-    /// String id per hit (string-id collections; `ids` then holds their keys); empty
-    /// otherwise.
-    pub names: Vec<String>,
+    /// String ids of the hits, concatenated (string-id collections; `ids` then holds
+    /// their keys): hit `i`'s id is `names.slice(nameEnds[i - 1] ?? 0, nameEnds[i])`, in
+    /// UTF-16 units. One JS string for all hits instead of one per hit (each string
+    /// crossing the boundary costs an allocation and a UTF-8 decode).
+    pub names: String,
+    pub name_ends: Uint32Array,
 }
 
 impl From<SearchHits> for NativeHits {
@@ -45,7 +48,16 @@ impl From<SearchHits> for NativeHits {
             distances: Float32Array::new(h.distances),
             metadata: h.metadata.into_iter().map(|m| m.map(|s| s.to_string())).collect(),
             vectors: h.vectors.into_iter().map(Float32Array::new).collect(),
-            names: h.names.into_iter().map(|n| n.to_string()).collect(),
+            names: h.names.iter().map(|n| &**n).collect(),
+            name_ends: Uint32Array::new(
+                h.names
+                    .iter()
+                    .scan(0u32, |end, n| {
+                        *end += n.encode_utf16().count() as u32;
+                        Some(*end)
+                    })
+                    .collect(),
+            ),
         }
     }
 }
