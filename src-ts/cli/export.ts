@@ -152,6 +152,13 @@ async function exportCommand(name: string, file: string | undefined, opts: Expor
   let writer: RowWriter | null = null
   let ids: IdsWriter | null = null
   const temps: string[] = []
+  // Interrupted: leave no partial file behind (the database was only read).
+  const onSignal = () => {
+    for (const t of temps) rmSync(t, { force: true })
+    process.exit(130)
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
   try {
     const c = db.collection(name)
     const idType = idTypeOf(c)
@@ -216,6 +223,8 @@ async function exportCommand(name: string, file: string | undefined, opts: Expor
     await writer?.abort()
     await ids?.abort()
     for (const t of temps) rmSync(t, { force: true })
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
     await db.close()
   }
 }

@@ -162,8 +162,10 @@ class UndoLog {
   async record(c: Collection, ids: readonly CliId[]): Promise<void> {
     let fresh = ''
     let old = ''
-    for (const id of ids) {
-      const prev = this.#wasEmpty ? null : await c.get(apiId(id))
+    const prevs = this.#wasEmpty ? null : await c.getMany(ids.map(apiId))
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]
+      const prev = prevs === null ? null : prevs[i]
       const key = typeof id === 'string' ? JSON.stringify(id) : `"${id}"`
       if (prev === null) {
         fresh += `${key}\n`
