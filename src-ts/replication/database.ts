@@ -435,12 +435,21 @@ class ReplicatedDatabase extends Database {
     if (!c.closed) {
       c.closed = true
       if (c.timer) clearInterval(c.timer)
-      await c.snapshotting?.catch(() => {})
-      await c.applier.stop()
-      await c.link?.nc.close().catch(() => {})
+      // Bounded: closing the local database must not wait on an unreachable server.
+      await bounded('snapshot', c.snapshotting?.catch(() => {}), 60_000)
+      await bounded('applier', c.applier.stop(), 5000)
+      await bounded('nats', c.link?.nc.close().catch(() => {}), 5000)
     }
     await super.close()
   }
+}
+
+async function bounded(step: string, p: Promise<unknown> | undefined, ms: number): Promise<void> {
+  if (p === undefined) return
+  let timer: NodeJS.Timeout | undefined
+  const done = await Promise.race([p.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)))])
+  clearTimeout(timer)
+  if (!done) process.emitWarning(`kyrodb replication: close step '${step}' did not finish within ${ms} ms; closing anyway`)
 }
 
 function target(db: () => ReplicatedDatabase): ApplyTarget {
