@@ -33,6 +33,8 @@ export declare class NativeCollection {
    * searched): `search` answers repeats without a thread hop and queues only misses.
    */
   searchCached(query: Float32Array, options: NativeSearchOptions): NativeHits | null
+  /** Up to `limit` live rows after key `after` (`null`: from the start), in key order. */
+  scanPage(after: bigint | undefined | null, limit: number): NativeScanPage
   /** Search on the calling (JS) thread, reading the query in place: no copy, no hop. */
   searchSync(query: Float32Array, options: NativeSearchOptions): NativeHits
   /** Merge everything into one graph segment; `on_progress(done, total)` while it runs. */
@@ -233,6 +235,18 @@ export interface NativeRangePage {
   values: Array<Buffer | string>
   /** `[lo, hi]` to continue with, or absent when done. */
   next?: Array<bigint>
+}
+
+/** One page of `scan` (see `Collection::scan`); ids and names as in [`NativeHits`]. */
+export interface NativeScanPage {
+  ids: BigUint64Array
+  names: string
+  nameEnds: Uint32Array
+  /** Vectors, row-major. */
+  vectors: Float32Array
+  metadata: Array<string | undefined | null>
+  /** The key to continue after, or `null` after the last page. */
+  next?: bigint
 }
 
 /** Options of a search (the TypeScript layer has already checked the JS types). */

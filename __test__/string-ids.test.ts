@@ -198,3 +198,28 @@ test('HTTP: points/get returns many points in order (null when absent); integers
     f: 1.2345678901234567,
   })
 })
+
+test('entries() yields every stored row once, with its vector and metadata, for both id types', async (t) => {
+  const db = await open(null)
+  for (const idType of ['u64', 'string'] as const) {
+    const c = await db.createCollection(`e-${idType}`, { dimension: DIM, metric: 'l2', index: false, idType })
+    const ids = Array.from({ length: 2500 }, (_, i) => (idType === 'string' ? `doc-${i}-é` : i * 3))
+    await c.upsert(ids, ids.map((_, i) => vec(i)), ids.map((_, i) => (i % 2 ? { i } : undefined)))
+    await db.flush()
+    await c.delete(ids.filter((_, i) => i % 7 === 0))
+    const seen = new Map<unknown, { vector: number[]; metadata: unknown }>()
+    for await (const r of c.entries({ pageSize: 300 })) {
+      t.false(seen.has(r.id), `${String(r.id)} once`)
+      seen.set(r.id, { vector: Array.from(r.vector), metadata: r.metadata })
+    }
+    t.is(seen.size, c.count())
+    ids.forEach((id, i) => {
+      if (i % 7 === 0) t.false(seen.has(id))
+      else t.deepEqual(seen.get(id), { vector: vec(i).map(Math.fround), metadata: i % 2 ? { i } : undefined })
+    })
+  }
+  await t.throwsAsync(async () => {
+    for await (const _ of db.collection('e-u64').entries({ pageSize: 0 })) void _
+  }, { code: 'INVALID_ARGUMENT' } as never)
+  await db.close()
+})

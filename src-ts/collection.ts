@@ -256,6 +256,34 @@ export class Collection {
   }
 
   /**
+   * Every stored vector, in pages read on the calling thread (`pageSize` rows each,
+   * default 1,000), in a fixed order (by id; for string ids, by their hash). Rows written
+   * or deleted while the iteration runs may or may not be seen, but no row is yielded
+   * twice and a row present throughout is yielded once.
+   */
+  async *entries(options: { pageSize?: number } = {}): AsyncIterableIterator<StoredVector> {
+    const pageSize = options.pageSize ?? 1000
+    if (typeof pageSize !== 'number' || !Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1_000_000) {
+      throw new InvalidArgumentError(`pageSize must be an integer in 1..1000000, got ${String(pageSize)}`)
+    }
+    const dim = this.dimension
+    let after: bigint | null = null
+    for (;;) {
+      const page = call(() => this.#native.scanPage(after, pageSize))
+      const named = page.nameEnds.length > 0
+      for (let i = 0; i < page.ids.length; i++) {
+        const id: Id = named ? page.names.slice(i === 0 ? 0 : page.nameEnds[i - 1], page.nameEnds[i]) : fromNativeId(page.ids[i]!)
+        const out: StoredVector = { id, vector: page.vectors.slice(i * dim, (i + 1) * dim) }
+        const m = page.metadata[i]
+        if (m != null) out.metadata = JSON.parse(m) as Metadata
+        yield out
+      }
+      if (page.next == null) return
+      after = page.next
+    }
+  }
+
+  /**
    * The stored vectors of many ids at once, in the order given: `null` for an id that is
    * not stored. Ids are checked first; a bad one rejects the whole call.
    */

@@ -2,15 +2,9 @@
  * `kyrodb export <collection> [file]`: write a collection's rows as `.jsonl` (default;
  * stdout when no file is given), `.npy` or `.fvecs` (with their ids in `<file>.ids`).
  *
- * The engine has no way yet to list a collection's ids (no iterator or scan in the core,
- * the native binding or the server). So the rows come from one of:
- * - `--ids-from <file>`: the ids to export, one per line, or a `.jsonl` whose lines have
- *   an `"id"` (the file the collection was imported from): each row is read with `get`,
- *   streaming, in any size;
- * - otherwise a single exact-size search (`k` = the row count, vectors and metadata
- *   included), which is checked to have returned every row (the count must match) and
- *   works up to 10,000 rows (the engine's largest `k`); a larger collection is refused
- *   with `NOT_SUPPORTED` rather than exported in part.
+ * The rows come from a scan of the whole collection ({@link Collection.entries}, in key
+ * order, streamed a page at a time), or with `--ids-from <file>` from the ids listed there
+ * (one per line, or a `.jsonl` whose lines have an `"id"`), each read with `get`.
  *
  * Rows are written to a temporary file beside the target, renamed over it when complete.
  * @internal
@@ -25,7 +19,6 @@ import {
   apiId,
   CliError,
   cliId,
-  compareIds,
   dataDirOf,
   fmtInt,
   idTypeOf,
@@ -42,7 +35,6 @@ import { Progress, progressMode } from './progress.js'
 import { createWriteStream } from 'node:fs'
 
 /** The engine's largest `k`: the most rows one search returns. */
-const MAX_SEARCH_ROWS = 10_000
 
 interface ExportOptions {
   dataDir: string
@@ -111,33 +103,11 @@ async function* rowsByIds(c: Collection, path: string, idType: IdType, missing: 
   }
 }
 
-/**
- * Every row, by one search for all of them (at most {@link MAX_SEARCH_ROWS}), in id
- * order. Runs the search before returning, so a refusal comes before any output exists.
- */
-async function rowsBySearch(c: Collection): Promise<OutRow[]> {
-  const count = c.count()
-  if (count === 0) return []
-  if (count > MAX_SEARCH_ROWS) {
-    throw new CliError(
-      'NOT_SUPPORTED',
-      `collection '${c.name}' has ${fmtInt(count)} rows, and without --ids-from export lists at most ${fmtInt(MAX_SEARCH_ROWS)}: ` +
-        'this version of the engine cannot list a collection\'s ids, so the rows come from one search. ' +
-        'Pass --ids-from <file> with the ids to export (one per line, or the .jsonl the collection was imported from)',
-    )
+/** Every row, streamed a page at a time through {@link Collection.entries}, in key order. */
+async function* rowsByScan(c: Collection): AsyncGenerator<OutRow> {
+  for await (const r of c.entries({ pageSize: 2000 })) {
+    yield { id: cliId(r.id), vector: r.vector, metadata: r.metadata as Metadata | undefined }
   }
-  const query = new Float32Array(c.dimension).fill(1)
-  const hits = await c.search(query, { k: count, ef: Math.min(Math.max(count, 64), MAX_SEARCH_ROWS), withVectors: true, withMetadata: true })
-  if (hits.length !== count) {
-    throw new CliError(
-      'NOT_SUPPORTED',
-      `a search for all ${fmtInt(count)} rows of '${c.name}' returned ${fmtInt(hits.length)} (the graph index did not reach every row); ` +
-        'nothing was exported: pass --ids-from <file> with the ids to export',
-    )
-  }
-  const rows: OutRow[] = hits.map((h) => ({ id: cliId(h.id), vector: h.vector!, metadata: h.metadata as Metadata | undefined }))
-  rows.sort((a, b) => compareIds(a.id, b.id))
-  return rows
 }
 
 async function exportCommand(name: string, file: string | undefined, opts: ExportOptions): Promise<void> {
@@ -170,9 +140,8 @@ async function exportCommand(name: string, file: string | undefined, opts: Expor
       total = await countLines(opts.idsFrom)
       rows = rowsByIds(c, opts.idsFrom, idType, missing)
     } else {
-      const all = await rowsBySearch(c)
-      total = all.length
-      rows = all
+      total = c.count()
+      rows = rowsByScan(c)
     }
 
     // Write into temporary files; rename them over the targets once complete.
@@ -238,14 +207,14 @@ export function registerExport(program: Command): void {
     .argument('[file]', 'output file (.jsonl, .npy, .fvecs); omitted or -: .jsonl to stdout')
   addDataDirOption(cmd)
     .addOption(new Option('--format <format>', 'file format (default: from the extension)').choices(['jsonl', 'npy', 'fvecs']))
-    .option('--ids-from <file>', 'export the rows of these ids (one per line, or a .jsonl with "id" fields); needed above 10,000 rows')
+    .option('--ids-from <file>', 'export only the rows of these ids, in that order (one per line, or a .jsonl with "id" fields)')
     .option('--ids-out <file>', 'where .npy/.fvecs ids go, one per line (default <file>.ids)')
     .option('-q, --quiet', 'no progress and no summary', false)
     .addHelpText(
       'after',
       `
-The engine cannot list a collection's ids yet: without --ids-from, export reads every row
-with one search and works up to 10,000 rows (it fails, writing nothing, above that).
+Without --ids-from, every row is exported, streamed in key order (by id; for string ids,
+by their hash).
 
 Examples:
   kyrodb export docs > docs.jsonl

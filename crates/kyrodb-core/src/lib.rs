@@ -52,7 +52,9 @@ pub use kv::{
 };
 pub use simd::bandwidth::measure_read_gbps;
 pub use storage::{Durability, OpenOptions};
-pub use vector::collection::{StoredVector, DEFAULT_AUTO_BUILD_ROWS, DEFAULT_UNINDEXED_FACTOR, MAX_METADATA_BYTES};
+pub use vector::collection::{
+    ScanPage, StoredVector, DEFAULT_AUTO_BUILD_ROWS, DEFAULT_UNINDEXED_FACTOR, MAX_METADATA_BYTES,
+};
 pub use vector::filter::Filter;
 pub use vector::hnsw::{BuildParams, GraphBuilder};
 pub use vector::{

@@ -62,6 +62,19 @@ impl From<SearchHits> for NativeHits {
     }
 }
 
+/// One page of `scan` (see `Collection::scan`); ids and names as in [`NativeHits`].
+#[napi(object)]
+pub struct NativeScanPage {
+    pub ids: BigUint64Array,
+    pub names: String,
+    pub name_ends: Uint32Array,
+    /// Vectors, row-major.
+    pub vectors: Float32Array,
+    pub metadata: Vec<Option<String>>,
+    /// The key to continue after, or `null` after the last page.
+    pub next: Option<BigInt>,
+}
+
 /// Options of a search (the TypeScript layer has already checked the JS types).
 #[napi(object)]
 pub struct NativeSearchOptions {
@@ -246,6 +259,31 @@ impl NativeCollection {
     #[napi]
     pub fn search_cached(&self, query: Float32Array, options: NativeSearchOptions) -> napi::Result<Option<NativeHits>> {
         guard(|| Ok(self.inner.search_cached(&query, &search_params(&options)?)?.map(NativeHits::from)))
+    }
+
+    /// Up to `limit` live rows after key `after` (`null`: from the start), in key order.
+    #[napi]
+    pub fn scan_page(&self, after: Option<BigInt>, limit: u32) -> napi::Result<NativeScanPage> {
+        guard(|| {
+            let after = after.map(id_from_bigint).transpose()?;
+            let p = self.inner.scan(after, limit as usize)?;
+            Ok(NativeScanPage {
+                ids: BigUint64Array::new(p.ids),
+                names: p.names.iter().map(|n| &**n).collect(),
+                name_ends: Uint32Array::new(
+                    p.names
+                        .iter()
+                        .scan(0u32, |end, n| {
+                            *end += n.encode_utf16().count() as u32;
+                            Some(*end)
+                        })
+                        .collect(),
+                ),
+                vectors: Float32Array::new(p.vectors),
+                metadata: p.metadata.into_iter().map(|m| m.map(|s| s.to_string())).collect(),
+                next: p.next.map(BigInt::from),
+            })
+        })
     }
 
     /// Search on the calling (JS) thread, reading the query in place: no copy, no hop.

@@ -146,6 +146,11 @@ impl IdOrder {
         IdOrder { ids: ids.into(), rows: rows.into() }
     }
 
+    /// Positions `from..` of the id order whose id is greater than `after` start here.
+    pub fn first_after(&self, after: Option<u64>) -> usize {
+        after.map_or(0, |a| self.ids.partition_point(|&x| x <= a))
+    }
+
     /// The rows holding `id` (usually none or one).
     #[inline]
     pub fn rows_of(&self, id: u64) -> &[u32] {

@@ -407,6 +407,20 @@ impl Segment {
         self.names.as_ref().and_then(|n| n.get(r)) == Some(name)
     }
 
+    /// Up to `limit` live rows with ids greater than `after`, in id order, as `(id, row)`.
+    pub fn live_after(&self, after: Option<u64>, limit: usize) -> Vec<(u64, u32)> {
+        let mut out = Vec::with_capacity(limit.min(self.live()));
+        let mut i = self.id_order.first_after(after);
+        while out.len() < limit && i < self.id_order.ids.len() {
+            let (id, row) = (self.id_order.ids[i], self.id_order.rows[i]);
+            if !self.is_deleted(row) && self.ids[row as usize] == id {
+                out.push((id, row));
+            }
+            i += 1;
+        }
+        out
+    }
+
     /// The live row holding `id`, if any (a binary search of the id order).
     pub fn find_live(&self, id: u64) -> Option<u32> {
         self.id_order.rows_of(id).iter().copied().find(|&r| !self.is_deleted(r) && self.ids[r as usize] == id)
