@@ -191,7 +191,7 @@ fn scan_returns_every_live_row_once_in_key_order() {
             for (i, &key) in page.ids.iter().enumerate() {
                 let v = page.vectors[i * DIM];
                 let row = v as usize;
-                let id_ok = if named { &*page.names[i] == self::name(row) } else { key == row as u64 * 7 };
+                let id_ok = if named { *page.names[i] == self::name(row) } else { key == row as u64 * 7 };
                 assert!(id_ok, "{name}: key {key} carries the vector of row {row}");
                 seen.push(key);
             }
