@@ -92,6 +92,8 @@ export class Applier {
   appliedRecords = 0
   /** Consumers restarted by the stall watchdog. */
   restarts = 0
+  /** Consumers restarted because a delivery skipped records the stream still holds. */
+  gapRestarts = 0
   refusedRecords = 0
   error: KyroDBError | null = null
   readonly delays = new DelayWindow()
@@ -159,7 +161,7 @@ export class Applier {
         if (this.#stopped) await messages.close()
         for await (const m of messages) {
           if (this.#stopped) break
-          await this.gate.hold(() => this.#applyOne(m))
+          await this.gate.hold(() => this.#applyOne(m, link))
           if (this.error !== null) break
         }
         await messages.close().catch(() => {})
@@ -174,15 +176,22 @@ export class Applier {
     }
   }
 
-  async #applyOne(m: JsMsg): Promise<void> {
+  async #applyOne(m: JsMsg, link: Link): Promise<void> {
     const seq = m.seq
     this.pending = m.info.pending
     this.knownLastSeq = Math.max(this.knownLastSeq, seq + m.info.pending)
     if (seq <= this.appliedSeq) return // already applied (a redelivery)
     if (seq !== this.appliedSeq + 1) {
+      // A consumer reset can skip what it had buffered: unless the stream really lost those
+      // records (trimmed), start a new consumer from the next sequence to apply.
+      const first = (await link.jsm.streams.info(this.#cfg.stream)).state.first_seq
+      if (first <= this.appliedSeq + 1) {
+        this.gapRestarts++
+        throw new Error(`delivery skipped from ${this.appliedSeq + 1} to ${seq}; restarting the consumer`)
+      }
       throw new ReplicationError(
         'needs-bootstrap',
-        `stream ${this.#cfg.stream} starts at sequence ${seq} but this node applied up to ${this.appliedSeq}: ` +
+        `stream ${this.#cfg.stream} starts at sequence ${first} but this node applied up to ${this.appliedSeq}: ` +
           'the records between were trimmed; restart this node with an empty directory to bootstrap it from the newest snapshot',
       )
     }

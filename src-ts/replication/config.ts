@@ -73,6 +73,8 @@ export interface ReplicationStatus {
   refusedRecords: number
   /** Writes this node published since open. */
   published: number
+  /** Consumers replaced since open (a stall after a server died, or a delivery that skipped records the stream holds); each resumes after the applied sequence. */
+  consumerRestarts: number
   /** Why applying stopped (a record this build cannot read, a trimmed stream, a disk error); `null` while it runs. */
   error: { code: string; reason?: string; message: string } | null
   /** The stream as JetStream last reported it (`null` while unreachable). */

@@ -157,6 +157,7 @@ class Core {
       appliedRecords: a.appliedRecords,
       refusedRecords: a.refusedRecords,
       published: this.published,
+      consumerRestarts: a.restarts + a.gapRestarts,
       error: err === null ? null : { code: err.code, reason: err instanceof ReplicationError ? err.reason : undefined, message: err.message },
       streamState,
       snapshot: this.snapshotCache.value,
