@@ -41,6 +41,24 @@ pub struct NativeHits {
     pub name_ends: Uint32Array,
 }
 
+/// String ids concatenated, for [`NativeHits::names`] and [`NativeScanPage::names`].
+fn joined(names: &[std::sync::Arc<str>]) -> String {
+    names.iter().map(|n| &**n).collect()
+}
+
+/// Where each string id of [`joined`] ends, in UTF-16 units (JavaScript string indices).
+fn name_ends(names: &[std::sync::Arc<str>]) -> Uint32Array {
+    Uint32Array::new(
+        names
+            .iter()
+            .scan(0u32, |end, n| {
+                *end += n.encode_utf16().count() as u32;
+                Some(*end)
+            })
+            .collect(),
+    )
+}
+
 impl From<SearchHits> for NativeHits {
     fn from(h: SearchHits) -> NativeHits {
         NativeHits {
@@ -48,16 +66,8 @@ impl From<SearchHits> for NativeHits {
             distances: Float32Array::new(h.distances),
             metadata: h.metadata.into_iter().map(|m| m.map(|s| s.to_string())).collect(),
             vectors: h.vectors.into_iter().map(Float32Array::new).collect(),
-            names: h.names.iter().map(|n| &**n).collect(),
-            name_ends: Uint32Array::new(
-                h.names
-                    .iter()
-                    .scan(0u32, |end, n| {
-                        *end += n.encode_utf16().count() as u32;
-                        Some(*end)
-                    })
-                    .collect(),
-            ),
+            names: joined(&h.names),
+            name_ends: name_ends(&h.names),
         }
     }
 }
@@ -269,16 +279,8 @@ impl NativeCollection {
             let p = self.inner.scan(after, limit as usize)?;
             Ok(NativeScanPage {
                 ids: BigUint64Array::new(p.ids),
-                names: p.names.iter().map(|n| &**n).collect(),
-                name_ends: Uint32Array::new(
-                    p.names
-                        .iter()
-                        .scan(0u32, |end, n| {
-                            *end += n.encode_utf16().count() as u32;
-                            Some(*end)
-                        })
-                        .collect(),
-                ),
+                names: joined(&p.names),
+                name_ends: name_ends(&p.names),
                 vectors: Float32Array::new(p.vectors),
                 metadata: p.metadata.into_iter().map(|m| m.map(|s| s.to_string())).collect(),
                 next: p.next.map(BigInt::from),
