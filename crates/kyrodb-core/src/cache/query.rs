@@ -273,18 +273,18 @@ impl QueryCache {
         Some(hits)
     }
 
-    /// Offer the answer `hits` to `key`, computed at history `marks` with row keys
-    /// `row_keys` (one per hit). Kept if it fits the budget and wins admission.
-    pub fn insert(&self, key: QueryKey, hits: Arc<SearchHits>, row_keys: &[u64], marks: Marks) {
+    /// Offer the answer `hits` to `key`, computed at history `marks`. Kept if it fits the
+    /// budget and wins admission.
+    pub fn insert(&self, key: QueryKey, hits: Arc<SearchHits>, marks: Marks) {
         if !self.enabled() {
             return;
         }
-        let bytes = ENTRY_OVERHEAD + key.bytes() + hits_bytes(&hits) + row_keys.len() * 8;
+        let bytes = ENTRY_OVERHEAD + key.bytes() + hits_bytes(&hits) + hits.ids.len() * 8;
         if bytes > self.capacity / 4 {
             return; // One answer may not take over the cache.
         }
         let radius = if hits.distances.len() < key.k { f32::INFINITY } else { hits.distances[key.k - 1] };
-        let mut ids = row_keys.to_vec();
+        let mut ids = hits.ids.clone();
         ids.sort_unstable();
         let h = key.hash();
         let mut g = self.inner.lock();
@@ -411,13 +411,13 @@ mod tests {
         // A repeated query, asked many times.
         for _ in 0..20 {
             if cache.lookup(&key(0), m, false, |_| true).is_none() {
-                cache.insert(key(0), hits(0), &[0], m);
+                cache.insert(key(0), hits(0), m);
             }
         }
         // A stream of one-off queries.
         for i in 1..500 {
             if cache.lookup(&key(i), m, false, |_| true).is_none() {
-                cache.insert(key(i), hits(i as u64), &[i as u64], m);
+                cache.insert(key(i), hits(i as u64), m);
             }
             assert!(cache.stats().bytes <= 4096);
         }
@@ -430,7 +430,7 @@ mod tests {
     fn a_stale_entry_is_dropped_and_a_valid_one_moves_forward() {
         let cache = QueryCache::new(1 << 16);
         let m0 = Marks::default();
-        cache.insert(key(1), hits(1), &[1], m0);
+        cache.insert(key(1), hits(1), m0);
         let m1 = Marks { hot_end: 5, ..m0 };
         let mut asked = 0;
         assert!(cache

@@ -24,8 +24,11 @@
 //! search per segment (segments are at most `MAX_SEGMENTS`; ids outside a segment's
 //! range cost two compares).
 
+mod cached;
 mod maintenance;
+mod scan;
 pub use maintenance::background_threads;
+pub use scan::ScanPage;
 
 use super::filter::Filter;
 use super::hnsw::{BuildParams, DEFAULT_EF_SEARCH, MAX_EF};
@@ -182,22 +185,6 @@ pub struct SearchHits {
     pub vectors: Vec<Vec<f32>>,
     /// String id of each hit (string-id collections; `ids` then holds their keys).
     pub names: Vec<Arc<str>>,
-}
-
-/// One page of [`Collection::scan`]: rows in key order (the id for `u64` collections,
-/// the string's hash for string ids), each with its vector and metadata.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ScanPage {
-    /// Row keys.
-    pub ids: Vec<u64>,
-    /// String ids (string-id collections).
-    pub names: Vec<Arc<str>>,
-    /// Vectors, row-major.
-    pub vectors: Vec<f32>,
-    /// Metadata JSON per row.
-    pub metadata: Vec<Option<Arc<str>>>,
-    /// The key to pass as `after` for the next page; `None` when this was the last.
-    pub next: Option<u64>,
 }
 
 /// A stored vector as returned by [`Collection::get`].
@@ -1033,50 +1020,6 @@ impl Collection {
         Ok(Some(StoredVector { vector: st.vector(loc)?.to_vec(), metadata: st.meta(loc) }))
     }
 
-    /// Every live row, a page at a time, in key order: up to `limit` rows with keys greater
-    /// than `after` (`None`: from the start). A page costs one read-lock hold of about
-    /// `limit` rows per segment plus one pass over the hot tier's ids (bounded by the
-    /// backlog cap); writes between pages are seen or not, as for any reader, but no row
-    /// is returned twice and a row live throughout is returned once.
-    pub fn scan(&self, after: Option<u64>, limit: usize) -> Result<ScanPage> {
-        self.check_usable()?;
-        if limit == 0 || limit > MAX_BATCH {
-            return Err(Error::invalid(format!("a scan page holds 1..={MAX_BATCH} rows, got {limit}")));
-        }
-        let st = self.state.read();
-        let mut found: Vec<(u64, Loc)> = st
-            .hot_ids
-            .iter()
-            .filter(|(&id, _)| after.is_none_or(|a| id > a))
-            .map(|(&id, &abs)| (id, Loc::Hot(abs)))
-            .collect();
-        for (s, seg) in st.segments.iter().enumerate() {
-            found.extend(
-                seg.live_after(after, limit + 1).into_iter().map(|(id, row)| (id, Loc::Seg(st.seg_uids[s], row))),
-            );
-        }
-        found.sort_unstable_by_key(|f| f.0);
-        let more = found.len() > limit;
-        found.truncate(limit);
-        let mut page = ScanPage {
-            ids: Vec::with_capacity(found.len()),
-            vectors: Vec::with_capacity(found.len() * self.config.dimension),
-            metadata: Vec::with_capacity(found.len()),
-            ..ScanPage::default()
-        };
-        let named = self.config.id_type == IdType::String;
-        for &(id, loc) in &found {
-            page.ids.push(id);
-            page.vectors.extend_from_slice(st.vector(loc)?);
-            page.metadata.push(st.meta(loc));
-            if named {
-                page.names.push(st.name(loc).unwrap_or_else(|| Arc::from("")));
-            }
-        }
-        page.next = if more { found.last().map(|f| f.0) } else { None };
-        Ok(page)
-    }
-
     /// [`Collection::get`] for a string-id collection.
     pub fn get_named(&self, name: &str) -> Result<Option<StoredVector>> {
         self.check_usable()?;
@@ -1093,107 +1036,6 @@ impl Collection {
             self.config.metric.prepare(q, &|| format!("query {i}"))?;
         }
         Ok(prepared)
-    }
-
-    /// Use `cache` for this collection's searches.
-    pub(crate) fn attach_query_cache(&self, cache: Arc<QueryCache>) {
-        let _ = self.query_cache.set(cache);
-    }
-
-    /// The `k` nearest live vectors to `query` (matching the filter), best first, ties by
-    /// smaller id, on the calling thread. With `params.cache`, a repeated search is
-    /// answered from the query cache when its answer provably still holds.
-    pub fn search(&self, query: &[f32], params: &SearchParams) -> Result<SearchHits> {
-        self.search_inner(query, params, false).map(|h| h.expect("a search that may compute always answers"))
-    }
-
-    /// The query cache's answer to this search if it has one that still holds, else
-    /// `None` without searching: lets a caller on a latency-sensitive thread (the
-    /// JavaScript event loop) answer repeats inline and hand only misses to a worker.
-    pub fn search_cached(&self, query: &[f32], params: &SearchParams) -> Result<Option<SearchHits>> {
-        if !params.cache || !self.query_cache.get().is_some_and(|c| c.enabled()) {
-            return Ok(None);
-        }
-        self.search_inner(query, params, true)
-    }
-
-    fn search_inner(&self, query: &[f32], params: &SearchParams, cache_only: bool) -> Result<Option<SearchHits>> {
-        self.check_usable()?;
-        let ef = params.validate()?;
-        if query.len() != self.config.dimension {
-            return Err(Error::dimension(self.config.dimension, query.len()));
-        }
-        let query = self.prepare_queries(query)?;
-        let st = self.state.read();
-        let cache = self.query_cache.get().filter(|c| params.cache && c.enabled());
-        let Some(cache) = cache else {
-            let hot = st.hot.search(self.config.metric, &query, params.k, params.filter.as_ref());
-            return self.merge(&st, &query, hot, params, ef).map(Some);
-        };
-        // Under the same read lock as the search itself: the answer and the marks it is
-        // stored with describe one state, and every write acknowledged before this call
-        // is in it.
-        let key = QueryKey {
-            collection: self.cache_id,
-            query: query.iter().map(|x| x.to_bits()).collect(),
-            k: params.k,
-            ef,
-            filter: params.filter.clone(),
-            with_metadata: params.with_metadata,
-            with_vectors: params.with_vectors,
-        };
-        let now = st.marks();
-        if let Some(hits) = cache.lookup(&key, now, cache_only, |e| self.still_answers(&st, e, &query)) {
-            return Ok(Some((*hits).clone()));
-        }
-        if cache_only {
-            return Ok(None);
-        }
-        let hot = st.hot.search(self.config.metric, &query, params.k, params.filter.as_ref());
-        let hits = self.merge(&st, &query, hot, params, ef)?;
-        let row_keys: Vec<u64> = hits.ids.clone();
-        cache.insert(key, Arc::new(hits.clone()), &row_keys, now);
-        Ok(Some(hits))
-    }
-
-    /// Whether cached answer `e` (of prepared query `query`) still answers its search in
-    /// state `st`: nothing that happened since its marks could change it. A change of
-    /// layout, or more history than is kept, says no without looking.
-    fn still_answers(&self, st: &State, e: &Entry, query: &[f32]) -> bool {
-        let then = e.marks;
-        let now = st.marks();
-        if then.layout != now.layout || now.killed - then.killed > st.killed_log.len() as u64 {
-            return false;
-        }
-        if then.hot_end < st.hot_base || now.hot_end - then.hot_end > REVALIDATE_MAX_ROWS {
-            return false;
-        }
-        // A row among the answer died (deleted, or replaced by a newer version).
-        let killed = (now.killed - then.killed) as usize;
-        if st.killed_log.iter().rev().take(killed).any(|&id| e.holds(id)) {
-            return false;
-        }
-        // A new row could enter the answer: live, matching the filter, and no farther than
-        // the k-th hit (ties go by id, so an equal distance may enter too).
-        let kernels = crate::simd::kernels();
-        for abs in then.hot_end..now.hot_end {
-            let r = st.hot_row(abs);
-            if e.holds(st.hot.id(r)) {
-                return false;
-            }
-            if st.hot.is_dead(r) {
-                continue;
-            }
-            if let Some(f) = &e.key.filter {
-                if !f.matches(st.hot.meta(r).map(|m| &m.flat)) {
-                    continue;
-                }
-            }
-            if self.config.metric.distance(kernels, query, st.hot.vector(r)) <= e.radius {
-                return false;
-            }
-        }
-        true
     }
 
     /// Search many queries (`queries` row-major), spread over every core.
