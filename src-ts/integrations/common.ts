@@ -5,7 +5,7 @@
  * @internal
  * @module
  */
-import type { Collection, Metric } from '../collection.js'
+import type { Collection, Metadata, Metric } from '../collection.js'
 import type { Database, IndexOptions } from '../database.js'
 import { InvalidArgumentError, NotFoundError } from '../errors.js'
 import type { Filter } from '../filter.js'
@@ -146,4 +146,21 @@ export function distanceOf(metric: Metric, query: ArrayLike<number>, vector: Arr
   if (metric === 'l2') return qq + vv - 2 * dot
   if (metric === 'ip') return 1 - dot
   return qq === 0 || vv === 0 ? 1 : 1 - dot / Math.sqrt(qq * vv)
+}
+
+/**
+ * Upsert rows whose ids may repeat within the batch (a framework may pass the same id
+ * twice): the last occurrence wins, as if the rows were added one by one. Creates the
+ * collection on first use through `ref`.
+ */
+export async function upsertLastWins(ref: CollectionRef, ids: string[], vectors: number[][], metadata: Metadata[]): Promise<void> {
+  const last = new Map<string, number>()
+  ids.forEach((id, i) => last.set(id, i))
+  const keep = [...last.values()].sort((a, b) => a - b)
+  const collection = await ref.ensure(vectors[0]!.length)
+  await collection.upsert(
+    keep.map((i) => ids[i]!),
+    keep.map((i) => vectors[i]!),
+    keep.map((i) => metadata[i]!),
+  )
 }

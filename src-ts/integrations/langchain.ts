@@ -28,7 +28,7 @@ import { VectorStore, type MaxMarginalRelevanceSearchOptions } from '@langchain/
 import type { Collection, Metadata } from '../collection.js'
 import { InvalidArgumentError } from '../errors.js'
 import type { Filter } from '../filter.js'
-import { CollectionRef, deleteMatching, MAX_K, similarityFromDistance, type KyroDBCollectionConfig } from './common.js'
+import { CollectionRef, deleteMatching, MAX_K, similarityFromDistance, upsertLastWins, type KyroDBCollectionConfig } from './common.js'
 
 export type { KyroDBCollectionConfig } from './common.js'
 
@@ -112,16 +112,7 @@ export class KyroDBVectorStore extends VectorStore {
       }
       return { ...doc.metadata, [this.#textKey]: doc.pageContent } as Metadata
     })
-    // One batch may not name an id twice: the last occurrence wins, as if added one by one.
-    const last = new Map<string, number>()
-    ids.forEach((id, i) => last.set(id, i))
-    const keep = [...last.values()].sort((a, b) => a - b)
-    const collection = await this.#ref.ensure(vectors[0].length)
-    await collection.upsert(
-      keep.map((i) => ids[i]),
-      keep.map((i) => vectors[i]),
-      keep.map((i) => metadata[i]),
-    )
+    await upsertLastWins(this.#ref, ids, vectors, metadata)
     return ids
   }
 

@@ -42,7 +42,7 @@ import {
 import type { Collection, Metadata, SearchResult, StoredVector } from '../collection.js'
 import { InvalidArgumentError, InvalidFilterError } from '../errors.js'
 import type { FilterObject, FilterValue } from '../filter.js'
-import { CollectionRef, deleteMatching, distanceOf, MAX_K, similarityFromDistance, type KyroDBCollectionConfig } from './common.js'
+import { CollectionRef, deleteMatching, distanceOf, MAX_K, similarityFromDistance, upsertLastWins, type KyroDBCollectionConfig } from './common.js'
 
 export type { KyroDBCollectionConfig } from './common.js'
 
@@ -188,15 +188,7 @@ export class KyroDBVectorStore extends BaseVectorStore<Collection | null> {
     if (nodes.length === 0) return ids
     const vectors = nodes.map((n) => n.getEmbedding())
     const metadata = nodes.map((n) => nodeToMetadata(n) as Metadata)
-    const last = new Map<string, number>()
-    ids.forEach((id, i) => last.set(id, i))
-    const keep = [...last.values()].sort((a, b) => a - b)
-    const collection = await this.#ref.ensure(vectors[0].length)
-    await collection.upsert(
-      keep.map((i) => ids[i]),
-      keep.map((i) => vectors[i]),
-      keep.map((i) => metadata[i]),
-    )
+    await upsertLastWins(this.#ref, ids, vectors, metadata)
     return ids
   }
 
