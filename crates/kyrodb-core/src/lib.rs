@@ -42,6 +42,7 @@ pub mod tiers;
 #[doc(hidden)]
 pub mod vector;
 
+pub use cache::admission::AdmissionMode;
 pub use cache::query::{QueryCacheStats, DEFAULT_QUERY_CACHE_BYTES};
 pub use db::{CollectionInfo, Database, DatabaseStats};
 pub use error::{Error, Result};

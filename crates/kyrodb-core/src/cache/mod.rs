@@ -1,9 +1,12 @@
 //! Layer 1 of the read path: caches in front of the collections.
 //!
 //! - [`query`]: answers to repeated searches, exact and never stale (validated lazily
-//!   against the collection's write history), bounded by bytes, TinyLFU admission.
+//!   against the collection's write history), bounded by bytes.
+//! - [`admission`]: whether a new answer may displace an old one — TinyLFU's frequency
+//!   test, or a logistic model retrained in the background on the cache's access log.
 //!
 //! Not built yet (see `docs/ARCHITECTURE.md` § Not built yet): near-repeat answers with a
-//! distance guarantee, a learned admission policy, a hot-document cache.
+//! distance guarantee, a hot-document cache.
 
+pub mod admission;
 pub mod query;

@@ -12,11 +12,12 @@
 //! history longer than the collection keeps invalidates the entry outright.
 //!
 //! **Bounded by bytes**, every byte counted (keys, results, ids, bookkeeping), shared by
-//! the database's collections. Eviction is LRU; admission is TinyLFU's: a count-min sketch
-//! of recent lookups (4-bit counters, halved every `10 × capacity` lookups) admits a new
-//! entry over the LRU victim only if it was looked up more often — one-off queries do not
-//! flush repeated ones.
+//! the database's collections, the admission state's bytes included. Eviction is LRU;
+//! a new entry displaces the LRU victim only if the admission test agrees
+//! ([`super::admission`]: TinyLFU's frequency test by default, or a learned model) —
+//! one-off queries do not flush repeated ones.
 
+use super::admission::{Admission, AdmissionMode};
 use crate::vector::filter::cache::plan_hash;
 use crate::vector::filter::Filter;
 use crate::vector::SearchHits;
@@ -98,6 +99,8 @@ pub struct Entry {
     bytes: usize,
     prev: u32,
     next: u32,
+    /// The admission clock when last used (how long the entry has been idle).
+    touched: u64,
 }
 
 impl Entry {
@@ -128,46 +131,14 @@ pub struct QueryCacheStats {
     pub bytes: u64,
     /// The byte budget.
     pub capacity_bytes: u64,
-}
-
-/// A count-min sketch of 4-bit counters (TinyLFU's frequency estimate).
-struct Sketch {
-    rows: [Vec<u8>; 4],
-    mask: usize,
-    additions: usize,
-    reset_at: usize,
-}
-
-impl Sketch {
-    fn new(width: usize) -> Sketch {
-        let width = width.next_power_of_two().max(64);
-        Sketch { rows: std::array::from_fn(|_| vec![0; width]), mask: width - 1, additions: 0, reset_at: width * 10 }
-    }
-
-    fn slot(&self, h: u64, row: usize) -> usize {
-        (h.rotate_left(row as u32 * 16) ^ (h >> 32).wrapping_mul(0x9E37_79B9_7F4A_7C15 >> row)) as usize & self.mask
-    }
-
-    fn record(&mut self, h: u64) {
-        for r in 0..4 {
-            let s = self.slot(h, r);
-            if self.rows[r][s] < 15 {
-                self.rows[r][s] += 1;
-            }
-        }
-        self.additions += 1;
-        if self.additions >= self.reset_at {
-            // Age: halve every counter, so popularity that has passed fades.
-            for row in &mut self.rows {
-                row.iter_mut().for_each(|c| *c >>= 1);
-            }
-            self.additions /= 2;
-        }
-    }
-
-    fn estimate(&self, h: u64) -> u8 {
-        (0..4).map(|r| self.rows[r][self.slot(h, r)]).min().unwrap_or(0)
-    }
+    /// The admission test in force.
+    pub admission: AdmissionMode,
+    /// Learned admission: microseconds since the model in force was made (0 otherwise).
+    pub model_age_us: u64,
+    /// Learned admission: how long the last retrain took, microseconds (0: none yet).
+    pub last_retrain_us: u64,
+    /// Learned admission: retrains completed.
+    pub retrains: u64,
 }
 
 struct Inner {
@@ -178,14 +149,15 @@ struct Inner {
     head: u32,
     tail: u32,
     bytes: usize,
-    sketch: Sketch,
+    admission: Admission,
     stats: QueryCacheStats,
 }
 
 /// A byte-bounded cache of search answers shared by a database's collections.
 pub struct QueryCache {
     inner: Mutex<Inner>,
-    capacity: usize,
+    /// What entries may take: the capacity less the admission state's bytes.
+    budget: usize,
 }
 
 /// Ids of collection instances, for [`QueryKey::collection`].
@@ -203,8 +175,18 @@ impl std::fmt::Debug for QueryCache {
 }
 
 impl QueryCache {
-    /// A cache of at most `capacity` bytes (`0`: nothing is ever cached).
+    /// A cache of at most `capacity` bytes (`0`: nothing is ever cached) with the default
+    /// admission test.
     pub fn new(capacity: usize) -> QueryCache {
+        QueryCache::with_admission(capacity, AdmissionMode::default())
+    }
+
+    /// A cache of at most `capacity` bytes with the admission test `mode`. The admission
+    /// state's bytes come out of the budget; a capacity too small to hold them caches
+    /// nothing.
+    pub fn with_admission(capacity: usize, mode: AdmissionMode) -> QueryCache {
+        let admission = Admission::new(mode, capacity);
+        let budget = capacity.saturating_sub(admission.bytes());
         QueryCache {
             inner: Mutex::new(Inner {
                 map: HashMap::default(),
@@ -213,17 +195,20 @@ impl QueryCache {
                 head: NIL,
                 tail: NIL,
                 bytes: 0,
-                // About one counter per 256 bytes of budget: a few entries' worth per slot.
-                sketch: Sketch::new(capacity / 256),
-                stats: QueryCacheStats { capacity_bytes: capacity as u64, ..QueryCacheStats::default() },
+                admission,
+                stats: QueryCacheStats {
+                    capacity_bytes: capacity as u64,
+                    admission: mode,
+                    ..QueryCacheStats::default()
+                },
             }),
-            capacity,
+            budget,
         }
     }
 
     /// Whether anything can be cached.
     pub fn enabled(&self) -> bool {
-        self.capacity > 0
+        self.budget > 0
     }
 
     /// The cached answer to `key`, if there is one that still holds: an entry whose marks
@@ -246,7 +231,7 @@ impl QueryCache {
             }
         };
         if !probe {
-            inner.sketch.record(h);
+            inner.admission.record(h);
         }
         let Some(&slot) = inner.map.get(&h) else {
             miss(inner);
@@ -280,7 +265,7 @@ impl QueryCache {
             return;
         }
         let bytes = ENTRY_OVERHEAD + key.bytes() + hits_bytes(&hits) + hits.ids.len() * 8;
-        if bytes > self.capacity / 4 {
+        if bytes > self.budget / 4 {
             return; // One answer may not take over the cache.
         }
         let radius = if hits.distances.len() < key.k { f32::INFINITY } else { hits.distances[key.k - 1] };
@@ -293,19 +278,22 @@ impl QueryCache {
             inner.remove(old);
             inner.map.remove(&h);
         }
-        while inner.bytes + bytes > self.capacity && inner.tail != NIL {
+        while inner.bytes + bytes > self.budget && inner.tail != NIL {
             let victim = inner.tail;
-            let victim_hash = inner.slots[victim as usize].as_ref().map(|e| e.key.hash()).unwrap_or_default();
-            // TinyLFU: the newcomer must have been asked for more often than the victim.
-            if inner.sketch.estimate(h) <= inner.sketch.estimate(victim_hash) {
+            let (victim_hash, touched) =
+                inner.slots[victim as usize].as_ref().map(|e| (e.key.hash(), e.touched)).unwrap_or_default();
+            let idle = inner.admission.now() - touched;
+            if !inner.admission.admit(h, victim_hash, idle, inner.map.len()) {
+                inner.admission.forgotten(h);
                 inner.stats.rejections += 1;
                 return;
             }
             inner.remove(victim);
             inner.map.remove(&victim_hash);
+            inner.admission.forgotten(victim_hash);
             inner.stats.evictions += 1;
         }
-        let entry = Entry { key, hits, ids, radius, marks, bytes, prev: NIL, next: NIL };
+        let entry = Entry { key, hits, ids, radius, marks, bytes, prev: NIL, next: NIL, touched: 0 };
         let slot = match inner.free.pop() {
             Some(s) => {
                 inner.slots[s as usize] = Some(entry);
@@ -324,7 +312,31 @@ impl QueryCache {
     /// Counters and size now.
     pub fn stats(&self) -> QueryCacheStats {
         let g = self.inner.lock();
-        QueryCacheStats { entries: g.map.len() as u64, bytes: g.bytes as u64, ..g.stats }
+        let a = g.admission.stats();
+        QueryCacheStats {
+            entries: g.map.len() as u64,
+            // The admission state's bytes are held too (none by a cache that is off).
+            bytes: (g.bytes + if self.enabled() { g.admission.bytes() } else { 0 }) as u64,
+            model_age_us: a.model_age_us,
+            last_retrain_us: a.last_retrain_us,
+            retrains: a.retrains,
+            ..g.stats
+        }
+    }
+
+    /// Block until no retrain of the learned admission model is running (returns at once
+    /// in `TinyLfu` mode). For simulations that want a deterministic schedule; searches
+    /// never call it.
+    pub fn settle_training(&self) {
+        let training = self.inner.lock().admission.training();
+        if let Some(t) = training {
+            t.settle();
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn inner_training(&self) -> super::admission::Training {
+        self.inner.lock().admission.training().expect("learned admission")
     }
 }
 
@@ -346,10 +358,12 @@ impl Inner {
 
     fn push_front(&mut self, slot: u32) {
         let old = self.head;
+        let now = self.admission.now();
         {
             let e = self.slots[slot as usize].as_mut().expect("filled");
             e.prev = NIL;
             e.next = old;
+            e.touched = now;
         }
         if old != NIL {
             self.slots[old as usize].as_mut().expect("linked").prev = slot;
