@@ -215,11 +215,17 @@ export interface NativeOpenOptions {
   rmiRebuildAppends?: number
   /** Byte budget of the query-result cache (`0`: off). */
   queryCacheBytes?: number
+  /**
+   * Near repeats: the largest query distance (the collection's metric) a cached answer
+   * may serve (`0`/absent: off).
+   */
+  queryCacheNearDistance?: number
 }
 
 /** Query-cache figures (`db.stats().cache`). */
 export interface NativeQueryCacheStats {
   hits: number
+  nearHits: number
   misses: number
   invalidations: number
   evictions: number

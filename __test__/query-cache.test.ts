@@ -2,7 +2,8 @@
  * The query-result cache through the API: repeated searches are answered from it
  * (`db.stats().cache` counts them), never with an answer a write since could change
  * (fast-check model against the same run with the cache off), `cache: false` bypasses
- * it, the byte budget holds, and bad options are typed errors.
+ * it, the byte budget holds, and bad options are typed errors. With near repeats on,
+ * searches close to cached ones are answered only when provably exact (the same model).
  */
 import test from 'ava'
 import fc from 'fast-check'
@@ -72,6 +73,12 @@ test('model: with random writes between repeated searches, answers with the cach
       arbitrary: fc.record({
         kind: fc.constant('search' as const),
         q: fc.constantFrom([0.25, 0.25, 0.25], [1.25, 1.25, 1.25], [-2, 1, 3]),
+        // Mostly exact repeats; sometimes a paraphrase (small shift) or a large shift.
+        shift: fc.oneof(
+          { weight: 3, arbitrary: fc.constant([0, 0, 0]) },
+          { weight: 2, arbitrary: fc.tuple(fc.integer({ min: -2, max: 2 }), fc.integer({ min: -2, max: 2 }), fc.integer({ min: -2, max: 2 })).map((v) => v.map((x) => x * 0.03)) },
+          { weight: 1, arbitrary: fc.tuple(fc.integer({ min: -20, max: 20 }), fc.integer({ min: -20, max: 20 }), fc.integer({ min: -20, max: 20 })).map((v) => v.map((x) => x * 0.03)) },
+        ),
         k: fc.integer({ min: 1, max: 5 }),
         tag: fc.option(fc.constantFrom('a', 'b'), { nil: undefined }),
       }),
@@ -81,26 +88,54 @@ test('model: with random writes between repeated searches, answers with the cach
   await fc.assert(
     fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 40 }), async (ops) => {
       const answers: string[][] = []
-      let hits = 0
-      for (const queryBytes of [1 << 20, 0]) {
-        const db = await open(null, { cache: { queryBytes } })
+      for (const cache of [{ queryBytes: 1 << 20 }, { queryBytes: 1 << 20, nearDistance: 1 }, { queryBytes: 0 }]) {
+        const db = await open(null, { cache })
         const c = await db.createCollection(`m${n++}`, { dimension: DIM, metric: 'l2', index: false })
         const out: string[] = []
         for (const o of ops) {
           if (o.kind === 'upsert') await c.upsert(o.rows.map((r) => r.id), o.rows.map((r) => r.v), o.rows.map((r) => (r.tag ? { tag: r.tag } : undefined)))
           else if (o.kind === 'delete') out.push(`deleted ${await c.delete(o.ids)}`)
           else if (o.kind === 'flush') await db.flush()
-          else out.push(JSON.stringify(c.searchSync(o.q, { k: o.k, ...(o.tag ? { filter: { tag: o.tag } } : {}) })))
+          else {
+            const q = o.q.map((x, i) => x + o.shift[i])
+            out.push(JSON.stringify(c.searchSync(q, { k: o.k, ...(o.tag ? { filter: { tag: o.tag } } : {}) })))
+          }
         }
-        if (queryBytes > 0) hits = db.stats().cache.hits
+        const s = db.stats().cache
+        t.true(s.bytes <= s.capacityBytes)
+        if (cache.nearDistance === undefined) t.is(s.nearHits, 0)
         answers.push(out)
         await db.close()
       }
-      t.deepEqual(answers[0], answers[1])
-      return hits >= 0
+      t.deepEqual(answers[0], answers[2])
+      t.deepEqual(answers[1], answers[2])
     }),
     { numRuns: 80 },
   )
+})
+
+test('near repeats: a search close to a cached one is answered from it when proven; bad nearDistance is INVALID_ARGUMENT', async (t) => {
+  const db = await open(null, { cache: { nearDistance: 0.5 } })
+  const c = await db.createCollection('c', { dimension: 2, metric: 'l2', index: false })
+  // A tight cluster around (5, 5) and rows far away.
+  await c.upsert([1, 2, 3, 4, 5, 6], [[5, 5], [5.1, 5], [5, 5.1], [5.1, 5.1], [25, 25], [26, 25]], [{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }, { n: 5 }, { n: 6 }])
+  t.deepEqual(c.searchSync([5, 5], { k: 2 }).map((h) => h.id), [1, 2])
+  const q = [5.01, 5]
+  const near = c.searchSync(q, { k: 2 })
+  t.deepEqual(near, c.searchSync(q, { k: 2, cache: false }))
+  t.deepEqual(near.map((h) => h.metadata), [{ n: 1 }, { n: 2 }])
+  t.is(db.stats().cache.nearHits, 1)
+  // The async path answers near repeats too.
+  t.deepEqual(await c.search([5.0, 5.01], { k: 2 }), c.searchSync([5.0, 5.01], { k: 2, cache: false }))
+  t.is(db.stats().cache.nearHits, 2)
+  // Too far from what the cached candidates can prove: computed.
+  t.deepEqual(c.searchSync([5.6, 5], { k: 2 }), c.searchSync([5.6, 5], { k: 2, cache: false }))
+  t.is(db.stats().cache.nearHits, 2)
+  await db.close()
+  for (const bad of [-1, Number.NaN, Number.POSITIVE_INFINITY, '0.1']) {
+    const e = await t.throwsAsync(() => open(null, { cache: { nearDistance: bad as never } }))
+    t.is((e as KyroDBError).code, 'INVALID_ARGUMENT', String(bad))
+  }
 })
 
 test('HTTP: searches use the cache unless the body says cache: false; /metrics counts lookups by result', async (t) => {

@@ -71,12 +71,25 @@ export interface OpenOptions {
 export interface CacheOptions {
   /** Byte budget, every byte counted (keys, answers, bookkeeping); default 4 MiB, `0`: off. */
   queryBytes?: number
+  /**
+   * Near repeats (off by default): a search whose query lies within this distance of a
+   * cached search's (same `k`, `ef`, filter and options) is answered from that search's
+   * candidates — cached searches then keep up to `2k` of them — but only when the triangle
+   * inequality proves no other row could be in the answer; otherwise it is computed. The
+   * distance is the collection's metric: squared Euclidean for `l2`, `1 − cos` for
+   * `cosine`; `ip` collections never get near answers. A near answer is exactly what an
+   * exact search over the rows the cached search found would return (for a graph search:
+   * as good as that search was). `0`: off.
+   */
+  nearDistance?: number
 }
 
 /** Counters and size of the query-result cache since open ({@link DatabaseStats.cache}). */
 export interface QueryCacheStats {
-  /** Searches answered from the cache. */
+  /** Searches answered from the cache by an exact repeat. */
   hits: number
+  /** Searches answered from the cache by a near repeat ({@link CacheOptions.nearDistance}). */
+  nearHits: number
   /** Searches computed (not cached, or found stale). */
   misses: number
   /** Cached answers found stale on lookup (a write since could change them) and dropped. */
@@ -406,6 +419,10 @@ export async function openWith<D extends Database>(
   if (queryCacheBytes !== undefined && (typeof queryCacheBytes !== 'number' || !Number.isSafeInteger(queryCacheBytes) || queryCacheBytes < 0)) {
     throw new InvalidArgumentError(`cache.queryBytes must be a non-negative integer, got ${String(queryCacheBytes)}`)
   }
+  const queryCacheNearDistance = cache?.nearDistance
+  if (queryCacheNearDistance !== undefined && (typeof queryCacheNearDistance !== 'number' || !Number.isFinite(queryCacheNearDistance) || queryCacheNearDistance < 0)) {
+    throw new InvalidArgumentError(`cache.nearDistance must be a finite number ≥ 0, got ${String(queryCacheNearDistance)}`)
+  }
   if (durability !== undefined && durability !== 'full' && durability !== 'normal' && durability !== 'none') {
     throw new InvalidArgumentError(`durability must be 'full', 'normal' or 'none', got ${String(durability)}`)
   }
@@ -425,7 +442,7 @@ export async function openWith<D extends Database>(
   const p = path ?? null
   // Opening recovers (maps segments, replays the WAL): do it off the JS thread.
   const nativeDb = await callAsync(() =>
-    native.NativeDatabase.openAsync(p, { durability, syncIntervalMs, salvage, kvMemtableBytes, rmiRebuildAppends, queryCacheBytes }),
+    native.NativeDatabase.openAsync(p, { durability, syncIntervalMs, salvage, kvMemtableBytes, rmiRebuildAppends, queryCacheBytes, queryCacheNearDistance }),
   )
   return make(nativeDb, p, maxUnindexedRows, durability ?? 'full')
 }

@@ -87,6 +87,7 @@ export interface LiveSample {
   rss: number
   nativeBytes: number
   cacheExact: number
+  cacheNear: number
   cacheMiss: number
 }
 

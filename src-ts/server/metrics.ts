@@ -211,8 +211,9 @@ function engineMetrics(db: Database): { metrics: EngineMetric[]; freshen: () => 
     one('kyrodb_compactions_total', 'Merges of vector segments (background, compact, buildIndex).', 'counter', () => d().merges),
     one('kyrodb_recovery_seconds', 'How long opening the database (recovery) took.', 'gauge', () => d().recoveryMs / 1e3),
     one('kyrodb_native_memory_bytes', 'Bytes the engine holds in native memory (mapped files not counted).', 'gauge', () => d().nativeMemoryBytes),
-    new EngineMetric('kyrodb_query_cache_lookups_total', 'Searches that looked in the query cache, by result (exact: answered from it; miss: computed).', 'counter', () => [
+    new EngineMetric('kyrodb_query_cache_lookups_total', 'Searches that looked in the query cache, by result (exact: an exact repeat answered from it; near: a near repeat answered from it; miss: computed).', 'counter', () => [
       { value: d().cache.hits, labels: { result: 'exact' } },
+      { value: d().cache.nearHits, labels: { result: 'near' } },
       { value: d().cache.misses, labels: { result: 'miss' } },
     ]),
     one('kyrodb_query_cache_invalidations_total', 'Cached answers found stale on lookup and dropped.', 'counter', () => d().cache.invalidations),

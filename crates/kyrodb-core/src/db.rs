@@ -121,7 +121,8 @@ impl Database {
         let started = std::time::Instant::now();
         let closed = Arc::new(AtomicBool::new(false));
         let kv = Arc::new(KvStore::new(closed.clone(), options.kv));
-        let query_cache = Arc::new(QueryCache::new(options.query_cache_bytes));
+        let query_cache =
+            Arc::new(QueryCache::new(options.query_cache_bytes).with_near_repeats(options.near_repeat_distance));
         let Some(dir) = path else {
             return Ok(Database {
                 path: None,

@@ -1,7 +1,9 @@
 //! The query cache never changes an answer: random interleavings of upserts (new ids and
 //! replacements, with and without metadata), deletes, flushes into segments and repeated
 //! searches (with and without filters) give exactly the answers of the same run with the
-//! cache off — and the cache does answer the repeats.
+//! cache off — and the cache does answer the repeats. With near repeats on, searches close
+//! to cached ones give exactly the answers of the cache-off run too (the collections here
+//! search exactly, so the triangle-inequality proof must make every near answer exact).
 
 use kyrodb_core::vector::filter::Filter;
 use kyrodb_core::{CollectionConfig, Database, Metric, OpenOptions, SearchParams};
@@ -14,7 +16,7 @@ enum Op {
     Upsert(Vec<(u64, [i8; DIM], Option<u8>)>),
     Delete(Vec<u64>),
     Flush,
-    Search { q: [i8; DIM], k: usize, filter: Option<u8> },
+    Search { q: [i8; DIM], k: usize, filter: Option<u8>, shift: [i8; DIM] },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -29,16 +31,22 @@ fn op() -> impl Strategy<Value = Op> {
         1 => prop::collection::vec(id, 1..4).prop_map(Op::Delete),
         1 => Just(Op::Flush),
         // Few distinct queries, so searches repeat.
-        6 => (prop::sample::select(vec![[0i8, 0, 0], [1, 1, 1], [-2, 1, 3], [3, 3, -3]]), 1usize..6, prop::option::of(0u8..3))
-            .prop_map(|(q, k, filter)| Op::Search { q, k, filter }),
+        6 => (
+            prop::sample::select(vec![[0i8, 0, 0], [1, 1, 1], [-2, 1, 3], [3, 3, -3]]),
+            1usize..6,
+            prop::option::of(0u8..3),
+            // Mostly exact repeats; sometimes a small shift (a paraphrase)
+            // (units of 0.03; rows lie on a grid of spacing 1), and sometimes a large one.
+            prop_oneof![3 => Just([0i8; DIM]), 2 => prop::array::uniform3(-2i8..3), 2 => prop::array::uniform3(-20i8..21)],
+        )
+            .prop_map(|(q, k, filter, shift)| Op::Search { q, k, filter, shift }),
     ]
 }
 
-fn run(ops: &[Op], metric: Metric, cache_bytes: usize) -> (Vec<String>, kyrodb_core::QueryCacheStats) {
+fn run(ops: &[Op], metric: Metric, cache_bytes: usize, near: f32) -> (Vec<String>, kyrodb_core::QueryCacheStats) {
     let tmp = tempfile::tempdir().unwrap();
-    let db =
-        Database::open_with(Some(tmp.path()), OpenOptions { query_cache_bytes: cache_bytes, ..OpenOptions::default() })
-            .unwrap();
+    let options = OpenOptions { query_cache_bytes: cache_bytes, near_repeat_distance: near, ..OpenOptions::default() };
+    let db = Database::open_with(Some(tmp.path()), options).unwrap();
     let c = db.create_collection("c", CollectionConfig::exact(DIM, metric)).unwrap();
     let mut out = Vec::new();
     for op in ops {
@@ -54,7 +62,7 @@ fn run(ops: &[Op], metric: Metric, cache_bytes: usize) -> (Vec<String>, kyrodb_c
                 out.push(format!("deleted {}", c.delete(ids).unwrap()));
             }
             Op::Flush => db.flush(&mut |_, _| {}).unwrap(),
-            Op::Search { q, k, filter } => {
+            Op::Search { q, k, filter, shift } => {
                 let p = SearchParams {
                     k: *k,
                     filter: filter.map(|t| Filter::parse_json(&format!(r#"{{"t":{t}}}"#)).unwrap()),
@@ -62,7 +70,7 @@ fn run(ops: &[Op], metric: Metric, cache_bytes: usize) -> (Vec<String>, kyrodb_c
                     cache: true,
                     ..SearchParams::default()
                 };
-                let q: Vec<f32> = q.iter().map(|&x| x as f32 + 0.25).collect();
+                let q: Vec<f32> = q.iter().zip(shift).map(|(&x, &s)| x as f32 + 0.25 + s as f32 * 0.03).collect();
                 let h = c.search(&q, &p).unwrap();
                 out.push(format!("{:?} {:?} {:?}", h.ids, h.distances, h.metadata));
             }
@@ -79,10 +87,15 @@ proptest! {
     #[test]
     fn answers_with_the_cache_equal_answers_without(ops in prop::collection::vec(op(), 1..60), cosine in any::<bool>()) {
         let metric = if cosine { Metric::Cosine } else { Metric::L2 };
-        let (with, stats) = run(&ops, metric, 1 << 20);
-        let (without, off) = run(&ops, metric, 0);
-        prop_assert_eq!(with, without);
+        let (with, stats) = run(&ops, metric, 1 << 20, 0.0);
+        let (without, off) = run(&ops, metric, 0, 0.0);
+        prop_assert_eq!(&with, &without);
         prop_assert_eq!(off.hits + off.entries, 0);
+        prop_assert!(stats.bytes <= stats.capacity_bytes);
+        prop_assert_eq!(stats.near_hits, 0);
+        // Near repeats on (any cached query within distance 1 may answer): still exact.
+        let (near, stats) = run(&ops, metric, 1 << 20, 1.0);
+        prop_assert_eq!(near, without);
         prop_assert!(stats.bytes <= stats.capacity_bytes);
     }
 }
@@ -122,4 +135,45 @@ fn repeats_hit_and_only_relevant_writes_invalidate() {
     c.search(&[3.0, 3.0], &SearchParams { k: 1, ..SearchParams::default() }).unwrap();
     let after = db.query_cache_stats();
     assert_eq!((after.hits, after.misses, after.entries), (before.hits, before.misses, before.entries));
+}
+
+/// A search close to a cached one is answered from it when the cached candidates provably
+/// hold its answer, and computed when they do not.
+#[test]
+fn near_repeats_are_answered_only_when_proven() {
+    let options = OpenOptions { near_repeat_distance: 0.5, ..OpenOptions::default() };
+    let db = Database::open_with(None, options).unwrap();
+    let c = db.create_collection("c", CollectionConfig::exact(2, Metric::L2)).unwrap();
+    // A tight cluster of four rows around (5, 5), the rest far away.
+    let ids: Vec<u64> = (1..=10).collect();
+    let mut v = vec![5.0, 5.0, 5.1, 5.0, 5.0, 5.1, 5.1, 5.1];
+    for i in 0..6 {
+        v.extend([25.0 + i as f32, 25.0]);
+    }
+    c.upsert(&ids, v, None).unwrap();
+    let p = SearchParams { k: 2, cache: true, ..SearchParams::default() };
+    let first = c.search(&[5.0, 5.0], &p).unwrap();
+    assert_eq!(first.ids, vec![1, 2]);
+    // Kept 4 candidates (radius: row 4 at 0.02); a shift of 0.01 re-ranks them and is proven.
+    let q = [5.01, 5.0];
+    let near = c.search(&q, &p).unwrap();
+    let exact = c.search(&q, &SearchParams { cache: false, ..p.clone() }).unwrap();
+    assert_eq!(near, exact);
+    assert_eq!(db.query_cache_stats().near_hits, 1);
+    // A shift towards the far rows cannot be proven from the cluster's candidates.
+    let far = [5.6, 5.0];
+    let computed = c.search(&far, &p).unwrap();
+    assert_eq!(computed, c.search(&far, &SearchParams { cache: false, ..p.clone() }).unwrap());
+    assert_eq!(db.query_cache_stats().near_hits, 1);
+    // A new row inside the cached radius invalidates the entry: the next near search
+    // computes, and sees the row.
+    c.upsert(&[11], vec![5.012, 5.0], None).unwrap();
+    assert_eq!(c.search(&q, &p).unwrap().ids[0], 11);
+    assert_eq!(db.query_cache_stats().near_hits, 1);
+    // Inner product has no triangle inequality: never near answers.
+    let ip = db.create_collection("ip", CollectionConfig::exact(2, Metric::InnerProduct)).unwrap();
+    ip.upsert(&[1, 2, 3], vec![1.0, 0.0, 0.0, 1.0, 0.7, 0.7], None).unwrap();
+    ip.search(&[1.0, 0.0], &p).unwrap();
+    ip.search(&[1.0, 0.01], &p).unwrap();
+    assert_eq!(db.query_cache_stats().near_hits, 1);
 }

@@ -29,6 +29,9 @@ pub struct NativeOpenOptions {
     pub rmi_rebuild_appends: Option<f64>,
     /// Byte budget of the query-result cache (`0`: off).
     pub query_cache_bytes: Option<f64>,
+    /// Near repeats: the largest query distance (the collection's metric) a cached answer
+    /// may serve (`0`/absent: off).
+    pub query_cache_near_distance: Option<f64>,
 }
 
 fn open_options(o: Option<NativeOpenOptions>) -> kyrodb_core::Result<OpenOptions> {
@@ -63,7 +66,19 @@ fn open_options(o: Option<NativeOpenOptions>) -> kyrodb_core::Result<OpenOptions
         Some(x) if (0.0..=(1u64 << 40) as f64).contains(&x) && x.fract() == 0.0 => x as usize,
         Some(x) => return Err(Error::invalid(format!("cache.queryBytes must be an integer in 0..=2^40, got {x}"))),
     };
-    Ok(OpenOptions { durability, salvage: o.salvage.unwrap_or(false), kv, query_cache_bytes, ..OpenOptions::default() })
+    let near_repeat_distance = match o.query_cache_near_distance {
+        None => 0.0,
+        Some(x) if x.is_finite() && (0.0..=f32::MAX as f64).contains(&x) => x as f32,
+        Some(x) => return Err(Error::invalid(format!("cache.nearDistance must be a finite number ≥ 0, got {x}"))),
+    };
+    Ok(OpenOptions {
+        durability,
+        salvage: o.salvage.unwrap_or(false),
+        kv,
+        query_cache_bytes,
+        near_repeat_distance,
+        ..OpenOptions::default()
+    })
 }
 
 /// Opening (recovery) off the JS thread.
@@ -177,6 +192,7 @@ pub struct NativeDatabaseStats {
 #[napi(object)]
 pub struct NativeQueryCacheStats {
     pub hits: f64,
+    pub near_hits: f64,
     pub misses: f64,
     pub invalidations: f64,
     pub evictions: f64,
@@ -240,6 +256,7 @@ impl NativeDatabase {
                 let c = self.inner.query_cache_stats();
                 NativeQueryCacheStats {
                     hits: c.hits as f64,
+                    near_hits: c.near_hits as f64,
                     misses: c.misses as f64,
                     invalidations: c.invalidations as f64,
                     evictions: c.evictions as f64,

@@ -143,9 +143,10 @@ export function Live() {
           title="Query cache lookups"
           series={[
             { label: 'exact hits/s', stroke: '#2ca02c' },
+            { label: 'near hits/s', stroke: '#9467bd' },
             { label: 'misses/s', stroke: '#d62728' },
           ]}
-          data={[xs, col((s) => s.cacheExact), col((s) => s.cacheMiss)]}
+          data={[xs, col((s) => s.cacheExact), col((s) => s.cacheNear), col((s) => s.cacheMiss)]}
           axes={[{ scale: 'y', label: 'per second' }]}
           {...common}
         />

@@ -50,6 +50,7 @@ export interface LiveSample {
   nativeBytes: number
   /** Query-cache lookups per second by result: answered exactly from the cache, or missed. */
   cacheExact: number
+  cacheNear: number
   cacheMiss: number
 }
 
@@ -67,6 +68,7 @@ interface Counters {
   kvFlushes: number
   kvCompactions: number
   cacheHits: number
+  cacheNearHits: number
   cacheMisses: number
 }
 
@@ -164,6 +166,7 @@ export class LiveFigures {
       kvFlushes: kv.flushes,
       kvCompactions: kv.compactions,
       cacheHits: d.cache.hits,
+      cacheNearHits: d.cache.nearHits,
       cacheMisses: d.cache.misses,
     }
   }
@@ -218,6 +221,7 @@ export class LiveFigures {
       rss: process.memoryUsage.rss(),
       nativeBytes: this.#db.closed ? 0 : this.#db.stats().nativeMemoryBytes,
       cacheExact: rate(now.cacheHits, prev.cacheHits),
+      cacheNear: rate(now.cacheNearHits, prev.cacheNearHits),
       cacheMiss: rate(now.cacheMisses, prev.cacheMisses),
     })
     const oldest = now.at - WINDOW_MS

@@ -18,6 +18,7 @@
 //! one-off queries do not flush repeated ones.
 
 use super::admission::{Admission, AdmissionMode};
+use super::near::{self, NearIndex, Planes};
 use crate::vector::filter::cache::plan_hash;
 use crate::vector::filter::Filter;
 use crate::vector::SearchHits;
@@ -76,6 +77,28 @@ impl QueryKey {
         h.finish()
     }
 
+    /// A hash of everything but the query vector: the searches a near-repeat answer may
+    /// come from share it.
+    pub fn group_hash(&self) -> u64 {
+        let mut h = foldhash::quality::FixedState::with_seed(0x6e65_6172).build_hasher();
+        h.write_u64(self.collection);
+        h.write_usize(self.k);
+        h.write_usize(self.ef);
+        h.write_u64(self.filter.as_ref().map_or(0, plan_hash));
+        h.write_u8(self.with_metadata as u8 | (self.with_vectors as u8) << 1);
+        h.finish()
+    }
+
+    /// Whether `other` is the same search but for the query vector.
+    fn same_group(&self, other: &QueryKey) -> bool {
+        self.collection == other.collection
+            && self.k == other.k
+            && self.ef == other.ef
+            && self.filter == other.filter
+            && self.with_metadata == other.with_metadata
+            && self.with_vectors == other.with_vectors
+    }
+
     fn bytes(&self) -> usize {
         // The filter's size is estimated from its debug form's length, once per insert.
         self.query.len() * 4 + self.filter.as_ref().map_or(0, |f| format!("{f:?}").len())
@@ -87,13 +110,16 @@ impl QueryKey {
 pub struct Entry {
     /// The search.
     pub key: QueryKey,
-    /// The answer.
+    /// The answer: the best `k` rows, or more (up to `2k`) when near repeats are on.
     pub hits: Arc<SearchHits>,
     /// Row keys of the hits, sorted (a killed one invalidates the entry).
     pub ids: Vec<u64>,
-    /// The k-th distance (`+∞` with fewer than `k` hits): a new matching row at most this
-    /// far from the query could enter the answer.
+    /// The last hit's distance when the search kept as many as it asked for (`+∞` with
+    /// fewer: it found every matching row): a new matching row at most this far from the
+    /// query could enter the hits.
     pub radius: f32,
+    /// Its buckets in the near-repeat index (`None`: not indexed).
+    near: Option<[u64; near::TABLES]>,
     /// The history the answer reflects.
     pub marks: Marks,
     bytes: usize,
@@ -115,8 +141,10 @@ const NIL: u32 = u32::MAX;
 /// Counters of a query cache since open.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct QueryCacheStats {
-    /// Searches answered from the cache.
+    /// Searches answered from the cache by an exact repeat.
     pub hits: u64,
+    /// Searches answered from the cache by a near repeat (`crate::cache::near`).
+    pub near_hits: u64,
     /// Searches not found in the cache (including those invalidated on lookup).
     pub misses: u64,
     /// Entries found stale on lookup and dropped.
@@ -151,6 +179,10 @@ struct Inner {
     bytes: usize,
     admission: Admission,
     stats: QueryCacheStats,
+    /// Cached queries by bucket, for near repeats.
+    near: NearIndex,
+    /// Near-repeat hyperplanes by dimension (their bytes are in `bytes`).
+    planes: HashMap<usize, Arc<Planes>, foldhash::fast::FixedState>,
 }
 
 /// A byte-bounded cache of search answers shared by a database's collections.
@@ -158,6 +190,9 @@ pub struct QueryCache {
     inner: Mutex<Inner>,
     /// What entries may take: the capacity less the admission state's bytes.
     budget: usize,
+    /// Near repeats: the largest distance (the metric's) between a new query and a cached
+    /// one whose answer may serve it; `None`: off.
+    near_distance: Option<f32>,
 }
 
 /// Ids of collection instances, for [`QueryKey::collection`].
@@ -201,9 +236,44 @@ impl QueryCache {
                     admission: mode,
                     ..QueryCacheStats::default()
                 },
+                near: NearIndex::default(),
+                planes: HashMap::default(),
             }),
             budget,
+            near_distance: None,
         }
+    }
+
+    /// Answer near repeats too: a search within `max_distance` (in the collection's
+    /// metric: squared Euclidean for `l2`, `1 − cos` for `cosine`) of a cached one, when
+    /// the cached candidates provably hold its answer. `0` (or less): off.
+    pub fn with_near_repeats(mut self, max_distance: f32) -> QueryCache {
+        self.near_distance = (max_distance > 0.0 && max_distance.is_finite()).then_some(max_distance);
+        self
+    }
+
+    /// The near-repeat distance in force, if near repeats are on.
+    pub fn near_distance(&self) -> Option<f32> {
+        self.near_distance.filter(|_| self.enabled())
+    }
+
+    /// The near-repeat hyperplanes for `dim` (made on first use, their bytes counted);
+    /// `None` when they would take more than a quarter of the budget.
+    pub fn planes(&self, dim: usize) -> Option<Arc<Planes>> {
+        if let Some(p) = self.inner.lock().planes.get(&dim) {
+            return Some(Arc::clone(p));
+        }
+        if near::planes_bytes(dim) > self.budget / 4 {
+            return None;
+        }
+        let made = Arc::new(Planes::new(dim));
+        let mut g = self.inner.lock();
+        let inner = &mut *g;
+        let p = inner.planes.entry(dim).or_insert_with(|| {
+            inner.bytes += made.bytes();
+            Arc::clone(&made)
+        });
+        Some(Arc::clone(p))
     }
 
     /// Whether anything can be cached.
@@ -222,11 +292,24 @@ impl QueryCache {
         probe: bool,
         still_valid: impl FnOnce(&Entry) -> bool,
     ) -> Option<Arc<SearchHits>> {
+        self.lookup_counting(key, now, probe, !probe, still_valid)
+    }
+
+    /// [`QueryCache::lookup`] that counts a miss only when `count_miss` (a caller that
+    /// follows a miss with [`QueryCache::lookup_near`] lets that one count it).
+    pub fn lookup_counting(
+        &self,
+        key: &QueryKey,
+        now: Marks,
+        probe: bool,
+        count_miss: bool,
+        still_valid: impl FnOnce(&Entry) -> bool,
+    ) -> Option<Arc<SearchHits>> {
         let h = key.hash();
         let mut g = self.inner.lock();
         let inner = &mut *g;
         let miss = |inner: &mut Inner| {
-            if !probe {
+            if count_miss {
                 inner.stats.misses += 1;
             }
         };
@@ -258,17 +341,96 @@ impl QueryCache {
         Some(hits)
     }
 
+    /// The answer to the search `key` from the nearest cached search of the same group
+    /// (found through its `buckets`) within Euclidean distance `max`: a candidate entry
+    /// whose marks differ from `now` must pass `still_valid` (or is dropped), then
+    /// `answer(entry, distance)` re-ranks its hits for this query and says whether they
+    /// provably hold the answer. Counts a near hit, or a miss unless `probe`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn lookup_near<T>(
+        &self,
+        key: &QueryKey,
+        buckets: &[u64; near::TABLES],
+        max: f64,
+        now: Marks,
+        probe: bool,
+        mut still_valid: impl FnMut(&Entry) -> bool,
+        mut answer: impl FnMut(&Entry, f64) -> Option<T>,
+    ) -> Option<T> {
+        let kernels = crate::simd::kernels();
+        let query: Vec<f32> = key.query.iter().map(|&b| f32::from_bits(b)).collect();
+        let mut g = self.inner.lock();
+        let inner = &mut *g;
+        // The cached queries of the same group near this one, nearest first.
+        let mut near: Vec<(f64, u32)> = Vec::new();
+        for slot in inner.near.candidates(buckets) {
+            let e = inner.slots[slot as usize].as_ref().expect("indexed slots are filled");
+            if e.key.query.len() != query.len() || !e.key.same_group(key) {
+                continue;
+            }
+            let cached: Vec<f32> = e.key.query.iter().map(|&b| f32::from_bits(b)).collect();
+            let d = near::query_distance(kernels, &cached, &query);
+            if d <= max {
+                near.push((d, slot));
+            }
+        }
+        near.sort_by(|a, b| a.0.total_cmp(&b.0));
+        // The nearest two: a farther one rarely proves what a nearer one could not.
+        for &(d, slot) in near.iter().take(2) {
+            let e = inner.slots[slot as usize].as_mut().expect("indexed slots are filled");
+            if e.marks != now {
+                if !still_valid(e) {
+                    let h = e.key.hash();
+                    inner.remove(slot);
+                    inner.map.remove(&h);
+                    inner.stats.invalidations += 1;
+                    continue;
+                }
+                e.marks = now;
+            }
+            if let Some(found) = answer(e, d) {
+                let h = e.key.hash();
+                inner.admission.record(h);
+                inner.touch(slot);
+                inner.stats.near_hits += 1;
+                return Some(found);
+            }
+        }
+        if !probe {
+            inner.stats.misses += 1;
+        }
+        None
+    }
+
     /// Offer the answer `hits` to `key`, computed at history `marks`. Kept if it fits the
     /// budget and wins admission.
     pub fn insert(&self, key: QueryKey, hits: Arc<SearchHits>, marks: Marks) {
+        let kept = key.k;
+        self.insert_kept(key, hits, kept, None, marks);
+    }
+
+    /// [`QueryCache::insert`] of a search that asked for `kept ≥ k` rows (the radius is
+    /// the `kept`-th distance), indexed for near repeats under `buckets` if given.
+    pub fn insert_kept(
+        &self,
+        key: QueryKey,
+        hits: Arc<SearchHits>,
+        kept: usize,
+        buckets: Option<[u64; near::TABLES]>,
+        marks: Marks,
+    ) {
         if !self.enabled() {
             return;
         }
-        let bytes = ENTRY_OVERHEAD + key.bytes() + hits_bytes(&hits) + hits.ids.len() * 8;
+        let bytes = ENTRY_OVERHEAD
+            + key.bytes()
+            + hits_bytes(&hits)
+            + hits.ids.len() * 8
+            + buckets.map_or(0, |_| near::BYTES_PER_ENTRY);
         if bytes > self.budget / 4 {
             return; // One answer may not take over the cache.
         }
-        let radius = if hits.distances.len() < key.k { f32::INFINITY } else { hits.distances[key.k - 1] };
+        let radius = if hits.distances.len() < kept { f32::INFINITY } else { hits.distances[kept - 1] };
         let mut ids = hits.ids.clone();
         ids.sort_unstable();
         let h = key.hash();
@@ -293,7 +455,7 @@ impl QueryCache {
             inner.admission.forgotten(victim_hash);
             inner.stats.evictions += 1;
         }
-        let entry = Entry { key, hits, ids, radius, marks, bytes, prev: NIL, next: NIL, touched: 0 };
+        let entry = Entry { key, hits, ids, radius, near: buckets, marks, bytes, prev: NIL, next: NIL, touched: 0 };
         let slot = match inner.free.pop() {
             Some(s) => {
                 inner.slots[s as usize] = Some(entry);
@@ -307,6 +469,9 @@ impl QueryCache {
         inner.bytes += bytes;
         inner.push_front(slot);
         inner.map.insert(h, slot);
+        if let Some(b) = &buckets {
+            inner.near.insert(slot, b);
+        }
     }
 
     /// Counters and size now.
@@ -386,6 +551,9 @@ impl Inner {
         self.unlink(slot);
         let e = self.slots[slot as usize].take().expect("filled");
         self.bytes -= e.bytes;
+        if let Some(b) = &e.near {
+            self.near.remove(slot, b);
+        }
         self.free.push(slot);
     }
 }

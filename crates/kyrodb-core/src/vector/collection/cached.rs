@@ -1,7 +1,9 @@
 //! The search path through the database's query cache (`crate::cache::query`): lookup,
-//! lazy revalidation of a cached answer against the writes since, and filling the cache.
+//! lazy revalidation of a cached answer against the writes since, near-repeat answers
+//! (`crate::cache::near`), and filling the cache.
 
 use super::*;
+use crate::cache::near;
 
 impl Collection {
     /// Use `cache` for this collection's searches.
@@ -11,7 +13,9 @@ impl Collection {
 
     /// The `k` nearest live vectors to `query` (matching the filter), best first, ties by
     /// smaller id, on the calling thread. With `params.cache`, a repeated search is
-    /// answered from the query cache when its answer provably still holds.
+    /// answered from the query cache when its answer provably still holds, and, when the
+    /// database allows near repeats, so is a search close to a cached one whose answer the
+    /// cached candidates provably contain.
     pub fn search(&self, query: &[f32], params: &SearchParams) -> Result<SearchHits> {
         self.search_inner(query, params, false).map(|h| h.expect("a search that may compute always answers"))
     }
@@ -52,22 +56,54 @@ impl Collection {
             with_vectors: params.with_vectors,
         };
         let now = st.marks();
-        if let Some(hits) = cache.lookup(&key, now, cache_only, |e| self.still_answers(&st, e, &query)) {
-            return Ok(Some((*hits).clone()));
+        // Near repeats: the largest query shift allowed (`None`: off, or a metric without
+        // a triangle inequality) and this query's buckets in the index of cached queries.
+        let planes = cache.near_distance().and_then(|_| cache.planes(self.config.dimension));
+        let near = planes
+            .as_ref()
+            .and_then(|_| cache.near_distance())
+            .map(|max| near::max_query_distance(self.config.metric, max))
+            .filter(|&d| d > 0.0);
+        let buckets = near.and(planes).map(|p| {
+            let sigs = p.signatures(crate::simd::kernels(), &query);
+            near::bucket_keys(key.group_hash(), &sigs)
+        });
+        let count_miss = !cache_only && near.is_none();
+        if let Some(hits) = cache.lookup_counting(&key, now, cache_only, count_miss, |e| self.still_answers(&st, e)) {
+            return Ok(Some(truncated(&hits, params.k)));
+        }
+        if let (Some(max), Some(buckets)) = (near, &buckets) {
+            let found = cache.lookup_near(
+                &key,
+                buckets,
+                max,
+                now,
+                cache_only,
+                |e| self.still_answers(&st, e),
+                |e, delta| self.near_answer(&st, e, &query, params.k, delta),
+            );
+            if found.is_some() {
+                return Ok(found);
+            }
         }
         if cache_only {
             return Ok(None);
         }
-        let hot = st.hot.search(self.config.metric, &query, params.k, params.filter.as_ref());
-        let hits = Arc::new(self.merge(&st, &query, hot, params, ef)?);
-        cache.insert(key, Arc::clone(&hits), now);
-        Ok(Some(Arc::unwrap_or_clone(hits)))
+        // With near repeats on, keep up to 2k candidates (never more than the beam, so the
+        // top k are those of a k search at this ef): their radius is what proves near
+        // answers.
+        let kept = if near.is_some() { (2 * params.k).min(ef).min(MAX_K).max(params.k) } else { params.k };
+        let wide = SearchParams { k: kept, ..params.clone() };
+        let hot = st.hot.search(self.config.metric, &query, kept, params.filter.as_ref());
+        let hits = Arc::new(self.merge(&st, &query, hot, &wide, ef)?);
+        cache.insert_kept(key, Arc::clone(&hits), kept, buckets, now);
+        Ok(Some(if kept == params.k { Arc::unwrap_or_clone(hits) } else { truncated(&hits, params.k) }))
     }
 
-    /// Whether cached answer `e` (of prepared query `query`) still answers its search in
-    /// state `st`: nothing that happened since its marks could change it. A change of
-    /// layout, or more history than is kept, says no without looking.
-    fn still_answers(&self, st: &State, e: &Entry, query: &[f32]) -> bool {
+    /// Whether cached answer `e` still answers its search in state `st`: nothing that
+    /// happened since its marks could change it. A change of layout, or more history than
+    /// is kept, says no without looking.
+    fn still_answers(&self, st: &State, e: &Entry) -> bool {
         let then = e.marks;
         let now = st.marks();
         if then.layout != now.layout || now.killed - then.killed > st.killed_log.len() as u64 {
@@ -81,8 +117,12 @@ impl Collection {
         if st.killed_log.iter().rev().take(killed).any(|&id| e.holds(id)) {
             return false;
         }
+        if then.hot_end == now.hot_end {
+            return true;
+        }
         // A new row could enter the answer: live, matching the filter, and no farther than
-        // the k-th hit (ties go by id, so an equal distance may enter too).
+        // the radius (ties go by id, so an equal distance may enter too).
+        let query: Vec<f32> = e.key.query.iter().map(|&b| f32::from_bits(b)).collect();
         let kernels = crate::simd::kernels();
         for abs in then.hot_end..now.hot_end {
             let r = st.hot_row(abs);
@@ -97,10 +137,66 @@ impl Collection {
                     continue;
                 }
             }
-            if self.config.metric.distance(kernels, query, st.hot.vector(r)) <= e.radius {
+            if self.config.metric.distance(kernels, &query, st.hot.vector(r)) <= e.radius {
                 return false;
             }
         }
         true
+    }
+
+    /// The answer to prepared `query` (`delta` from the query of valid entry `e`, in
+    /// Euclidean distance) from `e`'s candidates re-ranked exactly, if the triangle
+    /// inequality proves no other row could be in it (`crate::cache::near`).
+    fn near_answer(&self, st: &State, e: &Entry, query: &[f32], k: usize, delta: f64) -> Option<SearchHits> {
+        let kernels = crate::simd::kernels();
+        let metric = self.config.metric;
+        let mut ranked: Vec<(Candidate, usize)> = Vec::with_capacity(e.hits.ids.len());
+        for (i, &id) in e.hits.ids.iter().enumerate() {
+            // Valid entry: every candidate is live.
+            let loc = st.find(id)?;
+            let distance = metric.distance(kernels, query, st.vector(loc).ok()?);
+            ranked.push((Candidate { distance, id, row: 0 }, i));
+        }
+        ranked.sort_by_key(|r| r.0);
+        ranked.truncate(k);
+        if ranked.len() < k && e.radius != f32::INFINITY {
+            return None;
+        }
+        let dk = ranked.last().map_or(0.0, |r| r.0.distance);
+        if !near::proves(metric, self.config.dimension, e.radius, dk, delta) {
+            return None;
+        }
+        let h = &e.hits;
+        Some(SearchHits {
+            ids: ranked.iter().map(|r| r.0.id).collect(),
+            distances: ranked.iter().map(|r| r.0.distance).collect(),
+            metadata: if h.metadata.is_empty() {
+                Vec::new()
+            } else {
+                ranked.iter().map(|r| h.metadata[r.1].clone()).collect()
+            },
+            vectors: if h.vectors.is_empty() {
+                Vec::new()
+            } else {
+                ranked.iter().map(|r| h.vectors[r.1].clone()).collect()
+            },
+            names: if h.names.is_empty() {
+                Vec::new()
+            } else {
+                ranked.iter().map(|r| Arc::clone(&h.names[r.1])).collect()
+            },
+        })
+    }
+}
+
+/// The first `k` hits of `h`.
+fn truncated(h: &SearchHits, k: usize) -> SearchHits {
+    let n = h.ids.len().min(k);
+    SearchHits {
+        ids: h.ids[..n].to_vec(),
+        distances: h.distances[..n].to_vec(),
+        metadata: h.metadata.iter().take(n).cloned().collect(),
+        vectors: h.vectors.iter().take(n).cloned().collect(),
+        names: h.names.iter().take(n).cloned().collect(),
     }
 }
