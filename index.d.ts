@@ -59,10 +59,17 @@ export declare class NativeDatabase {
   verify(): Promise<void>
   snapshot(dest: string, onProgress?: ((pair: [number, number]) => void) | undefined | null): Promise<void>
   /** `index` null makes an exact-only collection (no graph is ever built). */
-  createCollection(name: string, dimension: number, metric: string, index?: NativeIndexOptions | undefined | null, idType?: string | undefined | null): NativeCollection
+  createCollection(name: string, dimension: number, metric: string, index?: NativeIndexOptions | undefined | null, idType?: string | undefined | null, tag?: bigint | undefined | null): NativeCollection
   collection(name: string): NativeCollection
   listCollections(): Array<NativeCollectionInfo>
-  dropCollection(name: string): void
+  dropCollection(name: string, tag?: bigint | undefined | null): void
+  /** The tag of the last tagged write applied (`Database::last_tag`), or null. */
+  lastTag(): bigint | null
+  /**
+   * Several writes, each optionally tagged, in as few WAL groups as possible
+   * (`Database::write_group`); one result per write.
+   */
+  writeGroup(ops: Array<NativeGroupOp>): Promise<NativeGroupResult[]>
   close(): void
   /**
    * `close` without blocking the JavaScript thread: the database is marked closed now
@@ -152,6 +159,36 @@ export interface NativeDatabaseStats {
   cache: NativeQueryCacheStats
   /** Of which reported to V8 as external memory (updated after writes, builds, flushes). */
   reportedExternalBytes: number
+}
+
+/**
+ * One write of `writeGroup`. `kind` says which fields it uses:
+ * - `upsert`: `collection`, `ids` (or `names` for a string-id collection), `vectors`, `metadata`;
+ * - `delete`: `collection`, `ids` (or `names`);
+ * - `kv`: `keys`, `kinds`, `ends`, `values` (as `NativeKv.write`);
+ * - `tag`: nothing but `tag`.
+ */
+export interface NativeGroupOp {
+  kind: string
+  collection?: string
+  ids?: BigUint64Array
+  names?: Array<string>
+  vectors?: Float32Array
+  metadata?: Array<string | undefined | null>
+  keys?: BigUint64Array
+  kinds?: Uint8Array
+  ends?: Uint32Array
+  values?: Buffer
+  tag?: bigint
+}
+
+/**
+ * The outcome of one write: `changed` (as the single call resolves), or `error`
+ * (`"<CODE>: <message>"`).
+ */
+export interface NativeGroupResult {
+  changed?: number
+  error?: string
 }
 
 /** Search results in columnar form; the TypeScript layer turns them into objects. */

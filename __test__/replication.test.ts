@@ -246,7 +246,7 @@ natsTest('a stream with a configuration that does not fit is refused (stream-con
   t.regex(e.message, /subjects/)
 })
 
-natsTest('re-applying a collection record after a crash before its marker changes nothing', async (t) => {
+natsTest('exactly once: each record is tagged with its sequence; a reopened node re-applies nothing, even with a stale marker', async (t) => {
   const url = await startNats(t)
   const dir = tempDir(t)
   const a = await node(t, url, 'a', dir)
@@ -254,19 +254,57 @@ natsTest('re-applying a collection record after a crash before its marker change
   await c.upsert([1, 2], [[1, 0], [0, 1]])
   await c.delete([1])
   await c.upsert([3], [[2, 2]], [{ m: 1 }])
+  await a.kv.put(4, 'four')
   const seq = a.replication!.appliedSeq
   const before = await dump(a)
   await a.close()
-  // A crash between applying records seq-2..seq and writing their markers: rewind the marker.
+  // The engine's tag is the sequence of the last record applied, in the same WAL frame.
   const raw = await open(dir)
+  t.is(raw.lastTag(), BigInt(seq))
+  // A marker of the scheme before tags (applied sequence in a separate frame), behind.
   const m = JSON.parse((await raw.kv.get(MARKER_KEY)) as string) as { seq: number }
-  t.is(m.seq, seq)
   await raw.kv.put(MARKER_KEY, JSON.stringify({ ...m, seq: seq - 3 }))
   await raw.close()
   const again = await node(t, url, 'a', dir)
-  await again.replication!.waitForSeq(seq)
-  t.deepEqual(await dump(again), before)
-  t.is((await again.replication!.status()).appliedRecords, 3)
+  t.is(again.replication!.appliedSeq, seq)
+  await again.kv.put(5, 'five')
+  t.deepEqual(await dump(again), { ...(before as object), kv: [...(before as { kv: [string, unknown][] }).kv, ['5', 'five']] })
+  t.is((await again.replication!.status()).appliedRecords, 1) // only the new record
+})
+
+natsTest('batches: records delivered together are applied as write groups, in stream order; a refused record is a no-op', async (t) => {
+  const url = await startNats(t)
+  const a = await node(t, url, 'a')
+  const c = await a.createCollection('docs', { dimension: 2, metric: 'l2', index: false })
+  await c.upsert([1], [[1, 1]])
+  const nc = await connect({ servers: url })
+  t.teardown(() => nc.close())
+  const js = jetstream(nc)
+  const kv = (key: bigint, value: string) =>
+    encodeRecord({ kind: 'kv', keys: new BigUint64Array([key]), kinds: new Uint8Array([2]), ends: new Uint32Array([value.length]), values: Buffer.from(value) })
+  const records: { data: Uint8Array; key?: bigint; value?: string; row?: number | null }[] = []
+  for (let i = 0; i < 400; i++) {
+    if (i % 50 === 7) records.push({ data: encodeRecord({ kind: 'delete', collection: 'docs', ids: new BigUint64Array([1n]) }), row: null })
+    else if (i % 50 === 8) records.push({ data: encodeRecord({ kind: 'upsert', collection: 'docs', ids: new BigUint64Array([1n]), dimension: 2, vectors: new Float32Array([i, 1]), metadata: undefined }), row: i })
+    else if (i === 100) records.push({ data: encodeRecord({ kind: 'upsert', collection: 'missing', ids: new BigUint64Array([1n]), dimension: 2, vectors: new Float32Array([1, 1]), metadata: undefined }) })
+    else records.push({ data: kv(i % 3 === 0 ? 1n : BigInt(1000 + i), `v${i}`), key: i % 3 === 0 ? 1n : BigInt(1000 + i), value: `v${i}` })
+  }
+  const acks = await Promise.all(records.map((r) => js.publish('kyrodb.T.w', r.data)))
+  const last = Math.max(...acks.map((x) => x.seq))
+  await a.replication!.waitForSeq(last)
+  // In stream order: the hot key holds the value of its record with the highest sequence.
+  const order = acks.map((x, i) => ({ seq: x.seq, r: records[i]! })).sort((x, y) => x.seq - y.seq)
+  const hot = order.filter((x) => x.r.key === 1n).pop()!.r.value
+  t.is(await a.kv.get(1), hot)
+  const row = order.filter((x) => x.r.row !== undefined).pop()!.r.row
+  const v = await c.get(1)
+  t.deepEqual(v === null ? null : Array.from(v.vector), row === null ? null : [row, 1])
+  t.is(await a.kv.count(), new Set(records.filter((r) => r.key !== undefined).map((r) => r.key)).size)
+  const s = await a.replication!.status()
+  t.is(s.refusedRecords, 1)
+  t.true(s.appliedBatches < s.appliedRecords, `${s.appliedRecords} records in ${s.appliedBatches} batches`)
+  t.log(`${s.appliedRecords} records in ${s.appliedBatches} batches`)
+  t.is(s.error, null)
 })
 
 natsTest('bootstrap: a new node restores the newest snapshot, the stream is trimmed below it, then it applies the tail', async (t) => {

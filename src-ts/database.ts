@@ -2,11 +2,12 @@
  * {@link Database} and {@link open}: the entry point.
  * @module
  */
-import { checkUnindexedCap, Collection, type Metric } from './collection.js'
-import type { IdType } from './ids.js'
-import { call, callAsync, InvalidArgumentError } from './errors.js'
-import { KeyValueStore } from './kv.js'
-import { native, type NativeCollection, type NativeDatabase, type NativeKv } from './native.js'
+import { checkUnindexedCap, Collection, type Metadata, type Metric } from './collection.js'
+import { toNativeIds, toNativeNames, type IdList, type IdType } from './ids.js'
+import { call, callAsync, fromNative, InvalidArgumentError, type KyroDBError } from './errors.js'
+import { encodeWrites, KeyValueStore, type KvWrite } from './kv.js'
+import { native, type NativeCollection, type NativeDatabase, type NativeGroupOp, type NativeKv } from './native.js'
+import { toFlatBatch, type VectorBatch } from './vectors.js'
 import { progressOption, withProgress, type ProgressCallback } from './progress.js'
 import type { ReplicationOptions } from './replication/config.js'
 import type { Replication } from './replication/database.js'
@@ -140,6 +141,45 @@ export interface CreateCollectionOptions {
    * other type are `INVALID_ARGUMENT`.
    */
   idType?: IdType
+  /**
+   * A tag (any `u64`) recorded in the same manifest write that creates the collection:
+   * see {@link Database.lastTag}. Durable databases only.
+   */
+  tag?: bigint
+}
+
+/**
+ * One write of {@link Database.writeGroup}. `tag` (any `u64`) is logged in the same WAL
+ * frame as the write (see {@link Database.lastTag}).
+ */
+export type GroupWrite =
+  | {
+      kind: 'upsert'
+      collection: string
+      ids: IdList
+      vectors: VectorBatch
+      metadata?: readonly (Metadata | undefined | null)[]
+      tag?: bigint
+    }
+  | { kind: 'delete'; collection: string; ids: IdList; tag?: bigint }
+  | { kind: 'kv'; writes: readonly KvWrite[]; tag?: bigint }
+  | { kind: 'tag'; tag: bigint }
+
+/** The outcome of one {@link GroupWrite}: what the single call resolves with, or its error. */
+export type GroupOutcome = { ok: true; changed: number } | { ok: false; error: KyroDBError }
+
+const U64_MAX = 0xffff_ffff_ffff_ffffn
+
+function checkTag(tag: unknown, what = 'tag'): bigint | undefined {
+  if (tag === undefined) return undefined
+  if (typeof tag !== 'bigint' || tag < 0n || tag > U64_MAX) throw new InvalidArgumentError(`${what} must be a bigint in 0..2^64-1`)
+  return tag
+}
+
+function metadataJson(metadata: unknown, i: number): (string | null)[] | undefined {
+  if (metadata === undefined || metadata === null) return undefined
+  if (!Array.isArray(metadata)) throw new InvalidArgumentError(`writes[${i}].metadata must be an array`)
+  return metadata.map((m: unknown) => (m === undefined || m === null ? null : JSON.stringify(m)))
 }
 
 function optionalCount(name: string, value: unknown): number | undefined {
@@ -282,7 +322,8 @@ export class Database {
             efConstruction: optionalCount('index.efConstruction', index.efConstruction),
             autoBuildRows: optionalCount('index.autoBuildRows', index.autoBuildRows),
           }
-    return this.#handle(call(() => this.#native.createCollection(name, dimension, metric, nativeIndex, idType)))
+    const tag = checkTag(options.tag, 'options.tag')
+    return this.#handle(call(() => this.#native.createCollection(name, dimension, metric, nativeIndex, idType, tag)))
   }
 
   /**
@@ -303,9 +344,72 @@ export class Database {
    * Delete a collection and everything in it. Existing handles to it throw `NOT_FOUND`.
    * @throws NotFoundError when there is none by that name
    */
-  async dropCollection(name: string): Promise<void> {
+  async dropCollection(name: string, options: { tag?: bigint } = {}): Promise<void> {
     if (typeof name !== 'string') throw new InvalidArgumentError('collection name must be a string')
-    call(() => this.#native.dropCollection(name))
+    if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object')
+    const tag = checkTag(options.tag, 'options.tag')
+    call(() => this.#native.dropCollection(name, tag))
+  }
+
+  /**
+   * The tag of the last tagged write applied ({@link Database.writeGroup}, or a tagged
+   * {@link Database.createCollection} / {@link Database.dropCollection}), or `null` if no
+   * write was ever tagged. A tag is logged in the same WAL frame (or manifest write) as its
+   * write, so after a crash a write is present exactly when `lastTag()` returns its tag or
+   * a later one: a writer that tags each write with its position in a log of its own
+   * (replicas use the stream sequence) resumes after `lastTag()` and applies every entry
+   * exactly once.
+   */
+  lastTag(): bigint | null {
+    return call(() => this.#native.lastTag()) ?? null
+  }
+
+  /**
+   * Apply several writes in order, logged in as few WAL groups as possible (one write and
+   * one fsync per group instead of one per write), each optionally tagged. Each write is
+   * checked as its own call would be, against the state after the writes before it; a
+   * write refused by its checks (`INVALID_ARGUMENT`, `DIMENSION_MISMATCH`, `NOT_FOUND`,
+   * `ALREADY_EXISTS`) changes nothing, but its tag is still logged. Any other failure ends
+   * the group: the writes after it fail too, so the writes applied are a prefix.
+   * Resolves with one outcome per write.
+   */
+  async writeGroup(writes: readonly GroupWrite[]): Promise<GroupOutcome[]> {
+    if (!Array.isArray(writes)) throw new InvalidArgumentError('writeGroup takes an array of writes')
+    const ops: NativeGroupOp[] = writes.map((w: GroupWrite, i) => {
+      if (typeof w !== 'object' || w === null) throw new InvalidArgumentError(`writes[${i}] must be an object`)
+      const tag = checkTag(w.tag, `writes[${i}].tag`)
+      switch (w.kind) {
+        case 'tag':
+          if (tag === undefined) throw new InvalidArgumentError(`writes[${i}] of kind 'tag' needs a tag`)
+          return { kind: 'tag', tag }
+        case 'kv': {
+          const [keys, kinds, ends, values] = encodeWrites(w.writes)
+          return { kind: 'kv', keys, kinds, ends, values, tag }
+        }
+        case 'upsert':
+        case 'delete': {
+          if (typeof w.collection !== 'string') throw new InvalidArgumentError(`writes[${i}].collection must be a string`)
+          // An unknown collection is that write's NOT_FOUND (its tag is still logged).
+          const info = this.listCollections().find((c) => c.name === w.collection)
+          const named = info?.idType === 'string'
+          const ids = named ? { names: toNativeNames(w.ids) } : { ids: toNativeIds(w.ids) }
+          if (w.kind === 'delete') return { kind: 'delete', collection: w.collection, ...ids, tag }
+          const vectors = info === undefined ? new Float32Array(0) : toFlatBatch(w.vectors, info.dimension)
+          return { kind: 'upsert', collection: w.collection, ...ids, vectors, metadata: metadataJson(w.metadata, i), tag }
+        }
+        default:
+          throw new InvalidArgumentError(`writes[${i}].kind must be 'upsert', 'delete', 'kv' or 'tag'`)
+      }
+    })
+    return this.writeGroupNative(ops)
+  }
+
+  /** {@link Database.writeGroup} of writes already in the binding's form. @internal */
+  protected async writeGroupNative(ops: NativeGroupOp[]): Promise<GroupOutcome[]> {
+    const out = await callAsync(() => this.#native.writeGroup(ops))
+    return out.map((r) =>
+      r.error === undefined || r.error === null ? { ok: true, changed: r.changed ?? 0 } : { ok: false, error: fromNative(new Error(r.error)) },
+    )
   }
 
   /** Write-ahead log and maintenance figures since open. */

@@ -23,6 +23,8 @@ export type {
   Durability,
   ProgressOptions,
   QueryCacheStats,
+  GroupWrite,
+  GroupOutcome,
 } from './database.js'
 export { Collection } from './collection.js'
 export type {

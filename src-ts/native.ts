@@ -86,4 +86,4 @@ function load(): typeof Binding {
 }
 
 export const native: typeof Binding = load()
-export type { NativeCollection, NativeDatabase, NativeKv, NativeHits, NativeSearchOptions, NativeStored } from '../index.js'
+export type { NativeCollection, NativeDatabase, NativeGroupOp, NativeGroupResult, NativeKv, NativeHits, NativeSearchOptions, NativeStored } from '../index.js'

@@ -71,6 +71,8 @@ export interface ReplicationStatus {
   /** Records applied since open; of them, records that were no-ops by a deterministic refusal (e.g. upsert into a missing collection). */
   appliedRecords: number
   refusedRecords: number
+  /** Batches the applied records came in (records / batches: the mean batch; about one WAL write and fsync each). */
+  appliedBatches: number
   /** Writes this node published since open. */
   published: number
   /** Consumers replaced since open (a stall after a server died, or a delivery that skipped records the stream holds); each resumes after the applied sequence. */

@@ -8,13 +8,13 @@
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { Collection, type Metadata } from '../collection.js'
-import { Database, openWith, type CreateCollectionOptions, type Durability, type OpenOptions } from '../database.js'
+import { Database, openWith, type CreateCollectionOptions, type Durability, type GroupOutcome, type GroupWrite, type OpenOptions } from '../database.js'
 import { callAsync, ClosedError, InvalidArgumentError, KyroDBError, NotFoundError, AlreadyExistsError, UnavailableError } from '../errors.js'
 import { toNativeIds, toNativeNames, type IdList } from '../ids.js'
 import { encodeWrites, KeyValueStore, type Key, type KvWrite, type RangeOptions } from '../kv.js'
-import type { NativeCollection, NativeDatabase, NativeKv } from '../native.js'
+import type { NativeCollection, NativeDatabase, NativeGroupOp, NativeKv } from '../native.js'
 import { toFlatBatch, type VectorBatch } from '../vectors.js'
-import { Applier, decodeMarker, MARKER_KEY, type ApplyTarget } from './applier.js'
+import { Applier, decodeMarker, MARKER_KEY, type Applied, type ApplyTarget, type Sequenced } from './applier.js'
 import { encodeRecord, type ReplicatedRecord } from './codec.js'
 import { resolveConfig, type ReplicationConfig, type ReplicationStatus } from './config.js'
 import { ensureStream, startConnect, type Link } from './connection.js'
@@ -23,6 +23,9 @@ import { newMsgId, publishRecord } from './publisher.js'
 import { listSnapshots, restoreLatest, snapshotStore, uploadSnapshot } from './snapshot.js'
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/
+const TAGS_ARE_REPLICATIONS = 'tags are set by replication in a replicated database (each record is tagged with its stream sequence)'
+/** Refusals that depend only on the record and the state (as in the applier). */
+const DETERMINISTIC_CODES = new Set(['INVALID_ARGUMENT', 'DIMENSION_MISMATCH', 'INVALID_FILTER', 'NOT_FOUND', 'ALREADY_EXISTS'])
 const MAX_METADATA_BYTES = 64 * 1024
 
 /** Replication state and controls of a replicated database (`db.replication`). */
@@ -155,6 +158,7 @@ class Core {
       lagMs: a.lagMs(),
       applyDelayMs: a.delays.quantiles(),
       appliedRecords: a.appliedRecords,
+      appliedBatches: a.appliedBatches,
       refusedRecords: a.refusedRecords,
       published: this.published,
       consumerRestarts: a.restarts + a.gapRestarts,
@@ -214,12 +218,10 @@ function serializeMetadata(metadata: unknown, count: number): (string | null)[] 
 
 /** A collection of a replicated database: writes go through the stream, reads are local. */
 class ReplicatedCollection extends Collection {
-  readonly #n: NativeCollection
   readonly #core: Core
 
   constructor(nativeCollection: NativeCollection, core: Core) {
     super(nativeCollection)
-    this.#n = nativeCollection
     this.#core = core
   }
 
@@ -266,22 +268,6 @@ class ReplicatedCollection extends Collection {
     return this.#core.write({ kind: 'delete', collection: this.name, ids: keys as BigUint64Array | string[] }, present)
   }
 
-  /** @internal Apply a stream record locally. */
-  async applyRecord(r: Extract<ReplicatedRecord, { kind: 'upsert' | 'delete' }>): Promise<number> {
-    const named = Array.isArray(r.ids)
-    if (named !== (this.idType === 'string')) {
-      throw new InvalidArgumentError(`collection ${this.name} has ${this.idType} ids; the record has ${named ? 'string' : 'u64'} ids`)
-    }
-    if (r.kind === 'upsert') {
-      if (r.dimension !== this.dimension) {
-        throw new InvalidArgumentError(`collection ${this.name} has dimension ${this.dimension}; the record has ${r.dimension}`)
-      }
-      return named
-        ? callAsync(() => this.#n.upsertNamed(r.ids as string[], r.vectors, r.metadata))
-        : callAsync(() => this.#n.upsert(r.ids as BigUint64Array, r.vectors, r.metadata))
-    }
-    return named ? callAsync(() => this.#n.deleteNamed(r.ids as string[])) : callAsync(() => this.#n.delete(r.ids as BigUint64Array))
-  }
 }
 
 const MARKER_BIG = MARKER_KEY
@@ -319,27 +305,9 @@ class ReplicatedKeyValueStore extends KeyValueStore {
     for await (const e of super.range(options)) if (!isMarker(e[0])) yield e
   }
 
-  /** @internal The batch plus the marker, one WAL frame. */
-  async applyKv(r: Extract<ReplicatedRecord, { kind: 'kv' }>, marker: string): Promise<number> {
-    const n = r.keys.length
-    const m = Buffer.from(marker, 'utf8')
-    const keys = new BigUint64Array(n + 1)
-    keys.set(r.keys)
-    keys[n] = MARKER_KEY
-    const kinds = new Uint8Array(n + 1)
-    kinds.set(r.kinds)
-    kinds[n] = 2
-    const total = n === 0 ? 0 : r.ends[n - 1]!
-    const ends = new Uint32Array(n + 1)
-    ends.set(r.ends)
-    ends[n] = total + m.length
-    const values = Buffer.concat([r.values, m])
-    const changed = await callAsync(() => this.#n.write(keys, kinds, ends, values))
-    return changed - 1
-  }
-
-  /** @internal */
-  async writeMarker(marker: string): Promise<void> {
+  /** @internal Write the identity marker unless there is one (its own WAL frame). */
+  async ensureMarker(marker: string): Promise<void> {
+    if (await super.has(MARKER_KEY)) return
     const m = Buffer.from(marker, 'utf8')
     await callAsync(() => this.#n.write(new BigUint64Array([MARKER_KEY]), new Uint8Array([2]), new Uint32Array([m.length]), m))
   }
@@ -397,6 +365,7 @@ class ReplicatedDatabase extends Database {
   override async createCollection(name: string, options: CreateCollectionOptions): Promise<Collection> {
     checkName(name)
     if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('options must be an object like { dimension: 384 }')
+    if (options.tag !== undefined) throw new InvalidArgumentError(TAGS_ARE_REPLICATIONS)
     const { dimension, metric = 'cosine', index = {}, idType = 'u64' } = options
     if (idType !== 'u64' && idType !== 'string') throw new InvalidArgumentError(`idType must be 'u64' or 'string', got ${String(idType)}`)
     if (typeof dimension !== 'number' || !Number.isInteger(dimension) || dimension < 1 || dimension > 16384) {
@@ -411,23 +380,50 @@ class ReplicatedDatabase extends Database {
     return this.collection(name)
   }
 
-  override async dropCollection(name: string): Promise<void> {
+  override async dropCollection(name: string, options: { tag?: bigint } = {}): Promise<void> {
     checkName(name)
+    if (options?.tag !== undefined) throw new InvalidArgumentError(TAGS_ARE_REPLICATIONS)
     if (!this.listCollections().some((c) => c.name === name)) throw new NotFoundError(`collection ${name} does not exist`)
     await this.#core.write({ kind: 'drop', collection: name }, undefined)
   }
 
-  /** @internal */
-  async applyCollection(r: Exclude<ReplicatedRecord, { kind: 'kv' }>): Promise<unknown> {
-    switch (r.kind) {
-      case 'create':
-        await super.createCollection(r.collection, r.options as CreateCollectionOptions)
-        return undefined
-      case 'drop':
-        await super.dropCollection(r.collection)
-        return undefined
-      default:
-        return (super.collection(r.collection) as ReplicatedCollection).applyRecord(r)
+  /** Writes of a replicated database go through the stream: a local write group would bypass it. */
+  override async writeGroup(_writes: readonly GroupWrite[]): Promise<GroupOutcome[]> {
+    throw new InvalidArgumentError('writeGroup writes to this node alone; a replicated database takes writes through its collections and kv')
+  }
+
+  /** @internal Apply upsert, delete and key-value records as one write group, each tagged with its sequence. */
+  async applyGroup(records: Sequenced[]): Promise<Applied[]> {
+    const ops: NativeGroupOp[] = records.map(({ seq, record: r }) => {
+      const tag = BigInt(seq)
+      switch (r.kind) {
+        case 'kv':
+          return { kind: 'kv', keys: r.keys, kinds: r.kinds, ends: r.ends, values: Buffer.from(r.values.buffer, r.values.byteOffset, r.values.byteLength), tag }
+        case 'upsert':
+        case 'delete': {
+          const ids = Array.isArray(r.ids) ? { names: r.ids } : { ids: r.ids as BigUint64Array }
+          if (r.kind === 'delete') return { kind: 'delete', collection: r.collection, ...ids, tag }
+          return { kind: 'upsert', collection: r.collection, ...ids, vectors: r.vectors, metadata: r.metadata, tag }
+        }
+        default:
+          throw new InvalidArgumentError(`a ${r.kind} record cannot be part of a write group`)
+      }
+    })
+    const out = await this.writeGroupNative(ops)
+    return out.map((o) => (o.ok ? { ok: true, result: o.changed } : { ok: false, error: o.error }))
+  }
+
+  /** @internal Apply a create or drop tagged with its sequence; a refusal records the tag alone. */
+  async applyCollection(r: Extract<ReplicatedRecord, { kind: 'create' | 'drop' }>, seq: number): Promise<Applied> {
+    const tag = BigInt(seq)
+    try {
+      if (r.kind === 'create') await super.createCollection(r.collection, { ...(r.options as CreateCollectionOptions), tag })
+      else await super.dropCollection(r.collection, { tag })
+      return { ok: true, result: undefined }
+    } catch (err) {
+      if (!(err instanceof KyroDBError) || !DETERMINISTIC_CODES.has(err.code)) return { ok: false, error: err }
+      const [t] = await this.writeGroupNative([{ kind: 'tag', tag }])
+      return t?.ok ? { ok: false, error: err } : { ok: false, error: t?.error ?? err }
     }
   }
 
@@ -455,9 +451,9 @@ async function bounded(step: string, p: Promise<unknown> | undefined, ms: number
 
 function target(db: () => ReplicatedDatabase): ApplyTarget {
   return {
-    applyCollection: (r) => db().applyCollection(r),
-    applyKv: (r, m) => (db().kv as ReplicatedKeyValueStore).applyKv(r, m),
-    writeMarker: (m) => (db().kv as ReplicatedKeyValueStore).writeMarker(m),
+    applyGroup: (records) => db().applyGroup(records),
+    applyCollection: (r, seq) => db().applyCollection(r, seq),
+    ensureMarker: (m) => (db().kv as ReplicatedKeyValueStore).ensureMarker(m),
   }
 }
 
@@ -513,8 +509,12 @@ export async function openReplicated(path: string | null, options: OpenOptions):
         `${path} belongs to stream ${marker.stream} created ${marker.created}, not ${cfg.stream}${created ? ` created ${created}` : ''}: nothing applied`,
       )
     }
-    applier.appliedSeq = marker.seq
-    applier.knownLastSeq = Math.max(applier.knownLastSeq, marker.seq)
+    // Exact: every record is tagged with its sequence in the same WAL frame (or manifest
+    // write) as its change. `marker.seq` is the applied sequence of directories written
+    // before tags existed.
+    const applied = Math.max(marker.seq, Number(db.lastTag() ?? 0n))
+    applier.appliedSeq = applied
+    applier.knownLastSeq = Math.max(applier.knownLastSeq, applied)
     applier.created = marker.created || (created ?? '')
   }
   try {

@@ -37,6 +37,7 @@ export function prometheusLines(s: ReplicationStatus): string {
     ['kyrodb_replication_apply_delay_p50_ms', 'gauge', 'Median stored-to-applied delay over the last 4096 records, ms.', s.applyDelayMs.p50],
     ['kyrodb_replication_apply_delay_p99_ms', 'gauge', '99th percentile stored-to-applied delay over the last 4096 records, ms.', s.applyDelayMs.p99],
     ['kyrodb_replication_applied_records_total', 'counter', 'Records applied since open.', s.appliedRecords],
+    ['kyrodb_replication_applied_batches_total', 'counter', 'Batches the records were applied in since open.', s.appliedBatches],
     ['kyrodb_replication_refused_records_total', 'counter', 'Records applied as no-ops by a deterministic refusal since open.', s.refusedRecords],
     ['kyrodb_replication_published_total', 'counter', 'Writes this node published since open.', s.published],
     ['kyrodb_replication_halted', 'gauge', 'Whether applying stopped on an error (1) or runs (0).', s.error === null ? 0 : 1],

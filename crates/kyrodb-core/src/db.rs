@@ -6,10 +6,13 @@ use crate::cache::query::{QueryCache, QueryCacheStats};
 use crate::error::{Error, Result};
 use crate::kv::run::Run;
 use crate::kv::KvStore;
-use crate::storage::manifest::{CollectionEntry, IndexEntry};
+use crate::kv::{ValueKind, Write};
+use crate::storage::commit::Request;
+use crate::storage::manifest::{CollectionEntry, IndexEntry, TagEntry};
 use crate::storage::records::KV_STORE;
 use crate::storage::wal::{self, FrameKind};
 use crate::storage::{self, deletes, run_file, segment_file, OpenOptions, Storage};
+pub use crate::vector::collection::CollectionWrite;
 use crate::vector::hnsw::BuildParams;
 use crate::vector::segment::{Segment, SegmentFiles};
 use crate::vector::{Collection, CollectionConfig, IdType, IndexConfig, Metric};
@@ -229,7 +232,17 @@ impl Database {
             .zip(&staged)
             .map(|(e, (_, c))| (e.id, (e.flushed_seq, Arc::clone(c))))
             .collect();
+        // The last tag: the manifest's, unless a later tagged frame follows.
+        let mut last_tag = manifest.last_tag;
         let replayed = storage::replay_wal(dir, manifest.database_id, options.salvage, &mut |frame, file| {
+            if let Some(tag) = frame.tag {
+                if last_tag.is_none_or(|t| frame.seq > t.seq) {
+                    last_tag = Some(TagEntry { seq: frame.seq, tag });
+                }
+            }
+            if frame.kind == FrameKind::Tag {
+                return Ok(());
+            }
             let id = storage::records::collection_of(frame.payload).map_err(|e| {
                 Error::Corruption(format!("WAL frame {}: {} at offset {}", frame.seq, e.what, frame.offset))
             })?;
@@ -263,7 +276,8 @@ impl Database {
         })?;
         report.extend(replayed.report.iter().cloned());
         let wal_replayed = started.elapsed();
-        let storage = Storage::start(opened, replayed, options.durability, options.effective_segment_checks())?;
+        let storage =
+            Storage::start(opened, replayed, options.durability, options.effective_segment_checks(), last_tag)?;
 
         let mut collections = BTreeMap::new();
         for (name, c) in staged {
@@ -344,7 +358,19 @@ impl Database {
 
     /// Create an empty collection.
     pub fn create_collection(&self, name: &str, config: CollectionConfig) -> Result<Arc<Collection>> {
+        self.create_collection_tagged(name, config, None)
+    }
+
+    /// [`Database::create_collection`], recording `tag` in the same manifest write as the
+    /// new collection ([`Database::last_tag`]): after a crash both are there or neither.
+    pub fn create_collection_tagged(
+        &self,
+        name: &str,
+        config: CollectionConfig,
+        tag: Option<u64>,
+    ) -> Result<Arc<Collection>> {
         self.check_open()?;
+        self.check_tag_allowed(tag)?;
         validate_collection_name(name)?;
         config.validate()?;
         let mut map = self.collections.write();
@@ -375,6 +401,9 @@ impl Database {
                         flushed_seq,
                         segments: Vec::new(),
                     });
+                    if let Some(tag) = tag {
+                        m.last_tag = Some(TagEntry { seq: storage.tag_position(), tag });
+                    }
                     created = Some((id, flushed_seq));
                     Ok(())
                 })?;
@@ -417,7 +446,14 @@ impl Database {
 
     /// Delete a collection and its data. Handles to it fail with `NOT_FOUND` afterwards.
     pub fn drop_collection(&self, name: &str) -> Result<()> {
+        self.drop_collection_tagged(name, None)
+    }
+
+    /// [`Database::drop_collection`], recording `tag` in the same manifest write that
+    /// drops it ([`Database::last_tag`]).
+    pub fn drop_collection_tagged(&self, name: &str, tag: Option<u64>) -> Result<()> {
         self.check_open()?;
+        self.check_tag_allowed(tag)?;
         validate_collection_name(name)?;
         let mut map = self.collections.write();
         let Some(c) = map.get(name).cloned() else {
@@ -430,6 +466,9 @@ impl Database {
             let id = c.id();
             if let Err(e) = storage.update_manifest(|m| {
                 m.collections.retain(|x| x.id != id);
+                if let Some(tag) = tag {
+                    m.last_tag = Some(TagEntry { seq: storage.tag_position(), tag });
+                }
                 Ok(())
             }) {
                 c.unmark_dropped();
@@ -443,6 +482,154 @@ impl Database {
         Ok(())
     }
 
+    fn check_tag_allowed(&self, tag: Option<u64>) -> Result<()> {
+        if tag.is_some() && self.storage.is_none() {
+            return Err(Error::invalid(
+                "a tag needs a database opened on a directory (it is recovered with the writes)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The tag of the last tagged write applied ([`Database::write_group`], a tagged
+    /// create or drop of a collection), or `None` if no write was ever tagged (or the
+    /// database is in memory). A tag is logged in the same WAL frame as its write (and
+    /// kept in the manifest once the frame is trimmed), so after a crash the write is
+    /// present exactly when this returns its tag or a later one.
+    pub fn last_tag(&self) -> Result<Option<u64>> {
+        self.check_open()?;
+        Ok(self.storage.as_ref().and_then(|s| s.committer.last_tag()).map(|t| t.tag))
+    }
+
+    /// Apply several writes in order, logging them in as few WAL groups as possible (one
+    /// `write` and one fsync per group), each optionally with a tag logged in its own
+    /// frame ([`Database::last_tag`]). Returns one result per write, like the single
+    /// call's (`Ok(n)`: vectors upserted, removed, or keys changed).
+    ///
+    /// - Each write is validated as its own call would be, against the state after the
+    ///   writes before it: a write whose checks read rows (a delete, a string-id upsert)
+    ///   waits until the writes before it are applied, so it may start a new WAL group.
+    /// - A write refused by its checks (`INVALID_ARGUMENT`, `DIMENSION_MISMATCH`,
+    ///   `NOT_FOUND`, `ALREADY_EXISTS`) changes nothing, but its tag is still logged, in a
+    ///   frame of its own: a caller that tags writes with their position in a log of its own
+    ///   moves past it.
+    /// - Any other failure (I/O, `READ_ONLY`, `CLOSED`, a panic) ends the group: later
+    ///   writes are not attempted and fail too, so the writes applied are always a prefix.
+    pub fn write_group(&self, writes: Vec<GroupWrite>) -> Result<Vec<Result<usize>>> {
+        self.check_open()?;
+        let Some(storage) = &self.storage else {
+            if writes.iter().any(|w| w.tag.is_some()) {
+                self.check_tag_allowed(Some(0))?;
+            }
+            return Ok(writes.into_iter().map(|w| self.write_now(w.op)).collect());
+        };
+        let mut results: Vec<Option<Result<usize>>> = (0..writes.len()).map(|_| None).collect();
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut failed: Option<Error> = None;
+        for (i, w) in writes.into_iter().enumerate() {
+            if failed.is_none() && !pending.is_empty() && w.reads_state() {
+                failed = Self::commit_pending(storage, &mut pending, &mut results).err();
+            }
+            if let Some(e) = &failed {
+                results[i] = Some(Err(not_attempted(e)));
+                continue;
+            }
+            let tag = w.tag;
+            match self.prepare(w.op, tag) {
+                Ok((Some(request), collection)) => pending.push(Pending { at: i, request, collection, refused: false }),
+                Ok((None, _)) => match tag {
+                    // Nothing to log; the tag still is.
+                    Some(t) => pending.push(Pending { at: i, request: tag_only(t), collection: None, refused: false }),
+                    None => results[i] = Some(Ok(0)),
+                },
+                Err(e) if is_refusal(&e) => {
+                    results[i] = Some(Err(e));
+                    if let Some(t) = tag {
+                        pending.push(Pending { at: i, request: tag_only(t), collection: None, refused: true });
+                    }
+                }
+                Err(e) => {
+                    results[i] = Some(Err(e.clone()));
+                    failed = Some(e);
+                }
+            }
+        }
+        if !pending.is_empty() {
+            // Its error is in the results already.
+            let _ = Self::commit_pending(storage, &mut pending, &mut results);
+        }
+        Ok(results.into_iter().map(|r| r.unwrap_or_else(|| Err(Error::Internal("write not run".into())))).collect())
+    }
+
+    /// Log and apply the prepared writes; `Err` with the first failure.
+    fn commit_pending(
+        storage: &Storage,
+        pending: &mut Vec<Pending>,
+        results: &mut [Option<Result<usize>>],
+    ) -> Result<()> {
+        let batch = std::mem::take(pending);
+        let (meta, requests): (Vec<_>, Vec<_>) =
+            batch.into_iter().map(|p| ((p.at, p.collection, p.refused), p.request)).unzip();
+        let mut first_error = None;
+        for ((at, collection, refused), r) in meta.into_iter().zip(storage.committer.commit_many(requests)) {
+            match r {
+                // A refused write's tag frame: the refusal stays its result.
+                Ok(_) if refused => {}
+                Ok(n) => {
+                    results[at] = Some(Ok(n));
+                    if let Some(c) = collection {
+                        c.after_write();
+                    }
+                }
+                Err(e) => {
+                    first_error.get_or_insert_with(|| e.clone());
+                    results[at] = Some(Err(e));
+                }
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Validate one write of a group: its frame, and the collection it writes to.
+    fn prepare(&self, op: GroupOp, tag: Option<u64>) -> Result<(Option<Request>, Option<Arc<Collection>>)> {
+        match op {
+            GroupOp::Collection { name, write } => {
+                let c = self.collection(&name)?;
+                Ok((c.prepare(write, tag)?, Some(c)))
+            }
+            GroupOp::Kv(writes) => {
+                let borrowed: Vec<Write<'_>> = writes.iter().map(KvWrite::as_write).collect();
+                Ok((self.kv.prepare(&borrowed, tag)?, None))
+            }
+            GroupOp::Tag => Ok((None, None)),
+        }
+    }
+
+    /// A write of a group on an in-memory database: the single call.
+    fn write_now(&self, op: GroupOp) -> Result<usize> {
+        match op {
+            GroupOp::Collection { name, write } => {
+                let c = self.collection(&name)?;
+                match write {
+                    CollectionWrite::Upsert { ids, vectors, metadata } => c.upsert(&ids, vectors, metadata),
+                    CollectionWrite::UpsertNamed { names, vectors, metadata } => {
+                        c.upsert_named(names, vectors, metadata)
+                    }
+                    CollectionWrite::Delete { ids } => c.delete(&ids),
+                    CollectionWrite::DeleteNamed { names } => c.delete_named(&names),
+                }
+            }
+            GroupOp::Kv(writes) => {
+                let borrowed: Vec<Write<'_>> = writes.iter().map(KvWrite::as_write).collect();
+                self.kv.write(&borrowed)
+            }
+            GroupOp::Tag => Ok(0),
+        }
+    }
+
     /// Make every collection's writes durable in segment files (hot tiers become
     /// segments, deletions become bitmaps) and drop the WAL files that are no longer
     /// needed; reopening afterwards replays nothing. A no-op in memory.
@@ -453,6 +640,7 @@ impl Database {
             c.flush(progress)?;
         }
         self.kv.flush()?;
+        storage.cover_tag()?;
         storage.trim_wal(true)
     }
 
@@ -565,4 +753,78 @@ impl Database {
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
+}
+
+/// One write of [`Database::write_group`].
+#[derive(Debug)]
+pub struct GroupWrite {
+    /// What to write.
+    pub op: GroupOp,
+    /// A tag to log with it ([`Database::last_tag`]).
+    pub tag: Option<u64>,
+}
+
+impl GroupWrite {
+    fn reads_state(&self) -> bool {
+        matches!(&self.op, GroupOp::Collection { write, .. } if write.reads_state())
+    }
+}
+
+/// What a [`GroupWrite`] writes.
+#[derive(Debug)]
+pub enum GroupOp {
+    /// A write to the collection named `name`.
+    Collection {
+        /// Collection name.
+        name: String,
+        /// The write.
+        write: CollectionWrite,
+    },
+    /// A key-value batch.
+    Kv(Vec<KvWrite>),
+    /// Nothing: only the tag is logged.
+    Tag,
+}
+
+/// An owned key-value write of a [`GroupOp::Kv`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KvWrite {
+    /// Store a value.
+    Put(u64, ValueKind, Vec<u8>),
+    /// Remove a key.
+    Delete(u64),
+}
+
+impl KvWrite {
+    fn as_write(&self) -> Write<'_> {
+        match self {
+            KvWrite::Put(k, kind, v) => Write::Put(*k, *kind, v),
+            KvWrite::Delete(k) => Write::Delete(*k),
+        }
+    }
+}
+
+/// A prepared write of a group waiting for its commit.
+struct Pending {
+    /// Its index in the group.
+    at: usize,
+    request: Request,
+    collection: Option<Arc<Collection>>,
+    /// The tag frame of a refused write.
+    refused: bool,
+}
+
+/// A frame holding only `tag`.
+fn tag_only(tag: u64) -> Request {
+    Request { kind: FrameKind::Tag, payload: Vec::new(), tag: Some(tag), apply: Box::new(|_| 0) }
+}
+
+/// Whether a write was refused by its checks (the same input and state refuse it again),
+/// rather than failed.
+fn is_refusal(e: &Error) -> bool {
+    matches!(e.code(), "INVALID_ARGUMENT" | "DIMENSION_MISMATCH" | "NOT_FOUND" | "ALREADY_EXISTS" | "INVALID_FILTER")
+}
+
+fn not_attempted(e: &Error) -> Error {
+    Error::Internal(format!("not attempted: an earlier write of the group failed ({e})"))
 }

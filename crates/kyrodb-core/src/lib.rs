@@ -44,7 +44,7 @@ pub mod vector;
 
 pub use cache::admission::AdmissionMode;
 pub use cache::query::{QueryCacheStats, DEFAULT_QUERY_CACHE_BYTES};
-pub use db::{CollectionInfo, Database, DatabaseStats};
+pub use db::{CollectionInfo, CollectionWrite, Database, DatabaseStats, GroupOp, GroupWrite, KvWrite};
 pub use error::{Error, Result};
 pub use kv::stats::KvStats;
 pub use kv::{

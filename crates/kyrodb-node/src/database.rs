@@ -6,7 +6,7 @@ use crate::external_memory::MemoryReport;
 use kyrodb_core::{
     BuildParams, CollectionConfig, Database, Durability, Error, IdType, IndexConfig, Metric, OpenOptions,
 };
-use napi::bindgen_prelude::{AsyncTask, Env};
+use napi::bindgen_prelude::{AsyncTask, BigInt, Env};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Task;
 use napi_derive::napi;
@@ -319,8 +319,10 @@ impl NativeDatabase {
         metric: String,
         index: Option<NativeIndexOptions>,
         id_type: Option<String>,
+        tag: Option<BigInt>,
     ) -> napi::Result<NativeCollection> {
         guard(|| {
+            let tag = crate::group::tag_of(tag)?;
             let metric = Metric::parse(&metric)?;
             let id_type = id_type.as_deref().map_or(Ok(IdType::U64), IdType::parse)?;
             let index = index.map(|o| {
@@ -335,7 +337,7 @@ impl NativeDatabase {
                 }
             });
             let config = CollectionConfig { dimension: dimension as usize, metric, index, id_type };
-            Ok(NativeCollection::new(self.inner.create_collection(&name, config)?, self.memory.clone()))
+            Ok(NativeCollection::new(self.inner.create_collection_tagged(&name, config, tag)?, self.memory.clone()))
         })
     }
 
@@ -363,8 +365,29 @@ impl NativeDatabase {
     }
 
     #[napi]
-    pub fn drop_collection(&self, name: String) -> napi::Result<()> {
-        guard(|| self.inner.drop_collection(&name))
+    pub fn drop_collection(&self, name: String, tag: Option<BigInt>) -> napi::Result<()> {
+        guard(|| self.inner.drop_collection_tagged(&name, crate::group::tag_of(tag)?))
+    }
+
+    /// The tag of the last tagged write applied (`Database::last_tag`), or null.
+    #[napi]
+    pub fn last_tag(&self) -> napi::Result<Option<BigInt>> {
+        guard(|| Ok(self.inner.last_tag()?.map(BigInt::from)))
+    }
+
+    /// Several writes, each optionally tagged, in as few WAL groups as possible
+    /// (`Database::write_group`); one result per write.
+    #[napi(ts_return_type = "Promise<NativeGroupResult[]>")]
+    pub fn write_group(
+        &self,
+        ops: Vec<crate::group::NativeGroupOp>,
+    ) -> napi::Result<AsyncTask<crate::group::GroupTask>> {
+        let writes = crate::group::group_writes(ops)?;
+        Ok(AsyncTask::new(crate::group::GroupTask {
+            memory: self.memory.clone(),
+            db: self.inner.clone(),
+            writes: Some(writes),
+        }))
     }
 
     #[napi]

@@ -16,6 +16,7 @@ mod database;
 mod errors;
 mod external_memory;
 mod fast_read;
+mod group;
 mod kv;
 mod logging;
 

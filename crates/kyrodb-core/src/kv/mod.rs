@@ -21,6 +21,7 @@ pub mod stats;
 pub mod value;
 
 use crate::error::{Error, Result};
+use crate::storage::commit::Request;
 use crate::storage::records::{self, KV_STORE};
 use crate::storage::wal::FrameKind;
 use crate::storage::Storage;
@@ -306,6 +307,27 @@ impl KvStore {
     /// Validate, log and apply a batch of writes (in order; a later write of the same key
     /// wins). Returns the number of keys changed.
     pub fn write(self: &Arc<Self>, writes: &[Write<'_>]) -> Result<usize> {
+        let entries = self.validate(writes)?;
+        if entries.is_empty() {
+            return Ok(0);
+        }
+        self.wait_for_room();
+        let changed = match self.storage() {
+            None => {
+                let changed = self.apply(entries, 0);
+                self.after_apply();
+                changed
+            }
+            Some(storage) => {
+                let r = self.request(entries, None);
+                storage.committer.commit(r.kind, r.payload, r.apply)?
+            }
+        };
+        Ok(changed)
+    }
+
+    /// The checks of [`KvStore::write`]: the writes as entries to apply.
+    fn validate(&self, writes: &[Write<'_>]) -> Result<Vec<(u64, Entry)>> {
         self.check_open()?;
         if writes.len() > MAX_BATCH_OPS {
             return Err(Error::invalid(format!(
@@ -341,34 +363,37 @@ impl KvStore {
                 "a batch holds at most {MAX_BATCH_BYTES} value bytes, got {total}; split it"
             )));
         }
+        Ok(entries)
+    }
+
+    /// A validated batch as a WAL frame and the apply that follows it.
+    fn request(self: &Arc<Self>, entries: Vec<(u64, Entry)>, tag: Option<u64>) -> Request {
+        let ops: Vec<records::KvOp<'_>> =
+            entries.iter().map(|(k, e)| records::KvOp { op: e.kind as u8, key: *k, value: &e.value }).collect();
+        let payload = records::encode_kv(&ops);
+        drop(ops);
+        let me = Arc::clone(self);
+        Request {
+            kind: FrameKind::KvBatch,
+            payload,
+            tag,
+            apply: Box::new(move |seq| {
+                let changed = me.apply(entries, seq);
+                me.after_apply();
+                changed
+            }),
+        }
+    }
+
+    /// Validate a batch of [`crate::Database::write_group`] and return its frame (`None`:
+    /// an empty batch needs none). Durable stores only.
+    pub(crate) fn prepare(self: &Arc<Self>, writes: &[Write<'_>], tag: Option<u64>) -> Result<Option<Request>> {
+        let entries = self.validate(writes)?;
         if entries.is_empty() {
-            return Ok(0);
+            return Ok(None);
         }
         self.wait_for_room();
-        let changed = match self.storage() {
-            None => {
-                let changed = self.apply(entries, 0);
-                self.after_apply();
-                changed
-            }
-            Some(storage) => {
-                let ops: Vec<records::KvOp<'_>> =
-                    entries.iter().map(|(k, e)| records::KvOp { op: e.kind as u8, key: *k, value: &e.value }).collect();
-                let payload = records::encode_kv(&ops);
-                drop(ops);
-                let me = Arc::clone(self);
-                storage.committer.commit(
-                    FrameKind::KvBatch,
-                    payload,
-                    Box::new(move |seq| {
-                        let changed = me.apply(entries, seq);
-                        me.after_apply();
-                        changed
-                    }),
-                )?
-            }
-        };
-        Ok(changed)
+        Ok(Some(self.request(entries, tag)))
     }
 
     /// Bookkeeping after a logged write: the WAL floor, a background flush when full.

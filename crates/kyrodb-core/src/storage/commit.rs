@@ -12,6 +12,7 @@
 //! whole. Until then memory must never be written out as if it were a consistent state:
 //! [`Committer::check_memory_persistable`] refuses every manifest update.
 
+use super::manifest::TagEntry;
 use super::wal::{self, FrameKind, WalWriter};
 use crate::error::{Error, Result};
 use crate::sync::{Condvar, Mutex};
@@ -39,9 +40,44 @@ pub enum Durability {
 /// frame's sequence number; returns the caller's result.
 pub type Apply = Box<dyn FnOnce(u64) -> usize + Send>;
 
+/// One write for [`Committer::commit_many`]: its frame's kind and payload, an optional tag
+/// logged in the same frame, and what to do once it is logged.
+pub struct Request {
+    /// Frame kind.
+    pub kind: FrameKind,
+    /// Frame payload.
+    pub payload: Vec<u8>,
+    /// The writer's tag ([`Committer::last_tag`]).
+    pub tag: Option<u64>,
+    /// Apply to memory.
+    pub apply: Apply,
+}
+
 struct Slot {
-    request: Mutex<Option<(FrameKind, Vec<u8>, Apply)>>,
+    request: Mutex<Option<Request>>,
     result: Mutex<Option<Result<usize>>>,
+    /// Shared by the slots of one [`Committer::commit_many`]: the error of the first that
+    /// failed, after which the others are not attempted (their order would be broken).
+    chain: Option<Arc<Mutex<Option<Error>>>>,
+}
+
+impl Slot {
+    fn fail(&self, e: Error) {
+        if let Some(c) = &self.chain {
+            c.lock().get_or_insert_with(|| e.clone());
+        }
+        *self.result.lock() = Some(Err(e));
+    }
+}
+
+/// The later of two tags by position; on a tie `b` (the tag of a manifest change made
+/// after the frame at the same position was logged).
+pub fn later_tag(a: Option<TagEntry>, b: Option<TagEntry>) -> Option<TagEntry> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(if x.seq > y.seq { x } else { y }),
+        (x, None) => x,
+        (None, y) => y,
+    }
 }
 
 #[derive(Default)]
@@ -94,11 +130,25 @@ pub struct Committer {
     /// memory (`u64::MAX`: none). Its writes have set no WAL floor yet, so a checkpoint
     /// must keep its frames ([`Committer::unapplied_from`]).
     applying_from: crate::sync::AtomicU64,
+    /// The last tag applied (recovered at open), and the last one a manifest holds.
+    tags: Mutex<Tags>,
+}
+
+#[derive(Default)]
+struct Tags {
+    last: Option<TagEntry>,
+    in_manifest: Option<TagEntry>,
 }
 
 impl Committer {
-    /// A committer appending to `wal`.
-    pub fn new(wal: WalWriter, durability: Durability) -> Committer {
+    /// A committer appending to `wal`; `last_tag` is the last tag recovery found.
+    /// `in_manifest` the one the manifest holds.
+    pub fn new(
+        wal: WalWriter,
+        durability: Durability,
+        last_tag: Option<TagEntry>,
+        in_manifest: Option<TagEntry>,
+    ) -> Committer {
         Committer {
             counters: CommitCounters::default(),
             queue: Mutex::new(Queue::default()),
@@ -109,7 +159,54 @@ impl Committer {
             read_only: Mutex::new(None),
             apply_panicked: Mutex::new(None),
             applying_from: crate::sync::AtomicU64::new(u64::MAX),
+            tags: Mutex::new(Tags { last: later_tag(in_manifest, last_tag), in_manifest }),
         }
+    }
+
+    /// The last tag applied: the tag of the tagged frame applied last, or of a tagged
+    /// manifest change (create or drop of a collection) made after it.
+    pub fn last_tag(&self) -> Option<TagEntry> {
+        self.tags.lock().last
+    }
+
+    /// A manifest recording `tag` was written.
+    pub fn note_manifest_tag(&self, tag: Option<TagEntry>) {
+        let mut t = self.tags.lock();
+        t.last = later_tag(t.last, tag);
+        t.in_manifest = later_tag(t.in_manifest, tag);
+    }
+
+    /// The sequence number of the frame holding the last tag while no manifest holds it:
+    /// the WAL must keep that frame (read under the WAL lock, after
+    /// [`Committer::unapplied_from`], like the stores' floors).
+    pub fn uncovered_tag(&self) -> Option<u64> {
+        let t = self.tags.lock();
+        match (t.last, t.in_manifest) {
+            (Some(last), Some(m)) if last.seq <= m.seq => None,
+            (Some(last), _) => Some(last.seq),
+            (None, _) => None,
+        }
+    }
+
+    /// Before a manifest records a tag: make every frame written so far durable (only the
+    /// `normal` mode has written frames that are not; `none` never syncs).
+    pub fn sync_for_manifest(&self) -> Result<()> {
+        match self.durability {
+            Durability::Normal { .. } => self.sync_if_dirty(),
+            Durability::Full | Durability::None => Ok(()),
+        }
+    }
+
+    /// `Err(INVALID_ARGUMENT)` when a payload of `len` bytes is over the frame limit.
+    pub fn check_frame_size(len: usize, tagged: bool) -> Result<()> {
+        let need = wal::tagged_frame_len(len, tagged);
+        if need > wal::MAX_FRAME {
+            return Err(Error::invalid(format!(
+                "this batch needs {need} bytes in the log, over the {} byte limit of one batch; split it",
+                wal::MAX_FRAME
+            )));
+        }
+        Ok(())
     }
 
     /// The first sequence number in the WAL that may not be reflected in memory yet
@@ -149,27 +246,55 @@ impl Committer {
     /// Log one frame and, once it is durable (per the mode), run `apply` with its sequence
     /// number. Returns `apply`'s result; on error nothing was applied.
     pub fn commit(&self, kind: FrameKind, payload: Vec<u8>, apply: Apply) -> Result<usize> {
-        self.check_writable()?;
-        if wal::frame_len(payload.len()) > wal::MAX_FRAME {
-            return Err(Error::invalid(format!(
-                "this batch needs {} bytes in the log, over the {} byte limit of one batch; split it",
-                wal::frame_len(payload.len()),
-                wal::MAX_FRAME
-            )));
+        self.commit_many(vec![Request { kind, payload, tag: None, apply }]).pop().unwrap_or(Err(Error::Closed))
+    }
+
+    /// Log several frames, consecutive and in the given order, in as few groups as their
+    /// size allows (one `write` and one fsync per group; one group up to 64 MiB), and apply
+    /// each once it is durable. One result per request, in order. A group that fails to be
+    /// logged fails every request in it and applies none; the requests of later groups are
+    /// still attempted only if the earlier ones were logged.
+    pub fn commit_many(&self, requests: Vec<Request>) -> Vec<Result<usize>> {
+        if let Err(e) = self.check_writable() {
+            return requests.iter().map(|_| Err(e.clone())).collect();
         }
-        let slot = Arc::new(Slot { request: Mutex::new(Some((kind, payload, apply))), result: Mutex::new(None) });
+        let mut slots = Vec::with_capacity(requests.len());
+        let mut results: Vec<Option<Result<usize>>> = Vec::with_capacity(requests.len());
+        let chain = (requests.len() > 1).then(|| Arc::new(Mutex::new(None)));
+        for r in requests {
+            match Committer::check_frame_size(r.payload.len(), r.tag.is_some()) {
+                Ok(()) => {
+                    let slot = Slot { request: Mutex::new(Some(r)), result: Mutex::new(None), chain: chain.clone() };
+                    slots.push((results.len(), Arc::new(slot)));
+                    results.push(None);
+                }
+                Err(e) => results.push(Some(Err(e))),
+            }
+        }
         let mut q = self.queue.lock();
-        q.pending.push_back(Arc::clone(&slot));
+        // Pushed under one hold: nobody else's frame comes between them.
+        for (_, slot) in &slots {
+            q.pending.push_back(Arc::clone(slot));
+        }
+        let mut waiting = slots.len();
         loop {
-            if let Some(r) = slot.result.lock().take() {
-                return r;
+            for (i, slot) in &slots {
+                if results[*i].is_none() {
+                    if let Some(r) = slot.result.lock().take() {
+                        results[*i] = Some(r);
+                        waiting -= 1;
+                    }
+                }
+            }
+            if waiting == 0 {
+                return results.into_iter().map(|r| r.unwrap_or(Err(Error::Closed))).collect();
             }
             if !q.leader {
                 q.leader = true;
                 let mut group = Vec::new();
                 let mut bytes = 0;
                 while let Some(s) = q.pending.front() {
-                    let len = s.request.lock().as_ref().map_or(0, |r| r.1.len());
+                    let len = s.request.lock().as_ref().map_or(0, |r| r.payload.len());
                     if !group.is_empty() && bytes + len > GROUP_BYTES {
                         break;
                     }
@@ -196,10 +321,26 @@ impl Committer {
     }
 
     fn run_group(&self, group: Vec<Arc<Slot>>) {
-        let requests: Vec<(FrameKind, Vec<u8>, Apply)> = group.iter().filter_map(|s| s.request.lock().take()).collect();
+        // A slot whose predecessor of the same `commit_many` failed is not attempted.
+        let group: Vec<Arc<Slot>> = group
+            .into_iter()
+            .filter(|s| match s.chain.as_ref().and_then(|c| c.lock().clone()) {
+                Some(e) => {
+                    *s.result.lock() = Some(Err(Error::Internal(format!(
+                        "not attempted: an earlier write of the same group failed ({e})"
+                    ))));
+                    false
+                }
+                None => true,
+            })
+            .collect();
+        if group.is_empty() {
+            return;
+        }
+        let requests: Vec<Request> = group.iter().filter_map(|s| s.request.lock().take()).collect();
         let fail_all = |e: Error| {
             for s in &group {
-                *s.result.lock() = Some(Err(e.clone()));
+                s.fail(e.clone());
             }
         };
         let first_seq = {
@@ -209,9 +350,11 @@ impl Committer {
                 return fail_all(e);
             }
             let first_seq = w.next_seq();
-            let mut buf = Vec::with_capacity(requests.iter().map(|r| wal::frame_len(r.1.len())).sum());
-            for (i, (kind, payload, _)) in requests.iter().enumerate() {
-                wal::encode_frame(&mut buf, *kind, first_seq + i as u64, payload);
+            let mut buf = Vec::with_capacity(
+                requests.iter().map(|r| wal::tagged_frame_len(r.payload.len(), r.tag.is_some())).sum(),
+            );
+            for (i, r) in requests.iter().enumerate() {
+                wal::encode_tagged_frame(&mut buf, r.kind, first_seq + i as u64, &r.payload, r.tag);
             }
             if let Err(e) = w.append(&buf, requests.len() as u64) {
                 if e.fatal {
@@ -245,8 +388,16 @@ impl Committer {
         };
         let durable = if self.durability == Durability::Full { "" } else { " if it reached the disk" };
         let mut panicked_at = None;
-        for (i, ((_, _, apply), slot)) in requests.into_iter().zip(&group).enumerate() {
+        for (i, (Request { apply, tag, .. }, slot)) in requests.into_iter().zip(&group).enumerate() {
             let seq = first_seq + i as u64;
+            if let (Some(tag), None) = (tag, panicked_at) {
+                // Noted before the apply: a checkpoint that sees the write applied writes a
+                // manifest holding this tag (or a later one), so the tag outlives the frame.
+                let mut t = self.tags.lock();
+                if t.last.is_none_or(|t| seq > t.seq) {
+                    t.last = Some(TagEntry { seq, tag });
+                }
+            }
             let r = match panicked_at {
                 // Memory holds part of an earlier frame: applying more on top of it could
                 // only make it worse. This frame is logged too; reopening applies it.
@@ -268,7 +419,10 @@ impl Committer {
                     }
                 },
             };
-            *slot.result.lock() = Some(r);
+            match r {
+                Ok(n) => *slot.result.lock() = Some(Ok(n)),
+                Err(e) => slot.fail(e),
+            }
         }
         // After a panic, frames from `first_seq` on may have set no floor (or half of one):
         // `applying_from` stays, so that no WAL trim removes them before the reopen.

@@ -122,6 +122,7 @@ pub fn read_wal(bytes: &[u8], dir: &Path) -> Option<usize> {
                 std::hint::black_box((op.key, op.value.len()));
             })
             .is_ok(),
+            wal::FrameKind::Tag => frame.tag.is_some(),
         };
         decoded += ok as usize;
         Ok(())

@@ -87,6 +87,17 @@ pub struct KvEntry {
     pub runs: Vec<RunEntry>,
 }
 
+/// A writer's tag and its position among the writes (the WAL sequence number of the frame
+/// that carried it, or for a tagged create or drop of a collection the last sequence number
+/// logged before it).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TagEntry {
+    /// Position.
+    pub seq: u64,
+    /// The tag.
+    pub tag: u64,
+}
+
 /// The manifest body.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -104,6 +115,10 @@ pub struct Manifest {
     /// The key-value store (absent in manifests written before it existed).
     #[serde(default)]
     pub kv: KvEntry,
+    /// The last tag applied when this manifest was written (absent before tags existed,
+    /// and while no write was ever tagged). Tagged WAL frames after `seq` are newer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_tag: Option<TagEntry>,
 }
 
 impl Manifest {
@@ -116,6 +131,7 @@ impl Manifest {
             next_seq: 1,
             collections: Vec::new(),
             kv: KvEntry::default(),
+            last_tag: None,
         }
     }
 

@@ -223,6 +223,8 @@ pub struct Replayed {
     pub files: Vec<(u64, PathBuf)>,
     /// Length of the last file after any truncation.
     pub last_len: u64,
+    /// Format version of the last file.
+    pub last_version: u32,
     /// Sequence number after the last good frame.
     pub next_seq: u64,
     /// What salvage dropped, or what a torn tail cut (empty when the log was clean).
@@ -278,10 +280,12 @@ pub fn replay_wal(
     // A crash while creating a WAL file can leave it without a complete header. The last
     // file's mapping, made here, is reused by the scan below.
     let mut last_map: Option<LogBytes> = None;
+    let mut last_version = wal::VERSION;
     while let Some((first, path)) = files.last().cloned() {
         let map = map_log(&path)?;
-        if wal::check_header(&path, &map, db_id, first)?.is_some() {
+        if let Some(version) = wal::check_header(&path, &map, db_id, first)? {
             last_map = Some(map);
+            last_version = version;
             break;
         }
         drop(map);
@@ -333,7 +337,7 @@ pub fn replay_wal(
                 // Cut the log at the damage: keep the good prefix of this file (its frames were
                 // applied by the failed scan), drop the rest and every later file.
                 let what = what.clone();
-                let header_ok = matches!(wal::check_header(&path, bytes, db_id, first), Ok(Some(())));
+                let header_ok = matches!(wal::check_header(&path, bytes, db_id, first), Ok(Some(_)));
                 let dropped: Vec<PathBuf> = files.drain(i + 1..).map(|f| f.1).collect();
                 for p in &dropped {
                     let _ = std::fs::remove_file(p);
@@ -382,14 +386,14 @@ pub fn replay_wal(
         next_seq = 0;
         last_len = 0;
     }
-    Ok(Replayed { files, last_len, next_seq, report })
+    Ok(Replayed { files, last_len, last_version, next_seq, report })
 }
 
 /// Length of the good prefix of a damaged WAL file and the sequence number after it.
 fn good_prefix(path: &Path, bytes: &[u8], first: u64) -> (u64, u64) {
     let mut good = (wal::FILE_HEADER as u64, first);
     let _ = wal::scan_file(path, bytes, first, false, &mut |f| {
-        good = (f.offset + wal::frame_len(f.payload.len()) as u64, f.seq + 1);
+        good = (f.offset + f.len, f.seq + 1);
         Ok(())
     });
     good
@@ -397,22 +401,31 @@ fn good_prefix(path: &Path, bytes: &[u8], first: u64) -> (u64, u64) {
 
 impl Storage {
     /// Step 3: start writing. `replayed` is the result of [`replay_wal`].
+    /// `last_tag` is the last tag recovery found (the manifest's, or a later tagged frame's).
     pub fn start(
         opened: Opened,
         replayed: Replayed,
         durability: Durability,
         segment_checks: segment_file::Checks,
+        last_tag: Option<manifest::TagEntry>,
     ) -> Result<Arc<Storage>> {
         let Opened { dir, lock, manifest } = opened;
         let next_seq = replayed.next_seq.max(manifest.next_seq).max(1);
-        let writer =
-            wal::WalWriter::open(&wal_dir(&dir), manifest.database_id, replayed.files, replayed.last_len, next_seq)?;
+        let manifest_tag = manifest.last_tag;
+        let writer = wal::WalWriter::open(
+            &wal_dir(&dir),
+            manifest.database_id,
+            replayed.files,
+            replayed.last_len,
+            replayed.last_version,
+            next_seq,
+        )?;
         let storage = Arc::new(Storage {
             counters: MaintenanceCounters::default(),
             seg_dir: seg_dir(&dir),
             dir,
             lock: Mutex::new(Some(lock)),
-            committer: Committer::new(writer, durability),
+            committer: Committer::new(writer, durability, last_tag, manifest_tag),
             segment_checks,
             manifest: Mutex::new(manifest),
             floors: Mutex::new(HashMap::new()),
@@ -461,6 +474,10 @@ impl Storage {
     /// Change the manifest with `f` and write it (atomically). On failure the in-memory
     /// manifest is left as it was. Files the old manifest named and the new one does not
     /// are deleted afterwards.
+    ///
+    /// Every manifest records the last tag applied so far (`last_tag`), so that a tag
+    /// outlives the WAL frame that carried it once that frame is trimmed; `f` may set a
+    /// newer one itself (a tagged create or drop of a collection, [`Storage::tag_position`]).
     pub fn update_manifest(&self, f: impl FnOnce(&mut Manifest) -> Result<()>) -> Result<()> {
         // After a panic in the middle of an apply, memory is not a state the files may
         // record (see `storage::commit`).
@@ -470,17 +487,42 @@ impl Storage {
         }
         let mut m = self.manifest.lock();
         let mut next = m.clone();
+        // Read before `f` and before the sync below: the frame of this tag is written.
+        let applied = self.committer.last_tag();
         f(&mut next)?;
+        next.last_tag = commit::later_tag(applied, next.last_tag);
+        if next.last_tag != m.last_tag {
+            // The frames up to the tag must be on disk before a manifest says they were
+            // applied (in `full` mode they are already).
+            self.committer.sync_for_manifest()?;
+        }
         next.next_seq = next.next_seq.max(self.committer.next_seq());
         next.write(&self.dir)?;
         let before = m.live_files();
         let after = next.live_files();
+        self.committer.note_manifest_tag(next.last_tag);
         *m = next;
         drop(m);
         for gone in before.difference(&after) {
             let _ = std::fs::remove_file(self.seg_dir.join(segment_file::file_name(*gone)));
             let _ = std::fs::remove_file(self.seg_dir.join(deletes::file_name(*gone)));
             let _ = std::fs::remove_file(self.seg_dir.join(run_file::file_name(*gone)));
+        }
+        Ok(())
+    }
+
+    /// The position a tag of a change made outside the WAL (creating or dropping a
+    /// collection) takes in the order of tags: the sequence number of the last frame
+    /// logged. Call inside [`Storage::update_manifest`] (the manifest lock orders it).
+    pub fn tag_position(&self) -> u64 {
+        self.committer.next_seq().saturating_sub(1)
+    }
+
+    /// Write the manifest if the last tag is only in the WAL (so a flush can drop every
+    /// WAL file).
+    pub fn cover_tag(&self) -> Result<()> {
+        if self.committer.uncovered_tag().is_some() {
+            self.update_manifest(|_| Ok(()))?;
         }
         Ok(())
     }
@@ -503,7 +545,9 @@ impl Storage {
             // Frames appended but not yet applied have set no floor: keep them. Read before
             // the floors (see `Committer::unapplied_from`).
             let unapplied = self.committer.unapplied_from();
-            let needed_from = self.floors.lock().values().copied().min().unwrap_or(u64::MAX).min(unapplied);
+            // The frame of the last tag, until a manifest holds the tag.
+            let tag = self.committer.uncovered_tag().unwrap_or(u64::MAX);
+            let needed_from = self.floors.lock().values().copied().min().unwrap_or(u64::MAX).min(unapplied).min(tag);
             if rotate || needed_from >= w.next_seq() {
                 w.rotate_if_needed(true)?;
             }

@@ -6,7 +6,7 @@
 //! ```text
 //! file header (40 bytes)
 //!   0  magic "KYRODBWL"       8
-//!   8  format version u32     (1)
+//!   8  format version u32     (2; version 1 files are read: their frames have no flags)
 //!  12  reserved u32           (0)
 //!  16  database id u64
 //!  24  first sequence u64     sequence number of the file's first frame
@@ -14,11 +14,15 @@
 //!  36  crc32c u32             of bytes 0..36
 //! frame
 //!   0  length u32             whole frame, header and trailer included
-//!   4  kind u8, reserved [u8; 3]
+//!   4  kind u8, flags u8, reserved [u8; 2]
 //!   8  sequence u64           previous frame's + 1
-//!  16  payload                length − 20 bytes
+//!  16  payload                length − 20 bytes (− 8 with a tag)
+//!   …  tag u64                only with flag bit 0 ([`FLAG_TAGGED`])
 //!   …  crc32c u32             of the frame's bytes before it
 //! ```
+//!
+//! A tag is an opaque `u64` the writer attaches to a write ([`crate::Database::last_tag`]):
+//! it is in the same frame as the write, so it is recovered exactly when the write is.
 
 use super::codec::{le_u32, le_u64};
 use super::fs;
@@ -28,8 +32,16 @@ use std::path::{Path, PathBuf};
 
 /// File magic.
 pub const MAGIC: &[u8; 8] = b"KYRODBWL";
-/// Format version written and accepted.
-pub const VERSION: u32 = 1;
+/// Format version written. Version 1 (no frame flags: the byte was always 0) is read too;
+/// a file of an older version is never appended to (a new file is started), so that an
+/// older release refuses a log holding tagged frames instead of misreading them.
+pub const VERSION: u32 = 2;
+/// Oldest format version read.
+pub const MIN_VERSION: u32 = 1;
+/// Frame flag: an 8-byte tag follows the payload.
+pub const FLAG_TAGGED: u8 = 1;
+/// Bytes of a frame's tag.
+pub const TAG_BYTES: usize = 8;
 /// File header bytes.
 pub const FILE_HEADER: usize = 40;
 /// Frame header bytes (length, kind, reserved, sequence).
@@ -51,6 +63,9 @@ pub enum FrameKind {
     Delete = 2,
     /// Puts and deletes of the key-value store.
     KvBatch = 3,
+    /// Nothing but a tag (empty payload; version 2 files only): a tagged write that was
+    /// refused still records its tag ([`crate::Database::write_group`]).
+    Tag = 4,
 }
 
 impl FrameKind {
@@ -59,6 +74,7 @@ impl FrameKind {
             1 => Some(FrameKind::Upsert),
             2 => Some(FrameKind::Delete),
             3 => Some(FrameKind::KvBatch),
+            4 => Some(FrameKind::Tag),
             _ => None,
         }
     }
@@ -98,21 +114,35 @@ fn header_bytes(db_id: u64, first_seq: u64) -> [u8; FILE_HEADER] {
     h
 }
 
-/// Append one encoded frame to `buf`.
+/// Append one encoded frame without a tag to `buf`.
 pub fn encode_frame(buf: &mut Vec<u8>, kind: FrameKind, seq: u64, payload: &[u8]) {
+    encode_tagged_frame(buf, kind, seq, payload, None)
+}
+
+/// Append one encoded frame to `buf`, with `tag` after the payload when given.
+pub fn encode_tagged_frame(buf: &mut Vec<u8>, kind: FrameKind, seq: u64, payload: &[u8], tag: Option<u64>) {
     let start = buf.len();
-    let len = (FRAME_HEADER + payload.len() + FRAME_TRAILER) as u32;
+    let len = (tagged_frame_len(payload.len(), tag.is_some())) as u32;
     buf.extend_from_slice(&len.to_le_bytes());
-    buf.extend_from_slice(&[kind as u8, 0, 0, 0]);
+    let flags = if tag.is_some() { FLAG_TAGGED } else { 0 };
+    buf.extend_from_slice(&[kind as u8, flags, 0, 0]);
     buf.extend_from_slice(&seq.to_le_bytes());
     buf.extend_from_slice(payload);
+    if let Some(t) = tag {
+        buf.extend_from_slice(&t.to_le_bytes());
+    }
     let crc = crc32c::crc32c(&buf[start..]);
     buf.extend_from_slice(&crc.to_le_bytes());
 }
 
-/// Bytes a frame with `payload_len` payload bytes takes.
+/// Bytes a frame with `payload_len` payload bytes and no tag takes.
 pub fn frame_len(payload_len: usize) -> usize {
     FRAME_HEADER + payload_len + FRAME_TRAILER
+}
+
+/// Bytes a frame with `payload_len` payload bytes takes, with a tag if `tagged`.
+pub fn tagged_frame_len(payload_len: usize, tagged: bool) -> usize {
+    frame_len(payload_len) + if tagged { TAG_BYTES } else { 0 }
 }
 
 /// The appending end of the log. Only the group-commit leader touches it.
@@ -141,10 +171,19 @@ impl WalWriter {
     /// Continue the log: append to the last file of `files` (which recovery has already
     /// checked and truncated to its last good frame, `len` bytes), or start a new file when
     /// there is none or it is full.
-    pub fn open(dir: &Path, db_id: u64, mut files: Vec<(u64, PathBuf)>, len: u64, next_seq: u64) -> Result<WalWriter> {
+    /// `last_version` is the format version of the last file: one older than [`VERSION`]
+    /// is left as it is and a new file started.
+    pub fn open(
+        dir: &Path,
+        db_id: u64,
+        mut files: Vec<(u64, PathBuf)>,
+        len: u64,
+        last_version: u32,
+        next_seq: u64,
+    ) -> Result<WalWriter> {
         let older_bytes: u64 = files[..files.len().saturating_sub(1)].iter().map(|(_, p)| file_size(p)).sum();
         if let Some((_, path)) = files.last() {
-            if len < ROTATE_BYTES {
+            if len < ROTATE_BYTES && last_version == VERSION {
                 let file = OpenOptions::new()
                     .append(true)
                     .open(path)
@@ -161,7 +200,7 @@ impl WalWriter {
                 });
             }
         }
-        // The last file is full: it joins the older ones.
+        // The last file is full (or of an older version): it joins the older ones.
         let older_bytes = older_bytes + if files.is_empty() { 0 } else { len };
         let (file, path) = create_file(dir, db_id, next_seq)?;
         files.push((next_seq, path));
@@ -276,8 +315,12 @@ pub struct Frame<'a> {
     pub kind: FrameKind,
     /// Payload bytes.
     pub payload: &'a [u8],
+    /// The writer's tag, if the frame carries one.
+    pub tag: Option<u64>,
     /// Offset of the frame in its file.
     pub offset: u64,
+    /// Bytes of the whole frame (header, payload, tag, checksum).
+    pub len: u64,
 }
 
 /// How the scan of one file ended.
@@ -306,8 +349,8 @@ fn corruption(path: &Path, offset: u64, what: &str) -> Error {
 
 /// Check a WAL file's header: it must name this database and the expected first sequence.
 /// A file with nothing but a partial header (and zeros) is reported as `Ok(None)` (a crash
-/// while creating it); anything else wrong is corruption.
-pub fn check_header(path: &Path, bytes: &[u8], db_id: u64, first_seq: u64) -> Result<Option<()>> {
+/// while creating it); anything else wrong is corruption. Returns the format version.
+pub fn check_header(path: &Path, bytes: &[u8], db_id: u64, first_seq: u64) -> Result<Option<u32>> {
     // The header is written and synced before any frame: a file whose non-zero bytes all
     // lie inside the header region holds no frames — a crash while creating it.
     let non_zero_end = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
@@ -320,7 +363,7 @@ pub fn check_header(path: &Path, bytes: &[u8], db_id: u64, first_seq: u64) -> Re
         return Err(corruption(path, 0, "damaged WAL file header (bad magic or checksum)"));
     }
     let version = le_u32(h, 8);
-    if version != VERSION {
+    if !(MIN_VERSION..=VERSION).contains(&version) {
         return Err(corruption(path, 8, &format!("unsupported WAL format version {version}")));
     }
     let id = le_u64(h, 16);
@@ -331,7 +374,7 @@ pub fn check_header(path: &Path, bytes: &[u8], db_id: u64, first_seq: u64) -> Re
     if first != first_seq {
         return Err(corruption(path, 24, &format!("WAL file header says sequence {first}, its name {first_seq}")));
     }
-    Ok(Some(()))
+    Ok(Some(version))
 }
 
 /// Whether a frame with a valid checksum and a sequence number ≥ `seq` starts anywhere at
@@ -393,6 +436,18 @@ pub fn scan_file(
                 return Err(corruption(path, pos as u64, &format!("unknown frame kind {}", rest[4])));
             } else if frame_seq != seq {
                 return Err(corruption(path, pos as u64, &format!("frame sequence {frame_seq}, expected {seq}")));
+            } else if rest[5] & !FLAG_TAGGED != 0 {
+                return Err(corruption(path, pos as u64 + 5, &format!("unknown frame flags {:#x}", rest[5])));
+            } else if rest[5] & FLAG_TAGGED != 0 && declared < FRAME_HEADER + TAG_BYTES + FRAME_TRAILER {
+                return Err(corruption(
+                    path,
+                    pos as u64,
+                    &format!("tagged frame of {declared} bytes has no room for its tag"),
+                ));
+            } else if rest[4] == FrameKind::Tag as u8
+                && (rest[5] & FLAG_TAGGED == 0 || declared != FRAME_HEADER + TAG_BYTES + FRAME_TRAILER)
+            {
+                return Err(corruption(path, pos as u64, "a tag frame without a tag, or with a payload"));
             } else {
                 None
             }
@@ -404,7 +459,13 @@ pub fn scan_file(
             return Err(corruption(path, pos as u64, &what));
         }
         let kind = FrameKind::from_u8(rest[4]).ok_or_else(|| corruption(path, pos as u64, "unknown frame kind"))?;
-        apply(Frame { seq, kind, payload: &rest[FRAME_HEADER..declared - FRAME_TRAILER], offset: pos as u64 })?;
+        let body_end = declared - FRAME_TRAILER;
+        let (payload, tag) = if rest[5] & FLAG_TAGGED != 0 {
+            (&rest[FRAME_HEADER..body_end - TAG_BYTES], Some(le_u64(rest, body_end - TAG_BYTES)))
+        } else {
+            (&rest[FRAME_HEADER..body_end], None)
+        };
+        apply(Frame { seq, kind, payload, tag, offset: pos as u64, len: declared as u64 })?;
         seq += 1;
         pos += declared;
     }

@@ -39,6 +39,7 @@ use super::segment::{Segment, SegmentFiles};
 use super::topk::Candidate;
 use crate::cache::query::{next_collection_id, Entry, Marks, QueryCache, QueryKey};
 use crate::error::{Error, Result};
+use crate::storage::commit::Request;
 use crate::storage::manifest::SegmentEntry;
 use crate::storage::wal::FrameKind;
 use crate::storage::{deletes, records, segment_file, Storage};
@@ -52,6 +53,56 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub use super::row::MAX_METADATA_BYTES;
+
+/// An upsert that passed its checks (and the backlog wait): ready to log and apply.
+struct ValidUpsert {
+    ids: Vec<u64>,
+    names: Option<Vec<Arc<str>>>,
+    vectors: Vec<f32>,
+    metadata: Vec<Option<Arc<RowMeta>>>,
+}
+
+/// A collection write of [`crate::Database::write_group`].
+#[derive(Debug)]
+pub enum CollectionWrite {
+    /// [`Collection::upsert`].
+    Upsert {
+        /// Ids.
+        ids: Vec<u64>,
+        /// Row-major vectors.
+        vectors: Vec<f32>,
+        /// Metadata JSON per row.
+        metadata: Option<Vec<Option<String>>>,
+    },
+    /// [`Collection::upsert_named`].
+    UpsertNamed {
+        /// String ids.
+        names: Vec<String>,
+        /// Row-major vectors.
+        vectors: Vec<f32>,
+        /// Metadata JSON per row.
+        metadata: Option<Vec<Option<String>>>,
+    },
+    /// [`Collection::delete`].
+    Delete {
+        /// Ids.
+        ids: Vec<u64>,
+    },
+    /// [`Collection::delete_named`].
+    DeleteNamed {
+        /// String ids.
+        names: Vec<String>,
+    },
+}
+
+impl CollectionWrite {
+    /// Whether its checks read the collection's rows (deletes look up which ids are live,
+    /// string-id upserts look for a different string with the same key): such a write must
+    /// be validated after the writes before it are applied.
+    pub(crate) fn reads_state(&self) -> bool {
+        !matches!(self, CollectionWrite::Upsert { .. })
+    }
+}
 
 /// Kills remembered for the query cache's revalidation; an entry older than that many
 /// kills is dropped instead of checked.
@@ -650,6 +701,17 @@ impl Collection {
         vectors: Vec<f32>,
         metadata: Option<Vec<Option<String>>>,
     ) -> Result<usize> {
+        let valid = self.validate_upsert_named(names, vectors, metadata)?;
+        self.upsert_valid(valid)
+    }
+
+    /// The checks of [`Collection::upsert_named`].
+    fn validate_upsert_named(
+        self: &Arc<Self>,
+        names: Vec<String>,
+        vectors: Vec<f32>,
+        metadata: Option<Vec<Option<String>>>,
+    ) -> Result<ValidUpsert> {
         self.check_usable()?;
         self.expect_ids(IdType::String)?;
         if names.len() > MAX_BATCH {
@@ -679,7 +741,7 @@ impl Collection {
                 }
             }
         }
-        self.upsert_rows(keys, Some(names), vectors, metadata)
+        self.validate_rows(keys, Some(names), vectors, metadata)
     }
 
     /// Insert or replace vectors. `vectors` is row-major, `ids.len() * dimension` long;
@@ -691,19 +753,31 @@ impl Collection {
         vectors: Vec<f32>,
         metadata: Option<Vec<Option<String>>>,
     ) -> Result<usize> {
-        self.check_usable()?;
-        self.expect_ids(IdType::U64)?;
-        self.upsert_rows(ids.to_vec(), None, vectors, metadata)
+        let valid = self.validate_upsert(ids.to_vec(), vectors, metadata)?;
+        self.upsert_valid(valid)
     }
 
-    /// The write path of both id types: `ids` are row keys, `names` the string ids.
-    fn upsert_rows(
+    /// The checks of [`Collection::upsert`].
+    fn validate_upsert(
+        self: &Arc<Self>,
+        ids: Vec<u64>,
+        vectors: Vec<f32>,
+        metadata: Option<Vec<Option<String>>>,
+    ) -> Result<ValidUpsert> {
+        self.check_usable()?;
+        self.expect_ids(IdType::U64)?;
+        self.validate_rows(ids, None, vectors, metadata)
+    }
+
+    /// The checks of both id types (`ids` are row keys, `names` the string ids), then the
+    /// wait for the unindexed backlog: what is left is to log and apply.
+    fn validate_rows(
         self: &Arc<Self>,
         ids: Vec<u64>,
         names: Option<Vec<Arc<str>>>,
         mut vectors: Vec<f32>,
         metadata: Option<Vec<Option<String>>>,
-    ) -> Result<usize> {
+    ) -> Result<ValidUpsert> {
         // How errors name row `i`: its string id, or its number.
         let label =
             |i: usize| -> String { names.as_ref().map_or_else(|| ids[i].to_string(), |n| format!("{:?}", &*n[i])) };
@@ -751,27 +825,73 @@ impl Collection {
             return Err(Error::invalid("the hot tier holds at most 2^32 − 1 rows; call buildIndex()"));
         }
         self.wait_for_backlog(n, hot_live)?;
+        Ok(ValidUpsert { ids, names, vectors, metadata })
+    }
+
+    /// Log (when durable) and apply a validated upsert.
+    fn upsert_valid(self: &Arc<Self>, valid: ValidUpsert) -> Result<usize> {
+        let n = valid.ids.len();
         match self.storage() {
             None => {
+                let ValidUpsert { ids, names, vectors, metadata } = valid;
                 self.apply_upsert(&ids, names, &vectors, metadata, 0);
             }
             Some(storage) => {
-                let metas: Vec<Option<&str>> = metadata.iter().map(|m| m.as_ref().map(|m| &*m.json)).collect();
-                let payload = records::encode_upsert(self.id, dim, &ids, &vectors, &metas, names.as_deref());
-                let me = Arc::clone(self);
-                storage.committer.commit(
-                    FrameKind::Upsert,
-                    payload,
-                    Box::new(move |seq| {
-                        me.apply_upsert(&ids, names, &vectors, metadata, seq);
-                        n
-                    }),
-                )?;
+                let r = self.upsert_request(valid, None);
+                storage.committer.commit(r.kind, r.payload, r.apply)?;
             }
         }
+        self.after_write();
+        Ok(n)
+    }
+
+    /// A validated upsert as a WAL frame and the apply that follows it.
+    fn upsert_request(self: &Arc<Self>, valid: ValidUpsert, tag: Option<u64>) -> Request {
+        let ValidUpsert { ids, names, vectors, metadata } = valid;
+        let n = ids.len();
+        let metas: Vec<Option<&str>> = metadata.iter().map(|m| m.as_ref().map(|m| &*m.json)).collect();
+        let payload = records::encode_upsert(self.id, self.config.dimension, &ids, &vectors, &metas, names.as_deref());
+        drop(metas);
+        let me = Arc::clone(self);
+        Request {
+            kind: FrameKind::Upsert,
+            payload,
+            tag,
+            apply: Box::new(move |seq| {
+                me.apply_upsert(&ids, names, &vectors, metadata, seq);
+                n
+            }),
+        }
+    }
+
+    /// After a write: start the background build a full hot tier calls for.
+    pub(crate) fn after_write(self: &Arc<Self>) {
         let hot_live = self.state.read().hot.live();
         self.maybe_build_in_background(hot_live);
-        Ok(n)
+    }
+
+    /// Validate a write of [`crate::Database::write_group`] against the state now and
+    /// return its frame (`None`: a delete of ids none of which is live needs none).
+    /// Durable collections only.
+    pub(crate) fn prepare(self: &Arc<Self>, write: CollectionWrite, tag: Option<u64>) -> Result<Option<Request>> {
+        match write {
+            CollectionWrite::Upsert { ids, vectors, metadata } => {
+                let valid = self.validate_upsert(ids, vectors, metadata)?;
+                Ok(Some(self.upsert_request(valid, tag)))
+            }
+            CollectionWrite::UpsertNamed { names, vectors, metadata } => {
+                let valid = self.validate_upsert_named(names, vectors, metadata)?;
+                Ok(Some(self.upsert_request(valid, tag)))
+            }
+            CollectionWrite::Delete { ids } => {
+                let present = self.present_ids(&ids)?;
+                Ok(self.delete_request(present, tag))
+            }
+            CollectionWrite::DeleteNamed { names } => {
+                let present = self.present_names(&names)?;
+                Ok(self.delete_request(present, tag))
+            }
+        }
     }
 
     /// Apply a validated upsert (logged as frame `seq` when durable).
@@ -953,9 +1073,9 @@ impl Collection {
                 let rec = records::decode_delete(payload).map_err(bad)?;
                 self.apply_delete(&rec.ids, seq);
             }
-            FrameKind::KvBatch => {
+            FrameKind::KvBatch | FrameKind::Tag => {
                 return Err(Error::Corruption(format!(
-                    "WAL frame {seq}: a key-value batch for collection '{}'",
+                    "WAL frame {seq}: a key-value batch or tag frame for collection '{}'",
                     self.name
                 )))
             }
@@ -965,21 +1085,30 @@ impl Collection {
 
     /// Remove vectors by id; ids that are absent are ignored. Returns how many were removed.
     pub fn delete(self: &Arc<Self>, ids: &[u64]) -> Result<usize> {
+        let present = self.present_ids(ids)?;
+        self.delete_keys(present)
+    }
+
+    /// The checks of [`Collection::delete`], and the ids of `ids` live now.
+    fn present_ids(&self, ids: &[u64]) -> Result<Vec<u64>> {
         self.check_usable()?;
         self.expect_ids(IdType::U64)?;
         if ids.len() > MAX_BATCH {
             return Err(Error::invalid(format!("a batch holds at most {MAX_BATCH} ids, got {}", ids.len())));
         }
         // Every acknowledged write is already applied, so ids absent now need no log entry.
-        let present: Vec<u64> = {
-            let st = self.state.read();
-            ids.iter().copied().filter(|&id| st.find(id).is_some()).collect()
-        };
-        self.delete_keys(present)
+        let st = self.state.read();
+        Ok(ids.iter().copied().filter(|&id| st.find(id).is_some()).collect())
     }
 
     /// [`Collection::delete`] for a string-id collection.
     pub fn delete_named(self: &Arc<Self>, names: &[String]) -> Result<usize> {
+        let present = self.present_names(names)?;
+        self.delete_keys(present)
+    }
+
+    /// The checks of [`Collection::delete_named`], and the keys of the names live now.
+    fn present_names(&self, names: &[String]) -> Result<Vec<u64>> {
         self.check_usable()?;
         self.expect_ids(IdType::String)?;
         if names.len() > MAX_BATCH {
@@ -997,18 +1126,31 @@ impl Collection {
         };
         present.sort_unstable();
         present.dedup();
-        self.delete_keys(present)
+        Ok(present)
     }
 
     /// Delete the rows of `present` (keys found live just before).
     fn delete_keys(self: &Arc<Self>, present: Vec<u64>) -> Result<usize> {
         let Some(storage) = self.storage() else { return Ok(self.apply_delete(&present, 0)) };
+        match self.delete_request(present, None) {
+            None => Ok(0),
+            Some(r) => storage.committer.commit(r.kind, r.payload, r.apply),
+        }
+    }
+
+    /// The frame and apply of a delete of `present` (`None` when empty: nothing to log).
+    fn delete_request(self: &Arc<Self>, present: Vec<u64>, tag: Option<u64>) -> Option<Request> {
         if present.is_empty() {
-            return Ok(0);
+            return None;
         }
         let payload = records::encode_delete(self.id, &present);
         let me = Arc::clone(self);
-        storage.committer.commit(FrameKind::Delete, payload, Box::new(move |seq| me.apply_delete(&present, seq)))
+        Some(Request {
+            kind: FrameKind::Delete,
+            payload,
+            tag,
+            apply: Box::new(move |seq| me.apply_delete(&present, seq)),
+        })
     }
 
     /// The stored vector and metadata of `id`, or `None`.
