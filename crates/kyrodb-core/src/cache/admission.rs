@@ -9,16 +9,19 @@
 //! - **`Learned`**: a logistic model over features of the newcomer and the victim —
 //!   frequency at two time scales (the TinyLFU sketch and a second one halved ten times
 //!   as often), whether the newcomer was recently evicted or rejected (a ghost table),
-//!   how long the victim has been idle — predicts whether the newcomer will be asked for
-//!   again before the victim; it is admitted if that is more likely than not. The model
-//!   starts as the TinyLFU test and is retrained in the background on a bounded log of
-//!   lookups (fingerprints in a ring) and of the admission decisions taken: the label
-//!   of a decision is read off the log (which of the two keys came back first), so it
-//!   does not depend on what the cache did. Retraining is scheduled every half log of
-//!   lookups, copies the log (a bounded copy, under the cache lock, the only work done
-//!   there), and runs on its own thread with a bounded number of gradient steps; the new
-//!   weights are swapped in through atomics. A retrain still running when the next is
-//!   due makes that one skipped, never waited for: no search ever waits on training.
+//!   how long the victim has been idle — predicts whether admitting the newcomer pays:
+//!   whether it is asked for again while it would still be cached (within about one
+//!   cache's worth of lookups) and before the victim. It is admitted if that is more
+//!   likely than not. The model starts as the TinyLFU test and is retrained in the
+//!   background on a bounded log of lookups (fingerprints in a ring) and of the admission
+//!   decisions taken: a decision's label is read off the log, so it does not depend on
+//!   what the cache did. Labelled decisions are remembered across retrains (a ring as
+//!   long as the log) and the fit is pulled toward the TinyLFU weights, so a few noisy
+//!   outcomes cannot undo it. Retraining is scheduled every half log of lookups, copies
+//!   the logs (a bounded copy under the cache lock, the only work done there) and runs
+//!   on its own thread with a bounded number of gradient steps (`EPOCHS ×` the memory);
+//!   the new weights are swapped in through atomics. A retrain still running when the
+//!   next is due makes that one skipped, never waited for: no search waits on training.
 //!
 //! Every byte of the sketches, ghost table, logs and model is counted by
 //! [`Admission::bytes`], which the cache subtracts from its entries' budget.
@@ -122,7 +125,7 @@ impl Sketch {
 }
 
 /// Number of model features (including the bias).
-const FEATURES: usize = 7;
+const FEATURES: usize = 9;
 
 /// An admission decision's features, packed: long-term frequency of the newcomer and the
 /// victim (4 bits each), short-term frequency of each (4 bits each), ghost hit of the
@@ -145,7 +148,8 @@ impl Packed {
     /// The feature vector the model sees, each in `[0, 1]`.
     fn features(self) -> [f32; FEATURES] {
         let n = |shift: u32| ((self.0 >> shift) & 15) as f32 / 15.0;
-        [1.0, n(0), n(4), n(8), n(12), ((self.0 >> 16) & 1) as f32, ((self.0 >> 17) & 255) as f32 / 255.0]
+        let l = |shift: u32| (((self.0 >> shift) & 15) as f32).ln_1p() / 16f32.ln();
+        [1.0, n(0), n(4), l(0), l(4), l(8), l(12), ((self.0 >> 16) & 1) as f32, ((self.0 >> 17) & 255) as f32 / 255.0]
     }
 }
 
@@ -176,7 +180,7 @@ struct Model {
 }
 
 /// Weights that reproduce the TinyLFU test: admit iff `f(c) > f(v)` in the long sketch.
-const INITIAL_WEIGHTS: [f32; FEATURES] = [-0.25, 8.0, -8.0, 0.0, 0.0, 0.0, 0.0];
+const INITIAL_WEIGHTS: [f32; FEATURES] = [-0.25, 8.0, -8.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
 
 impl Model {
     fn weights(&self) -> [f32; FEATURES] {
@@ -203,6 +207,9 @@ struct Snapshot {
     log: Vec<u32>,
     start: u64,
     decisions: Vec<Decision>,
+    /// Lookups an admitted entry stays without being asked for (about the number of
+    /// entries, under LRU): a newcomer not asked for again within it gains nothing.
+    horizon: u64,
 }
 
 /// The learned mode's state inside the cache (under its lock).
@@ -215,6 +222,8 @@ struct Learned {
     /// Decisions, a ring.
     decisions: Vec<Decision>,
     decided: usize,
+    /// Entries in the cache at the last decision.
+    entries: usize,
     model: Arc<Model>,
     trainer: Option<mpsc::SyncSender<Snapshot>>,
 }
@@ -243,6 +252,7 @@ impl Admission {
             bytes += short.bytes()
                 + ghosts.len() * 4
                 + log.len() * 4
+                + log.len() * 4 // the trainer's memory of labelled decisions
                 + decisions.len() * std::mem::size_of::<Decision>()
                 + std::mem::size_of::<Model>();
             let model = Arc::new(Model {
@@ -256,7 +266,7 @@ impl Admission {
                 #[cfg(test)]
                 gate: Mutex::new(()),
             });
-            Learned { short, ghosts, log, decisions, decided: 0, model, trainer: None }
+            Learned { short, ghosts, log, decisions, decided: 0, entries: 0, model, trainer: None }
         });
         Admission { mode, long, learned, clock: 0, bytes }
     }
@@ -289,6 +299,7 @@ impl Admission {
     pub(crate) fn admit(&mut self, candidate: u64, victim: u64, victim_idle: u64, entries: usize) -> bool {
         let (fl_c, fl_v) = (self.long.estimate(candidate), self.long.estimate(victim));
         let Some(l) = &mut self.learned else { return fl_c > fl_v };
+        l.entries = entries;
         let ghost = l.ghosts[candidate as usize & (l.ghosts.len() - 1)] == fingerprint(candidate);
         // Idle time relative to the cache's size: 1.0 ≈ a full turnover, capped at 4.
         let idle = ((victim_idle as f64 / entries.max(1) as f64).min(4.0) / 4.0 * 255.0) as u8;
@@ -370,23 +381,25 @@ impl Learned {
             .map(|i| self.decisions[i % self.decisions.len()])
             .filter(|d| d.at >= start as u64)
             .collect();
-        let snapshot = Snapshot { log, start: start as u64, decisions };
-        let sender = self.trainer.get_or_insert_with(|| spawn_trainer(Arc::clone(&self.model)));
+        let snapshot = Snapshot { log, start: start as u64, decisions, horizon: self.entries.max(1) as u64 };
+        let memory = self.log.len();
+        let sender = self.trainer.get_or_insert_with(|| spawn_trainer(Arc::clone(&self.model), memory));
         if sender.try_send(snapshot).is_err() {
             self.model.busy.store(false, Ordering::Release);
         }
     }
 }
 
-fn spawn_trainer(model: Arc<Model>) -> mpsc::SyncSender<Snapshot> {
+fn spawn_trainer(model: Arc<Model>, memory: usize) -> mpsc::SyncSender<Snapshot> {
     let (tx, rx) = mpsc::sync_channel::<Snapshot>(1);
     let spawned = std::thread::Builder::new().name("kyrodb-cache-train".into()).spawn(move || {
+        let mut memory = Memory { samples: Vec::with_capacity(memory), next: 0, labelled_until: 0 };
         // Ends when the cache (the sender) is dropped.
         while let Ok(s) = rx.recv() {
             #[cfg(test)]
             let _held = model.gate.lock();
             let started = Instant::now();
-            let w = train(model.weights(), &s);
+            let w = train(model.weights(), &s, &mut memory);
             for (a, v) in model.weights.iter().zip(w) {
                 a.store(v.to_bits(), Ordering::Relaxed);
             }
@@ -407,12 +420,35 @@ fn spawn_trainer(model: Arc<Model>) -> mpsc::SyncSender<Snapshot> {
 
 /// Epochs over a snapshot's decisions per retrain (the CPU bound: `EPOCHS × decisions`
 /// gradient steps, plus one pass over the log).
-const EPOCHS: usize = 4;
+const EPOCHS: usize = 2;
 
-/// New weights from `w` and a snapshot: logistic regression by SGD on the decisions
-/// whose outcome the log shows (the newcomer came back before the victim: 1; the victim
-/// first: 0; neither within the log: left out).
-fn train(mut w: [f32; FEATURES], s: &Snapshot) -> [f32; FEATURES] {
+/// The trainer's memory: labelled decisions (packed features, the label in bit 31), a
+/// ring as long as the lookup log, so a fit rests on many retrains' worth of outcomes.
+struct Memory {
+    samples: Vec<u32>,
+    next: usize,
+    /// The clock of the last decision labelled (later snapshots overlap earlier ones).
+    labelled_until: u64,
+}
+
+impl Memory {
+    fn push(&mut self, x: Packed, y: bool) {
+        let v = x.0 | (y as u32) << 31;
+        if self.samples.len() < self.samples.capacity() {
+            self.samples.push(v);
+        } else if !self.samples.is_empty() {
+            self.samples[self.next] = v;
+            self.next = (self.next + 1) % self.samples.len();
+        }
+    }
+}
+
+/// New weights from `w`, the decisions of a snapshot whose outcome its log shows, and
+/// those remembered from earlier snapshots: logistic regression by SGD, pulled toward the
+/// TinyLFU weights. A decision's label: admitting paid, i.e. the newcomer was asked for
+/// again while it would still have been cached (within `horizon` lookups) and before the
+/// victim. Decisions where neither key came back are left out.
+fn train(mut w: [f32; FEATURES], s: &Snapshot, memory: &mut Memory) -> [f32; FEATURES] {
     // Positions of each fingerprint in the log, in order.
     let mut at: std::collections::HashMap<u32, Vec<u32>> = std::collections::HashMap::new();
     for (i, &f) in s.log.iter().enumerate() {
@@ -426,38 +462,44 @@ fn train(mut w: [f32; FEATURES], s: &Snapshot) -> [f32; FEATURES] {
             p.get(i).copied()
         })
     };
-    let samples: Vec<([f32; FEATURES], f32)> = s
-        .decisions
-        .iter()
-        .filter_map(|d| {
-            let c = next(d.candidate, d.at);
-            let v = next(d.victim, d.at);
-            let y = match (c, v) {
-                (None, None) => return None,
-                (Some(_), None) => 1.0,
-                (None, Some(_)) => 0.0,
-                (Some(c), Some(v)) => (c < v) as u8 as f32,
-            };
-            Some((d.x.features(), y))
-        })
-        .collect();
-    if samples.is_empty() {
+    for d in &s.decisions {
+        if d.at <= memory.labelled_until {
+            continue; // labelled from an earlier snapshot
+        }
+        if d.at + s.horizon > s.start + s.log.len() as u64 {
+            break; // its outcome (and that of every later one) is not known yet
+        }
+        memory.labelled_until = d.at;
+        let horizon = (d.at + s.horizon - s.start) as u32;
+        let c = next(d.candidate, d.at).filter(|&c| c < horizon);
+        let v = next(d.victim, d.at);
+        let y = match (c, v) {
+            (None, None) => continue,
+            (None, Some(_)) => false,
+            (Some(_), None) => true,
+            (Some(c), Some(v)) => c < v,
+        };
+        memory.push(d.x, y);
+    }
+    let n = memory.samples.len();
+    if n == 0 {
         return w;
     }
-    let lr = 0.05;
-    let l2 = 1e-4;
-    let mut rng = 0x2545_F491_4F6C_DD1Du64;
-    for _ in 0..EPOCHS {
-        for _ in 0..samples.len() {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            let (x, y) = &samples[(rng % samples.len() as u64) as usize];
-            let p = 1.0 / (1.0 + (-dot(&w, x)).exp());
-            let g = p - y;
-            for i in 0..FEATURES {
-                w[i] -= lr * (g * x[i] + l2 * w[i]);
-            }
+    let lr = 0.02;
+    let prior = 1e-3;
+    let mut rng = 0x2545_F491_4F6C_DD1Du64 ^ s.start;
+    for _ in 0..EPOCHS * n {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let v = memory.samples[(rng % n as u64) as usize];
+        let x = Packed(v & !(1 << 31)).features();
+        let y = (v >> 31) as f32;
+        let p = 1.0 / (1.0 + (-dot(&w, &x)).exp());
+        let g = p - y;
+        for i in 0..FEATURES {
+            // L2 toward the TinyLFU weights: a prior that few samples cannot undo.
+            w[i] -= lr * (g * x[i] + prior * (w[i] - INITIAL_WEIGHTS[i]));
         }
     }
     w
@@ -497,25 +539,26 @@ mod tests {
 
     #[test]
     fn training_learns_which_key_comes_back_first() {
-        // Decisions where the victim is idle never see it again; the newcomer returns.
+        // Keys 0..10 are asked for all the time; the victim (1000) never again. TinyLFU
+        // keeps the victim (it was counted more often); the outcomes say otherwise.
+        let x = Packed::new(2, 9, 2, 0, false, 200);
         let mut log = Vec::new();
         let mut decisions = Vec::new();
-        for i in 0..2000u32 {
-            log.push(i % 10); // keys 0..10 are asked for all the time
-            if i % 4 == 0 {
-                // newcomer `i % 10` (less frequent by the sketch) vs an idle victim 1000
-                decisions.push(Decision {
-                    candidate: i % 10,
-                    victim: 1000,
-                    at: i as u64 + 1,
-                    x: Packed::new(2, 9, 2, 0, false, 200),
-                });
+        for i in 0..4000u32 {
+            log.push(i % 10);
+            if i % 4 == 0 && i < 3000 {
+                decisions.push(Decision { candidate: i % 10, victim: 1000, at: i as u64 + 1, x });
             }
         }
-        let w = train(INITIAL_WEIGHTS, &Snapshot { log, start: 0, decisions });
-        let x = Packed::new(2, 9, 2, 0, false, 200).features();
-        assert!(dot(&INITIAL_WEIGHTS, &x) < 0.0, "TinyLFU keeps the victim");
-        assert!(dot(&w, &x) > 0.0, "the trained model admits the newcomer: {w:?}");
+        let mut memory = Memory { samples: Vec::with_capacity(4096), next: 0, labelled_until: 0 };
+        let s = Snapshot { log, start: 0, decisions, horizon: 100 };
+        let w = train(INITIAL_WEIGHTS, &s, &mut memory);
+        assert_eq!(memory.samples.len(), 750, "every decision with a known outcome is remembered once");
+        assert!(dot(&INITIAL_WEIGHTS, &x.features()) < 0.0, "TinyLFU keeps the victim");
+        assert!(dot(&w, &x.features()) > 0.0, "the trained model admits the newcomer: {w:?}");
+        // The same snapshot again adds nothing (its decisions are labelled already).
+        train(w, &s, &mut memory);
+        assert_eq!(memory.samples.len(), 750);
     }
 
     mod in_the_cache {
