@@ -94,12 +94,13 @@ fn main() {
     traces.push(("shift (zipf-1.0, new ranks every 100k)".into(), traces::shifting(n, 1.0, len, 100_000, 21)));
     traces.push(("drift (zipf-1.0, rotate 1 rank / 20 req)".into(), traces::drifting(n, 1.0, len, 20, 22)));
     traces.push(("scan (zipf-1.0 + 5k one-offs / 20k)".into(), traces::with_scans(n, 1.0, len, 20_000, 5_000, 23)));
-    let words_note = match glove_words(&a.out) {
+    let benches = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../benches");
+    let words_note = match glove_words(&benches) {
         Some((w, path)) => {
             let note = format!(
                 "GloVe vocabulary ({} words, `{}`), ranked by corpus frequency as the file lists them, drawn by Zipf(1.0) over that rank",
                 w.len(),
-                path.strip_prefix(a.out.join("..")).unwrap_or(&path).display()
+                path.strip_prefix(benches.join("..")).unwrap_or(&path).display()
             );
             traces.push(("words (GloVe vocabulary, zipf-1.0 by rank)".into(), traces::words(&w, 1.0, len, 24)));
             note

@@ -102,8 +102,9 @@ impl Policy for Moka {
     }
 }
 
-/// `quick_cache`'s unsynchronised cache (its policy is S3-FIFO-like: a small FIFO for
-/// newcomers, a main CLOCK, a ghost queue).
+/// `quick_cache`'s unsynchronised cache. Its README calls its policy S3-FIFO; its source
+/// describes it as a modified CLOCK-Pro, "very similar to the later published S3-FIFO"
+/// (a small queue for newcomers, a main queue, a ghost queue).
 pub struct QuickCache(quick_cache::unsync::Cache<u64, ()>);
 
 impl QuickCache {
