@@ -327,6 +327,28 @@ natsTest('bootstrap: a new node restores the newest snapshot, the stream is trim
   t.is(b.collection('docs').count(), 19)
 })
 
+natsTest('a node down past the trim replaces its directory with the newest snapshot when it reopens', async (t) => {
+  const url = await startNats(t)
+  const a = await node(t, url, 'a', undefined, 'T', { keepSnapshots: 1 })
+  const bDir = tempDir(t)
+  const b = await node(t, url, 'b', bDir)
+  const c = await a.createCollection('docs', { dimension: 2, metric: 'l2', index: false })
+  await c.upsert([1, 2], [[1, 0], [0, 1]])
+  await b.replication!.waitForSeq(a.replication!.appliedSeq)
+  const bApplied = b.replication!.appliedSeq
+  await b.close()
+  for (let i = 3; i < 10; i++) await c.upsert([i], [[i, i]])
+  await a.kv.put(1, 'one')
+  const snap = await a.replication!.publishSnapshot()
+  t.true(snap.trimmedBelow > bApplied + 1, `trimmed below ${snap.trimmedBelow}, b applied ${bApplied}`)
+  await c.delete([2])
+  const back = await node(t, url, 'b', bDir)
+  t.true(back.replication!.appliedSeq >= snap.seq)
+  await back.replication!.waitForSeq(a.replication!.appliedSeq)
+  t.deepEqual(await dump(back), await dump(a))
+  t.is((await back.replication!.status()).error, null)
+})
+
 natsTest('consistency stored: resolves when JetStream stored it; the node applies it right after', async (t) => {
   const url = await startNats(t)
   const a = await node(t, url, 'a', undefined, 'T', { consistency: 'stored' })

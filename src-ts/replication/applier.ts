@@ -348,7 +348,7 @@ export class Applier {
     throw new ReplicationError(
       'needs-bootstrap',
       `stream ${this.#cfg.stream} starts at sequence ${first} but this node applied up to ${this.appliedSeq}: ` +
-        'the records between were trimmed; restart this node with an empty directory to bootstrap it from the newest snapshot',
+        'the records between were trimmed; reopen this node: it then replaces its directory with the newest snapshot',
     )
   }
 

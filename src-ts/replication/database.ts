@@ -427,6 +427,11 @@ class ReplicatedDatabase extends Database {
     }
   }
 
+  /** @internal Close the local database only (the replication state carries on: open-time bootstrap). */
+  async closeLocal(): Promise<void> {
+    await super.close()
+  }
+
   override async close(): Promise<void> {
     const c = this.#core
     if (!c.closed) {
@@ -494,8 +499,8 @@ export async function openReplicated(path: string | null, options: OpenOptions):
     await link?.nc.close().catch(() => {})
     throw err
   }
-  const kv = db.kv as ReplicatedKeyValueStore
   const check = async (created: string | null): Promise<void> => {
+    const kv = db.kv as ReplicatedKeyValueStore
     const marker = await kv.readMarker()
     if (marker === null) {
       if (db.listCollections().length > 0 || (await kv.rawCount()) > 0) {
@@ -519,9 +524,29 @@ export async function openReplicated(path: string | null, options: OpenOptions):
   }
   try {
     await check(info?.created ?? null)
+    // Down longer than the stream keeps records (trimmed below the oldest snapshot kept):
+    // nothing in this directory is lost by replacing it (every write went through the
+    // stream), so restore the newest snapshot in its place and continue from there.
+    if (link !== null && info !== null && info.state.first_seq > applier.appliedSeq + 1) {
+      const behind = applier.appliedSeq
+      await db.closeLocal()
+      const restored = await restoreLatest(link, cfg, path)
+      if (restored === null || restored.seq + 1 < info.state.first_seq) {
+        throw new ReplicationError(
+          'needs-bootstrap',
+          `stream ${cfg.stream} starts at sequence ${info.state.first_seq} but ${path} applied up to ${behind} and no snapshot covers the gap`,
+        )
+      }
+      db = await openWith(path, local, (n, p, max, d) => new ReplicatedDatabase(n, p, max, d, theCore))
+      await check(info.created)
+      process.emitWarning(
+        `kyrodb replication: ${path} had applied stream ${cfg.stream} up to ${behind}, below its first sequence ${info.state.first_seq}; ` +
+          `replaced it with snapshot ${restored.seq}`,
+      )
+    }
   } catch (err) {
     stopped = true
-    await db.close().catch(() => {})
+    if (!db.closed) await db.close().catch(() => {})
     await link?.nc.close().catch(() => {})
     throw err
   }
