@@ -257,6 +257,8 @@ export interface NativeOpenOptions {
    * may serve (`0`/absent: off).
    */
   queryCacheNearDistance?: number
+  /** The query cache's admission test: `tinylfu` (default) or `learned`. */
+  queryCacheAdmission?: string
 }
 
 /** Query-cache figures (`db.stats().cache`). */
@@ -270,6 +272,14 @@ export interface NativeQueryCacheStats {
   entries: number
   bytes: number
   capacityBytes: number
+  /** The admission test in force: `tinylfu` or `learned`. */
+  admission: 'tinylfu' | 'learned'
+  /** Learned admission: microseconds since the model in force was made (0 otherwise). */
+  modelAgeUs: number
+  /** Learned admission: how long the last retrain took, microseconds (0: none yet). */
+  lastRetrainUs: number
+  /** Learned admission: retrains completed. */
+  retrains: number
 }
 
 /** One page of a range scan. */

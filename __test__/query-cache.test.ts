@@ -162,4 +162,34 @@ test('HTTP: searches use the cache unless the body says cache: false; /metrics c
   t.is((await search({ cache: false })).json.results[0].id, 1)
   t.is(await exactHits(), 1)
   t.is((await search({ cache: 'no' })).status, 400)
+  const text = (await call('GET', '/metrics')).text
+  for (const name of ['kyrodb_query_cache_model_age_seconds', 'kyrodb_query_cache_last_retrain_seconds', 'kyrodb_query_cache_retrains_total']) {
+    t.regex(text, new RegExp(`^${name} 0$`, 'm'), 'tinylfu admission (the default): no model')
+  }
+})
+
+test('cache.admission: learned retrains in the background while searches hit; stats report it; bad values are INVALID_ARGUMENT', async (t) => {
+  const plain = await open(null)
+  t.is(plain.stats().cache.admission, 'tinylfu')
+  t.is(plain.stats().cache.retrains, 0)
+  await plain.close()
+  // A small budget: a short access log, so a few hundred searches schedule retrains.
+  const db = await open(null, { cache: { queryBytes: 1 << 16, admission: 'learned' } })
+  const c = await db.createCollection('c', { dimension: 2, metric: 'l2', index: false })
+  await c.upsert([1, 2, 3], [[0, 0], [1, 0], [5, 5]])
+  for (let i = 0; i < 3000; i++) c.searchSync([i % 40, (i * 7) % 13], { k: 1 })
+  let s = db.stats().cache
+  for (let tries = 0; s.retrains === 0 && tries < 200; tries++) {
+    await new Promise((r) => setTimeout(r, 10))
+    s = db.stats().cache
+  }
+  t.is(s.admission, 'learned')
+  t.true(s.retrains >= 1, JSON.stringify(s))
+  t.true(s.hits > 0 && s.bytes <= s.capacityBytes, JSON.stringify(s))
+  t.true(Number.isFinite(s.modelAgeUs) && Number.isFinite(s.lastRetrainUs))
+  await db.close()
+  for (const bad of ['lru', 'LEARNED', 1, null]) {
+    const e = await t.throwsAsync(() => open(null, { cache: { admission: bad as never } }))
+    t.is((e as KyroDBError).code, 'INVALID_ARGUMENT', JSON.stringify(bad))
+  }
 })

@@ -83,6 +83,15 @@ export interface CacheOptions {
    * as good as that search was). `0`: off.
    */
   nearDistance?: number
+  /**
+   * Which new answers may displace cached ones when the cache is full: `'tinylfu'`
+   * (default: the one asked for more often, by a count-min sketch) or `'learned'` (a
+   * small logistic model over frequencies at two time scales, recency and recent
+   * evictions, retrained in the background on the cache's own access log; it adapts to
+   * popularity that shifts or drifts, see `benches/RESULTS.md` § query-cache policies).
+   * Its sketches, logs and model come out of `queryBytes`.
+   */
+  admission?: 'tinylfu' | 'learned'
 }
 
 /** Counters and size of the query-result cache since open ({@link DatabaseStats.cache}). */
@@ -105,6 +114,14 @@ export interface QueryCacheStats {
   bytes: number
   /** The byte budget. */
   capacityBytes: number
+  /** The admission test in force ({@link CacheOptions.admission}). */
+  admission: 'tinylfu' | 'learned'
+  /** Learned admission: microseconds since the model in force was made (0 with `tinylfu`). */
+  modelAgeUs: number
+  /** Learned admission: how long the last retrain took, microseconds (0: none yet). */
+  lastRetrainUs: number
+  /** Learned admission: retrains completed. */
+  retrains: number
 }
 
 /** Options of long operations. */
@@ -527,6 +544,10 @@ export async function openWith<D extends Database>(
   if (queryCacheNearDistance !== undefined && (typeof queryCacheNearDistance !== 'number' || !Number.isFinite(queryCacheNearDistance) || queryCacheNearDistance < 0)) {
     throw new InvalidArgumentError(`cache.nearDistance must be a finite number ≥ 0, got ${String(queryCacheNearDistance)}`)
   }
+  const queryCacheAdmission = cache?.admission
+  if (queryCacheAdmission !== undefined && queryCacheAdmission !== 'tinylfu' && queryCacheAdmission !== 'learned') {
+    throw new InvalidArgumentError(`cache.admission must be 'tinylfu' or 'learned', got ${String(queryCacheAdmission)}`)
+  }
   if (durability !== undefined && durability !== 'full' && durability !== 'normal' && durability !== 'none') {
     throw new InvalidArgumentError(`durability must be 'full', 'normal' or 'none', got ${String(durability)}`)
   }
@@ -546,7 +567,7 @@ export async function openWith<D extends Database>(
   const p = path ?? null
   // Opening recovers (maps segments, replays the WAL): do it off the JS thread.
   const nativeDb = await callAsync(() =>
-    native.NativeDatabase.openAsync(p, { durability, syncIntervalMs, salvage, kvMemtableBytes, rmiRebuildAppends, queryCacheBytes, queryCacheNearDistance }),
+    native.NativeDatabase.openAsync(p, { durability, syncIntervalMs, salvage, kvMemtableBytes, rmiRebuildAppends, queryCacheBytes, queryCacheNearDistance, queryCacheAdmission }),
   )
   return make(nativeDb, p, maxUnindexedRows, durability ?? 'full')
 }

@@ -220,6 +220,9 @@ function engineMetrics(db: Database): { metrics: EngineMetric[]; freshen: () => 
     one('kyrodb_query_cache_evictions_total', 'Cached answers evicted for room.', 'counter', () => d().cache.evictions),
     one('kyrodb_query_cache_bytes', 'Bytes held by the query cache.', 'gauge', () => d().cache.bytes),
     one('kyrodb_query_cache_entries', 'Answers in the query cache.', 'gauge', () => d().cache.entries),
+    one('kyrodb_query_cache_model_age_seconds', 'Learned admission: age of the model in force (0 with tinylfu admission).', 'gauge', () => d().cache.modelAgeUs / 1e6),
+    one('kyrodb_query_cache_last_retrain_seconds', 'Learned admission: how long the last retrain of the model took.', 'gauge', () => d().cache.lastRetrainUs / 1e6),
+    one('kyrodb_query_cache_retrains_total', 'Learned admission: retrains of the model completed.', 'counter', () => d().cache.retrains),
     new EngineMetric('kyrodb_vectors', 'Live vectors per collection.', 'gauge', () =>
       collections().map((r) => ({ value: r.c.count, labels: r.labels })),
     ),

@@ -124,8 +124,10 @@ impl Database {
         let started = std::time::Instant::now();
         let closed = Arc::new(AtomicBool::new(false));
         let kv = Arc::new(KvStore::new(closed.clone(), options.kv));
-        let query_cache =
-            Arc::new(QueryCache::new(options.query_cache_bytes).with_near_repeats(options.near_repeat_distance));
+        let query_cache = Arc::new(
+            QueryCache::with_admission(options.query_cache_bytes, options.query_cache_admission)
+                .with_near_repeats(options.near_repeat_distance),
+        );
         let Some(dir) = path else {
             return Ok(Database {
                 path: None,

@@ -32,6 +32,8 @@ pub struct NativeOpenOptions {
     /// Near repeats: the largest query distance (the collection's metric) a cached answer
     /// may serve (`0`/absent: off).
     pub query_cache_near_distance: Option<f64>,
+    /// The query cache's admission test: `tinylfu` (default) or `learned`.
+    pub query_cache_admission: Option<String>,
 }
 
 fn open_options(o: Option<NativeOpenOptions>) -> kyrodb_core::Result<OpenOptions> {
@@ -66,6 +68,11 @@ fn open_options(o: Option<NativeOpenOptions>) -> kyrodb_core::Result<OpenOptions
         Some(x) if (0.0..=(1u64 << 40) as f64).contains(&x) && x.fract() == 0.0 => x as usize,
         Some(x) => return Err(Error::invalid(format!("cache.queryBytes must be an integer in 0..=2^40, got {x}"))),
     };
+    let query_cache_admission = match o.query_cache_admission.as_deref() {
+        None => kyrodb_core::AdmissionMode::default(),
+        Some(s) => kyrodb_core::AdmissionMode::parse(s)
+            .ok_or_else(|| Error::invalid(format!("cache.admission must be 'tinylfu' or 'learned', got {s:?}")))?,
+    };
     let near_repeat_distance = match o.query_cache_near_distance {
         None => 0.0,
         Some(x) if x.is_finite() && (0.0..=f32::MAX as f64).contains(&x) => x as f32,
@@ -76,6 +83,7 @@ fn open_options(o: Option<NativeOpenOptions>) -> kyrodb_core::Result<OpenOptions
         salvage: o.salvage.unwrap_or(false),
         kv,
         query_cache_bytes,
+        query_cache_admission,
         near_repeat_distance,
         ..OpenOptions::default()
     })
@@ -200,6 +208,15 @@ pub struct NativeQueryCacheStats {
     pub entries: f64,
     pub bytes: f64,
     pub capacity_bytes: f64,
+    /// The admission test in force: `tinylfu` or `learned`.
+    #[napi(ts_type = "'tinylfu' | 'learned'")]
+    pub admission: String,
+    /// Learned admission: microseconds since the model in force was made (0 otherwise).
+    pub model_age_us: f64,
+    /// Learned admission: how long the last retrain took, microseconds (0: none yet).
+    pub last_retrain_us: f64,
+    /// Learned admission: retrains completed.
+    pub retrains: f64,
 }
 
 /// One row of `listCollections()`.
@@ -264,6 +281,10 @@ impl NativeDatabase {
                     entries: c.entries as f64,
                     bytes: c.bytes as f64,
                     capacity_bytes: c.capacity_bytes as f64,
+                    admission: c.admission.name().to_string(),
+                    model_age_us: c.model_age_us as f64,
+                    last_retrain_us: c.last_retrain_us as f64,
+                    retrains: c.retrains as f64,
                 }
             },
             reported_external_bytes: self.memory.reported() as f64,

@@ -68,6 +68,8 @@ pub struct OpenOptions {
     pub segment_checks: segment_file::Checks,
     /// Byte budget of the query-result cache shared by the collections (`0`: off).
     pub query_cache_bytes: usize,
+    /// The query cache's admission test (`crate::cache::admission`).
+    pub query_cache_admission: crate::cache::admission::AdmissionMode,
     /// Near repeats in the query cache: the largest distance (the collection's metric)
     /// between a search and a cached one whose answer may serve it (`crate::cache::near`);
     /// `0`: off.
@@ -82,6 +84,7 @@ impl Default for OpenOptions {
             kv: crate::kv::KvConfig::default(),
             segment_checks: segment_file::Checks::DeferLargeVectors(segment_file::DEFAULT_DEFER_VECTOR_BYTES),
             query_cache_bytes: crate::cache::query::DEFAULT_QUERY_CACHE_BYTES,
+            query_cache_admission: crate::cache::admission::AdmissionMode::default(),
             near_repeat_distance: 0.0,
         }
     }
