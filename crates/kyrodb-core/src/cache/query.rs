@@ -118,8 +118,9 @@ pub struct Entry {
     /// fewer: it found every matching row): a new matching row at most this far from the
     /// query could enter the hits.
     pub radius: f32,
-    /// Its buckets in the near-repeat index (`None`: not indexed).
-    near: Option<[u64; near::TABLES]>,
+    /// Its buckets in the near-repeat index and its hits' locations in the collection
+    /// (opaque here; valid while the entry is), `None`: not indexed.
+    near: Option<([u64; near::TABLES], Vec<u64>)>,
     /// The history the answer reflects.
     pub marks: Marks,
     bytes: usize,
@@ -133,6 +134,12 @@ impl Entry {
     /// Whether row key `id` is among the hits.
     pub fn holds(&self, id: u64) -> bool {
         self.ids.binary_search(&id).is_ok()
+    }
+
+    /// Where each hit is in the collection, for near-repeat entries (as the collection
+    /// encoded them when the entry was made).
+    pub fn locs(&self) -> Option<&[u64]> {
+        self.near.as_ref().map(|n| n.1.as_slice()).filter(|l| l.len() == self.hits.ids.len())
     }
 }
 
@@ -358,7 +365,7 @@ impl QueryCache {
         mut answer: impl FnMut(&Entry, f64) -> Option<T>,
     ) -> Option<T> {
         let kernels = crate::simd::kernels();
-        let query: Vec<f32> = key.query.iter().map(|&b| f32::from_bits(b)).collect();
+        let query: &[f32] = bytemuck::cast_slice(&key.query);
         let mut g = self.inner.lock();
         let inner = &mut *g;
         // The cached queries of the same group near this one, nearest first.
@@ -368,15 +375,15 @@ impl QueryCache {
             if e.key.query.len() != query.len() || !e.key.same_group(key) {
                 continue;
             }
-            let cached: Vec<f32> = e.key.query.iter().map(|&b| f32::from_bits(b)).collect();
-            let d = near::query_distance(kernels, &cached, &query);
+            let d = near::query_distance(kernels, bytemuck::cast_slice(&e.key.query), query);
             if d <= max {
                 near.push((d, slot));
             }
         }
         near.sort_by(|a, b| a.0.total_cmp(&b.0));
-        // The nearest two: a farther one rarely proves what a nearer one could not.
-        for &(d, slot) in near.iter().take(2) {
+        // The nearest that is still valid: a farther one rarely proves what a nearer one
+        // could not, and each attempt re-ranks its candidates.
+        for &(d, slot) in &near {
             let e = inner.slots[slot as usize].as_mut().expect("indexed slots are filled");
             if e.marks != now {
                 if !still_valid(e) {
@@ -395,6 +402,7 @@ impl QueryCache {
                 inner.stats.near_hits += 1;
                 return Some(found);
             }
+            break;
         }
         if !probe {
             inner.stats.misses += 1;
@@ -410,13 +418,14 @@ impl QueryCache {
     }
 
     /// [`QueryCache::insert`] of a search that asked for `kept ≥ k` rows (the radius is
-    /// the `kept`-th distance), indexed for near repeats under `buckets` if given.
+    /// the `kept`-th distance), indexed for near repeats under `near`'s buckets if given
+    /// (with the hits' locations, which the entry keeps for the collection).
     pub fn insert_kept(
         &self,
         key: QueryKey,
         hits: Arc<SearchHits>,
         kept: usize,
-        buckets: Option<[u64; near::TABLES]>,
+        near: Option<([u64; near::TABLES], Vec<u64>)>,
         marks: Marks,
     ) {
         if !self.enabled() {
@@ -426,7 +435,7 @@ impl QueryCache {
             + key.bytes()
             + hits_bytes(&hits)
             + hits.ids.len() * 8
-            + buckets.map_or(0, |_| near::BYTES_PER_ENTRY);
+            + near.as_ref().map_or(0, |b| near::BYTES_PER_ENTRY + b.1.len() * 8);
         if bytes > self.budget / 4 {
             return; // One answer may not take over the cache.
         }
@@ -455,7 +464,7 @@ impl QueryCache {
             inner.admission.forgotten(victim_hash);
             inner.stats.evictions += 1;
         }
-        let entry = Entry { key, hits, ids, radius, near: buckets, marks, bytes, prev: NIL, next: NIL, touched: 0 };
+        let entry = Entry { key, hits, ids, radius, near, marks, bytes, prev: NIL, next: NIL, touched: 0 };
         let slot = match inner.free.pop() {
             Some(s) => {
                 inner.slots[s as usize] = Some(entry);
@@ -469,8 +478,9 @@ impl QueryCache {
         inner.bytes += bytes;
         inner.push_front(slot);
         inner.map.insert(h, slot);
-        if let Some(b) = &buckets {
-            inner.near.insert(slot, b);
+        if let Some(b) = &inner.slots[slot as usize].as_ref().expect("just filled").near {
+            let keys = b.0;
+            inner.near.insert(slot, &keys);
         }
     }
 
@@ -552,7 +562,7 @@ impl Inner {
         let e = self.slots[slot as usize].take().expect("filled");
         self.bytes -= e.bytes;
         if let Some(b) = &e.near {
-            self.near.remove(slot, b);
+            self.near.remove(slot, &b.0);
         }
         self.free.push(slot);
     }

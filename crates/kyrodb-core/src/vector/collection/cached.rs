@@ -57,21 +57,20 @@ impl Collection {
         };
         let now = st.marks();
         // Near repeats: the largest query shift allowed (`None`: off, or a metric without
-        // a triangle inequality) and this query's buckets in the index of cached queries.
-        let planes = cache.near_distance().and_then(|_| cache.planes(self.config.dimension));
-        let near = planes
-            .as_ref()
-            .and_then(|_| cache.near_distance())
-            .map(|max| near::max_query_distance(self.config.metric, max))
-            .filter(|&d| d > 0.0);
-        let buckets = near.and(planes).map(|p| {
-            let sigs = p.signatures(crate::simd::kernels(), &query);
-            near::bucket_keys(key.group_hash(), &sigs)
-        });
+        // a triangle inequality).
+        let near =
+            cache.near_distance().map(|max| near::max_query_distance(self.config.metric, max)).filter(|&d| d > 0.0);
         let count_miss = !cache_only && near.is_none();
         if let Some(hits) = cache.lookup_counting(&key, now, cache_only, count_miss, |e| self.still_answers(&st, e)) {
             return Ok(Some(truncated(&hits, params.k)));
         }
+        // Not an exact repeat: this query's buckets in the index of cached queries.
+        let planes = near.and_then(|_| cache.planes(self.config.dimension));
+        let near = near.filter(|_| planes.is_some());
+        let buckets = planes.map(|p| {
+            let sigs = p.signatures(crate::simd::kernels(), &query);
+            near::bucket_keys(key.group_hash(), &sigs)
+        });
         if let (Some(max), Some(buckets)) = (near, &buckets) {
             let found = cache.lookup_near(
                 &key,
@@ -95,8 +94,11 @@ impl Collection {
         let kept = if near.is_some() { (2 * params.k).min(ef).min(MAX_K).max(params.k) } else { params.k };
         let wide = SearchParams { k: kept, ..params.clone() };
         let hot = st.hot.search(self.config.metric, &query, kept, params.filter.as_ref());
-        let hits = Arc::new(self.merge(&st, &query, hot, &wide, ef)?);
-        cache.insert_kept(key, Arc::clone(&hits), kept, buckets, now);
+        // Near entries keep where their candidates are: valid while the layout is
+        // unchanged (a swap invalidates them), so a near answer reads them directly.
+        let mut locs = buckets.map(|_| Vec::with_capacity(kept));
+        let hits = Arc::new(self.merge_located(&st, &query, hot, &wide, ef, locs.as_mut())?);
+        cache.insert_kept(key, Arc::clone(&hits), kept, buckets.map(|b| (b, locs.unwrap_or_default())), now);
         Ok(Some(if kept == params.k { Arc::unwrap_or_clone(hits) } else { truncated(&hits, params.k) }))
     }
 
@@ -122,7 +124,7 @@ impl Collection {
         }
         // A new row could enter the answer: live, matching the filter, and no farther than
         // the radius (ties go by id, so an equal distance may enter too).
-        let query: Vec<f32> = e.key.query.iter().map(|&b| f32::from_bits(b)).collect();
+        let query: &[f32] = bytemuck::cast_slice(&e.key.query);
         let kernels = crate::simd::kernels();
         for abs in then.hot_end..now.hot_end {
             let r = st.hot_row(abs);
@@ -137,7 +139,7 @@ impl Collection {
                     continue;
                 }
             }
-            if self.config.metric.distance(kernels, &query, st.hot.vector(r)) <= e.radius {
+            if self.config.metric.distance(kernels, query, st.hot.vector(r)) <= e.radius {
                 return false;
             }
         }
@@ -151,10 +153,10 @@ impl Collection {
         let kernels = crate::simd::kernels();
         let metric = self.config.metric;
         let mut ranked: Vec<(Candidate, usize)> = Vec::with_capacity(e.hits.ids.len());
-        for (i, &id) in e.hits.ids.iter().enumerate() {
-            // Valid entry: every candidate is live.
-            let loc = st.find(id)?;
-            let distance = metric.distance(kernels, query, st.vector(loc).ok()?);
+        // Valid entry: every candidate is live, where it was when cached.
+        let locs = e.locs()?;
+        for (i, (&id, &loc)) in e.hits.ids.iter().zip(locs).enumerate() {
+            let distance = metric.distance(kernels, query, st.vector(Loc::decode(loc)).ok()?);
             ranked.push((Candidate { distance, id, row: 0 }, i));
         }
         ranked.sort_by_key(|r| r.0);

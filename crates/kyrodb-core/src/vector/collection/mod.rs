@@ -263,6 +263,26 @@ enum Loc {
     Seg(u32, u32),
 }
 
+impl Loc {
+    const HOT: u64 = 1 << 63;
+
+    /// As one `u64` (what the query cache keeps of its candidates' locations).
+    fn encode(self) -> u64 {
+        match self {
+            Loc::Hot(abs) => Loc::HOT | abs,
+            Loc::Seg(uid, r) => (uid as u64) << 32 | r as u64,
+        }
+    }
+
+    fn decode(x: u64) -> Loc {
+        if x & Loc::HOT != 0 {
+            Loc::Hot(x & !Loc::HOT)
+        } else {
+            Loc::Seg((x >> 32) as u32, x as u32)
+        }
+    }
+}
+
 struct State {
     hot: HotTier,
     /// Hot rows drained into segments since the collection was opened.
@@ -1207,6 +1227,20 @@ impl Collection {
         params: &SearchParams,
         ef: usize,
     ) -> Result<SearchHits> {
+        self.merge_located(st, query, hot, params, ef, None)
+    }
+
+    /// [`Collection::merge`] that also pushes each hit's location onto `locs`
+    /// ([`Loc::encode`]).
+    fn merge_located(
+        &self,
+        st: &State,
+        query: &[f32],
+        hot: Vec<Candidate>,
+        params: &SearchParams,
+        ef: usize,
+        mut locs: Option<&mut Vec<u64>>,
+    ) -> Result<SearchHits> {
         let mut all: Vec<(Candidate, Option<u32>)> = hot.into_iter().map(|c| (c, None)).collect();
         for (s, seg) in st.segments.iter().enumerate() {
             let found = seg.search(self.config.metric, query, params.k, ef, params.filter.as_ref())?;
@@ -1222,6 +1256,9 @@ impl Collection {
         let named = self.config.id_type == IdType::String;
         for (c, src) in all {
             let loc = src.map_or(st.hot_loc(c.row), |uid| Loc::Seg(uid, c.row));
+            if let Some(l) = locs.as_deref_mut() {
+                l.push(loc.encode());
+            }
             out.ids.push(c.id);
             if named {
                 out.names.push(st.name(loc).unwrap_or_else(|| Arc::from("")));
