@@ -124,6 +124,9 @@ impl Sketch {
     }
 }
 
+/// One admission decision in this many is kept for training.
+const DECISION_STRIDE: usize = 4;
+
 /// Number of model features (including the bias).
 const FEATURES: usize = 9;
 
@@ -159,8 +162,9 @@ struct Decision {
     candidate: u32,
     victim: u32,
     x: Packed,
-    /// The lookup clock when it was taken.
-    at: u64,
+    /// The lookup clock when it was taken (its low 32 bits: a snapshot spans far fewer
+    /// lookups, so it is read relative to the snapshot's start).
+    at: u32,
 }
 
 /// The weights in force and the training bookkeeping, shared with the trainer thread.
@@ -222,6 +226,8 @@ struct Learned {
     /// Decisions, a ring.
     decisions: Vec<Decision>,
     decided: usize,
+    /// Decisions taken (kept or not).
+    seen: usize,
     /// Entries in the cache at the last decision.
     entries: usize,
     model: Arc<Model>,
@@ -248,13 +254,18 @@ impl Admission {
             let short = Sketch::new(capacity / 512, 10);
             let ghosts = vec![0; (capacity / 1024).next_power_of_two().max(64)];
             let log = vec![0; (capacity / 256).next_power_of_two().max(256)];
-            let decisions = vec![Decision::default(); log.len() / 4];
+            let decisions = vec![Decision::default(); log.len() / 8];
             bytes += short.bytes()
                 + ghosts.len() * 4
                 + log.len() * 4
-                + log.len() * 4 // the trainer's memory of labelled decisions
                 + decisions.len() * std::mem::size_of::<Decision>()
-                + std::mem::size_of::<Model>();
+                + std::mem::size_of::<Model>()
+                // The trainer's: its memory of labelled decisions (4 bytes each), and
+                // while it runs, a snapshot's copy of the logs and the log's index.
+                + memory_len(log.len()) * 4
+                + log.len() * 4
+                + decisions.len() * std::mem::size_of::<Decision>()
+                + log.len() * 8;
             let model = Arc::new(Model {
                 weights: std::array::from_fn(|i| AtomicU32::new(INITIAL_WEIGHTS[i].to_bits())),
                 born: Instant::now(),
@@ -266,7 +277,7 @@ impl Admission {
                 #[cfg(test)]
                 gate: Mutex::new(()),
             });
-            Learned { short, ghosts, log, decisions, decided: 0, entries: 0, model, trainer: None }
+            Learned { short, ghosts, log, decisions, decided: 0, seen: 0, entries: 0, model, trainer: None }
         });
         Admission { mode, long, learned, clock: 0, bytes }
     }
@@ -304,10 +315,14 @@ impl Admission {
         // Idle time relative to the cache's size: 1.0 ≈ a full turnover, capped at 4.
         let idle = ((victim_idle as f64 / entries.max(1) as f64).min(4.0) / 4.0 * 255.0) as u8;
         let x = Packed::new(fl_c, fl_v, l.short.estimate(candidate), l.short.estimate(victim), ghost, idle);
-        let n = l.decisions.len();
-        l.decisions[l.decided % n] =
-            Decision { candidate: fingerprint(candidate), victim: fingerprint(victim), at: self.clock, x };
-        l.decided += 1;
+        // One decision in DECISION_STRIDE is kept, so the ring spans the whole log.
+        l.seen += 1;
+        if l.seen.is_multiple_of(DECISION_STRIDE) {
+            let n = l.decisions.len();
+            l.decisions[l.decided % n] =
+                Decision { candidate: fingerprint(candidate), victim: fingerprint(victim), at: self.clock as u32, x };
+            l.decided += 1;
+        }
         l.model.predict(x) > 0.0
     }
 
@@ -379,10 +394,10 @@ impl Learned {
         let kept = self.decided.min(self.decisions.len());
         let decisions: Vec<Decision> = (self.decided - kept..self.decided)
             .map(|i| self.decisions[i % self.decisions.len()])
-            .filter(|d| d.at >= start as u64)
+            .filter(|d| (d.at.wrapping_sub(start as u32) as usize) < n)
             .collect();
         let snapshot = Snapshot { log, start: start as u64, decisions, horizon: self.entries.max(1) as u64 };
-        let memory = self.log.len();
+        let memory = memory_len(self.log.len());
         let sender = self.trainer.get_or_insert_with(|| spawn_trainer(Arc::clone(&self.model), memory));
         if sender.try_send(snapshot).is_err() {
             self.model.busy.store(false, Ordering::Release);
@@ -422,8 +437,13 @@ fn spawn_trainer(model: Arc<Model>, memory: usize) -> mpsc::SyncSender<Snapshot>
 /// gradient steps, plus one pass over the log).
 const EPOCHS: usize = 2;
 
+/// Labelled decisions the trainer remembers for a log of `log` lookups.
+fn memory_len(log: usize) -> usize {
+    log / 2
+}
+
 /// The trainer's memory: labelled decisions (packed features, the label in bit 31), a
-/// ring as long as the lookup log, so a fit rests on many retrains' worth of outcomes.
+/// ring of [`memory_len`] of them, so a fit rests on many retrains' worth of outcomes.
 struct Memory {
     samples: Vec<u32>,
     next: usize,
@@ -449,30 +469,28 @@ impl Memory {
 /// again while it would still have been cached (within `horizon` lookups) and before the
 /// victim. Decisions where neither key came back are left out.
 fn train(mut w: [f32; FEATURES], s: &Snapshot, memory: &mut Memory) -> [f32; FEATURES] {
-    // Positions of each fingerprint in the log, in order.
-    let mut at: std::collections::HashMap<u32, Vec<u32>> = std::collections::HashMap::new();
-    for (i, &f) in s.log.iter().enumerate() {
-        at.entry(f).or_default().push(i as u32);
-    }
+    // The log's (fingerprint, position) pairs, sorted: positions of each key in order.
+    let mut index: Vec<(u32, u32)> = s.log.iter().enumerate().map(|(i, &f)| (f, i as u32)).collect();
+    index.sort_unstable();
     // The first position of `f` at or after log index `after`.
-    let next = |f: u32, after: u64| {
-        let after = after.saturating_sub(s.start) as u32;
-        at.get(&f).and_then(|p| {
-            let i = p.partition_point(|&x| x < after);
-            p.get(i).copied()
-        })
+    let next = |f: u32, after: u32| {
+        let i = index.partition_point(|&p| p < (f, after));
+        index.get(i).filter(|p| p.0 == f).map(|p| p.1)
     };
     for d in &s.decisions {
-        if d.at <= memory.labelled_until {
+        // Where in the log it was taken, and its absolute clock.
+        let rel = d.at.wrapping_sub(s.start as u32);
+        let at = s.start + rel as u64;
+        if at <= memory.labelled_until {
             continue; // labelled from an earlier snapshot
         }
-        if d.at + s.horizon > s.start + s.log.len() as u64 {
+        if rel as u64 + s.horizon > s.log.len() as u64 {
             break; // its outcome (and that of every later one) is not known yet
         }
-        memory.labelled_until = d.at;
-        let horizon = (d.at + s.horizon - s.start) as u32;
-        let c = next(d.candidate, d.at).filter(|&c| c < horizon);
-        let v = next(d.victim, d.at);
+        memory.labelled_until = at;
+        let horizon = rel + s.horizon as u32;
+        let c = next(d.candidate, rel).filter(|&c| c < horizon);
+        let v = next(d.victim, rel);
         let y = match (c, v) {
             (None, None) => continue,
             (None, Some(_)) => false,
@@ -547,7 +565,7 @@ mod tests {
         for i in 0..4000u32 {
             log.push(i % 10);
             if i % 4 == 0 && i < 3000 {
-                decisions.push(Decision { candidate: i % 10, victim: 1000, at: i as u64 + 1, x });
+                decisions.push(Decision { candidate: i % 10, victim: 1000, at: i + 1, x });
             }
         }
         let mut memory = Memory { samples: Vec::with_capacity(4096), next: 0, labelled_until: 0 };
