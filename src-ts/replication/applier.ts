@@ -211,8 +211,9 @@ export class Applier {
   async #drain(messages: ConsumerMessages, link: Link): Promise<void> {
     const buffer: JsMsg[] = []
     // What each side waits for: the applier for messages, the reader for room.
-    const waits: { ended: boolean; failure: unknown; wake: (() => void) | null; room: (() => void) | null } = {
+    const waits: { ended: boolean; closing: boolean; failure: unknown; wake: (() => void) | null; room: (() => void) | null } = {
       ended: false,
+      closing: false,
       failure: null,
       wake: null,
       room: null,
@@ -227,7 +228,8 @@ export class Applier {
         for await (const m of messages) {
           buffer.push(m)
           signal('wake')
-          while (buffer.length >= 4 * MAX_BATCH && !this.#stopped) await new Promise<void>((r) => (waits.room = r))
+          if (waits.closing) break
+          while (buffer.length >= 4 * MAX_BATCH && !this.#stopped && !waits.closing) await new Promise<void>((r) => (waits.room = r))
         }
       } catch (err) {
         waits.failure = err
@@ -254,6 +256,8 @@ export class Applier {
         await this.gate.hold(() => this.#applyBatch(batch, link))
       }
     } finally {
+      // The reader must not wait for room nobody will make (a restart after a gap).
+      waits.closing = true
       signal('room')
       await messages.close().catch(() => {})
       await pump
