@@ -3,8 +3,8 @@
 use crate::{Row, POLICIES};
 use std::fmt::Write as _;
 
-const COLORS: [&str; 7] = ["#888888", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#d62728"];
-const DASH: [&str; 7] = ["4 3", "", "", "", "", "6 3", ""];
+const COLORS: [&str; 8] = ["#888888", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#d62728"];
+const DASH: [&str; 8] = ["4 3", "", "", "", "", "6 3", "6 3", ""];
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")

@@ -1,8 +1,11 @@
 //! The query cache's admission test: when the cache is full, may a new answer take the
 //! place of the eviction victim?
 //!
-//! Two modes ([`AdmissionMode`]):
+//! Three modes ([`AdmissionMode`]), measured against each other and the best classic
+//! policies by `crates/kyrodb-cachesim` (`benches/RESULTS.md` § query-cache policies):
 //!
+//! - **`S3Fifo`** (the default): no admission test over LRU but S3-FIFO's queues (see
+//!   the variant); this module keeps its ghost table.
 //! - **`TinyLfu`** (the classic test, and the learned mode's ablation): a count-min sketch
 //!   of recent lookups (4-bit counters, halved every `10 × width` lookups) admits the
 //!   newcomer only if it was looked up more often than the victim.
@@ -34,27 +37,37 @@ use std::time::Instant;
 /// How the query cache decides whether a new answer may displace an old one.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub enum AdmissionMode {
-    /// TinyLFU: the more frequently looked-up key wins (count-min sketch).
-    #[default]
+    /// TinyLFU: the more frequently looked-up key wins (count-min sketch), over LRU.
     TinyLfu,
     /// A logistic model retrained in the background on the cache's own access log.
     Learned,
+    /// S3-FIFO (Yang et al., SOSP '23) instead of LRU with an admission test: newcomers
+    /// enter a small FIFO queue (a tenth of the bytes) and move to the main FIFO queue
+    /// only if asked for again while there; keys recently dropped from the small queue
+    /// (a ghost table) enter the main queue directly; the main queue reinserts entries
+    /// asked for since they were last at its tail (up to 3 times). The default: the best
+    /// of the three in `benches/RESULTS.md` § query-cache policies on every trace but
+    /// drifting popularity (where `Learned` is).
+    #[default]
+    S3Fifo,
 }
 
 impl AdmissionMode {
-    /// The mode's name as the API spells it (`tinylfu`, `learned`).
+    /// The mode's name as the API spells it (`tinylfu`, `learned`, `s3fifo`).
     pub fn name(self) -> &'static str {
         match self {
             AdmissionMode::TinyLfu => "tinylfu",
             AdmissionMode::Learned => "learned",
+            AdmissionMode::S3Fifo => "s3fifo",
         }
     }
 
-    /// The mode named `s` (`tinylfu`, `learned`).
+    /// The mode named `s` (`tinylfu`, `learned`, `s3fifo`).
     pub fn parse(s: &str) -> Option<AdmissionMode> {
         match s {
             "tinylfu" => Some(AdmissionMode::TinyLfu),
             "learned" => Some(AdmissionMode::Learned),
+            "s3fifo" => Some(AdmissionMode::S3Fifo),
             _ => None,
         }
     }
@@ -238,6 +251,8 @@ struct Learned {
 pub(crate) struct Admission {
     mode: AdmissionMode,
     long: Sketch,
+    /// S3-FIFO: fingerprints of keys dropped from the small queue, direct-mapped.
+    ghosts: Vec<u32>,
     learned: Option<Learned>,
     /// Lookups recorded so far (the clock of recency and of the log).
     clock: u64,
@@ -247,9 +262,13 @@ pub(crate) struct Admission {
 impl Admission {
     /// The admission state for a cache of `capacity` bytes.
     pub(crate) fn new(mode: AdmissionMode, capacity: usize) -> Admission {
-        // About one counter per 256 bytes of budget: a few entries' worth per slot.
-        let long = Sketch::new(capacity / 256, 10);
-        let mut bytes = long.bytes();
+        // About one counter per 256 bytes of budget: a few entries' worth per slot (S3-FIFO
+        // does not use it: the smallest).
+        let s3 = mode == AdmissionMode::S3Fifo;
+        let long = Sketch::new(if s3 { 0 } else { capacity / 256 }, 10);
+        // S3-FIFO's ghosts: about one per entry (entries are rarely under 512 bytes).
+        let ghosts = if s3 { vec![0; (capacity / 512).next_power_of_two().max(64)] } else { Vec::new() };
+        let mut bytes = long.bytes() + ghosts.len() * 4;
         let learned = (mode == AdmissionMode::Learned).then(|| {
             let short = Sketch::new(capacity / 512, 10);
             let ghosts = vec![0; (capacity / 1024).next_power_of_two().max(64)];
@@ -279,12 +298,31 @@ impl Admission {
             });
             Learned { short, ghosts, log, decisions, decided: 0, seen: 0, entries: 0, model, trainer: None }
         });
-        Admission { mode, long, learned, clock: 0, bytes }
+        Admission { mode, long, ghosts, learned, clock: 0, bytes }
     }
 
     /// Bytes held by the admission state (constant).
     pub(crate) fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// Whether the cache runs S3-FIFO's queues instead of LRU and an admission test.
+    pub(crate) fn s3fifo(&self) -> bool {
+        self.mode == AdmissionMode::S3Fifo
+    }
+
+    /// S3-FIFO: key `h` was dropped from the small queue.
+    pub(crate) fn ghost(&mut self, h: u64) {
+        let n = self.ghosts.len();
+        if n > 0 {
+            self.ghosts[h as usize & (n - 1)] = fingerprint(h);
+        }
+    }
+
+    /// S3-FIFO: whether key `h` was dropped from the small queue lately.
+    pub(crate) fn is_ghost(&self, h: u64) -> bool {
+        let n = self.ghosts.len();
+        n > 0 && self.ghosts[h as usize & (n - 1)] == fingerprint(h)
     }
 
     /// The lookup clock (lookups recorded so far).
@@ -612,7 +650,7 @@ mod tests {
 
         #[test]
         fn bytes_never_exceed_the_bound_in_either_mode() {
-            for mode in [AdmissionMode::TinyLfu, AdmissionMode::Learned] {
+            for mode in [AdmissionMode::TinyLfu, AdmissionMode::Learned, AdmissionMode::S3Fifo] {
                 for capacity in [8192, 20_000, 1 << 18] {
                     let cache = QueryCache::with_admission(capacity, mode);
                     let mut rng = 99u64;
@@ -636,6 +674,43 @@ mod tests {
                     assert_eq!(s.retrains > 0, mode == AdmissionMode::Learned, "{s:?}");
                 }
             }
+        }
+
+        #[test]
+        fn s3fifo_keeps_a_repeated_key_through_one_offs_and_admits_ghosts_to_main() {
+            let cache = QueryCache::with_admission(1 << 14, AdmissionMode::S3Fifo);
+            for _ in 0..3 {
+                ask(&cache, 0);
+            }
+            // One-offs pass through the small queue; the repeated key moved to the main one.
+            for i in 1..2000 {
+                ask(&cache, i);
+                assert!(cache.stats().bytes <= 1 << 14);
+            }
+            assert!(ask(&cache, 0), "the repeated key was kept: {:?}", cache.stats());
+            let s = cache.stats();
+            assert!(s.evictions > 1000 && s.rejections == 0, "{s:?}");
+            // Keys dropped from the small queue and asked for again soon after (ghosts) go
+            // to the main queue: they then survive a stream of one-offs without a hit there.
+            // (The ghost table is direct-mapped, so a few ghosts are overwritten.)
+            let cache = QueryCache::with_admission(1 << 16, AdmissionMode::S3Fifo);
+            for i in 0..1000 {
+                // Keys asked for twice: they fill the main queue.
+                ask(&cache, 1_000_000 + i);
+                ask(&cache, 1_000_000 + i);
+            }
+            for x in 0..20 {
+                ask(&cache, x);
+            }
+            for i in 0..40 {
+                ask(&cache, 2_000_000 + i);
+            }
+            assert!((0..20).all(|x| !ask(&cache, x)), "dropped from the small queue, now asked again");
+            for i in 0..3000 {
+                ask(&cache, 3_000_000 + i);
+            }
+            let kept = (0..20).filter(|&x| ask(&cache, x)).count();
+            assert!(kept >= 10, "{kept} of 20 ghosts were kept in the main queue");
         }
 
         #[test]

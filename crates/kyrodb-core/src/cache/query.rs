@@ -12,10 +12,12 @@
 //! history longer than the collection keeps invalidates the entry outright.
 //!
 //! **Bounded by bytes**, every byte counted (keys, results, ids, bookkeeping), shared by
-//! the database's collections, the admission state's bytes included. Eviction is LRU;
-//! a new entry displaces the LRU victim only if the admission test agrees
-//! ([`super::admission`]: TinyLFU's frequency test by default, or a learned model) —
-//! one-off queries do not flush repeated ones.
+//! the database's collections, the admission state's bytes included. By default the
+//! entries are kept in S3-FIFO's queues (a small FIFO that one-off queries pass through,
+//! a main FIFO for those asked for again, a ghost table); in the other modes
+//! ([`super::admission`]) eviction is LRU and a new entry displaces the LRU victim only
+//! if the admission test (TinyLFU's frequency test, or a learned model) agrees. Either
+//! way one-off queries do not flush repeated ones.
 
 use super::admission::{Admission, AdmissionMode};
 use super::near::{self, NearIndex, Planes};
@@ -128,6 +130,10 @@ pub struct Entry {
     next: u32,
     /// The admission clock when last used (how long the entry has been idle).
     touched: u64,
+    /// S3-FIFO: lookups since it was queued or last passed the main queue's tail (≤ 3).
+    freq: u8,
+    /// S3-FIFO: whether it is in the small queue (else the main one).
+    small: bool,
 }
 
 impl Entry {
@@ -180,9 +186,13 @@ struct Inner {
     map: HashMap<u64, u32, foldhash::fast::FixedState>,
     slots: Vec<Option<Entry>>,
     free: Vec<u32>,
-    /// Most recently used first.
+    /// Most recently used first (S3-FIFO: the main queue, newest first).
     head: u32,
     tail: u32,
+    /// S3-FIFO: the small queue, newest first, and its bytes.
+    small_head: u32,
+    small_tail: u32,
+    small_bytes: usize,
     bytes: usize,
     admission: Admission,
     stats: QueryCacheStats,
@@ -236,6 +246,9 @@ impl QueryCache {
                 free: Vec::new(),
                 head: NIL,
                 tail: NIL,
+                small_head: NIL,
+                small_tail: NIL,
+                small_bytes: 0,
                 bytes: 0,
                 admission,
                 stats: QueryCacheStats {
@@ -449,6 +462,11 @@ impl QueryCache {
             inner.remove(old);
             inner.map.remove(&h);
         }
+        let s3 = inner.admission.s3fifo();
+        let to_main = s3 && inner.admission.is_ghost(h);
+        while s3 && inner.bytes + bytes > self.budget && !inner.map.is_empty() {
+            inner.evict_s3fifo(self.budget / 10);
+        }
         while inner.bytes + bytes > self.budget && inner.tail != NIL {
             let victim = inner.tail;
             let (victim_hash, touched) =
@@ -464,7 +482,9 @@ impl QueryCache {
             inner.admission.forgotten(victim_hash);
             inner.stats.evictions += 1;
         }
-        let entry = Entry { key, hits, ids, radius, near, marks, bytes, prev: NIL, next: NIL, touched: 0 };
+        let small = s3 && !to_main;
+        let entry =
+            Entry { key, hits, ids, radius, near, marks, bytes, prev: NIL, next: NIL, touched: 0, freq: 0, small };
         let slot = match inner.free.pop() {
             Some(s) => {
                 inner.slots[s as usize] = Some(entry);
@@ -476,6 +496,9 @@ impl QueryCache {
             }
         };
         inner.bytes += bytes;
+        if small {
+            inner.small_bytes += bytes;
+        }
         inner.push_front(slot);
         inner.map.insert(h, slot);
         if let Some(b) = &inner.slots[slot as usize].as_ref().expect("just filled").near {
@@ -516,23 +539,33 @@ impl QueryCache {
 }
 
 impl Inner {
+    /// The head and tail of the queue holding `slot`.
+    fn ends(&mut self, slot: u32) -> (&mut u32, &mut u32) {
+        if self.slots[slot as usize].as_ref().expect("linked slots are filled").small {
+            (&mut self.small_head, &mut self.small_tail)
+        } else {
+            (&mut self.head, &mut self.tail)
+        }
+    }
+
     fn unlink(&mut self, slot: u32) {
         let (prev, next) = {
             let e = self.slots[slot as usize].as_ref().expect("linked slots are filled");
             (e.prev, e.next)
         };
         match prev {
-            NIL => self.head = next,
+            NIL => *self.ends(slot).0 = next,
             p => self.slots[p as usize].as_mut().expect("linked").next = next,
         }
         match next {
-            NIL => self.tail = prev,
+            NIL => *self.ends(slot).1 = prev,
             n => self.slots[n as usize].as_mut().expect("linked").prev = prev,
         }
     }
 
+    /// Put `slot` at the head of its queue.
     fn push_front(&mut self, slot: u32) {
-        let old = self.head;
+        let old = *self.ends(slot).0;
         let now = self.admission.now();
         {
             let e = self.slots[slot as usize].as_mut().expect("filled");
@@ -543,16 +576,60 @@ impl Inner {
         if old != NIL {
             self.slots[old as usize].as_mut().expect("linked").prev = slot;
         }
-        self.head = slot;
-        if self.tail == NIL {
-            self.tail = slot;
+        let (head, tail) = self.ends(slot);
+        *head = slot;
+        if *tail == NIL {
+            *tail = slot;
         }
     }
 
     fn touch(&mut self, slot: u32) {
-        if self.head != slot {
+        if self.admission.s3fifo() {
+            // FIFO queues: a hit only counts (up to 3), nothing moves.
+            let e = self.slots[slot as usize].as_mut().expect("filled");
+            e.freq = (e.freq + 1).min(3);
+        } else if self.head != slot {
             self.unlink(slot);
             self.push_front(slot);
+        }
+    }
+
+    /// S3-FIFO: make room by one step. While the small queue holds more than
+    /// `small_budget` bytes (or the main one is empty), its oldest entry moves to the main
+    /// queue if it was asked for since it came, or is dropped (and remembered as a
+    /// ghost); otherwise the main queue's oldest is reinserted if asked for since it was
+    /// last there (its count decremented), or dropped.
+    fn evict_s3fifo(&mut self, small_budget: usize) {
+        loop {
+            let from_small = self.small_tail != NIL && (self.small_bytes > small_budget || self.tail == NIL);
+            let slot = if from_small { self.small_tail } else { self.tail };
+            if slot == NIL {
+                return;
+            }
+            let (freq, bytes, h) = {
+                let e = self.slots[slot as usize].as_ref().expect("linked slots are filled");
+                (e.freq, e.bytes, e.key.hash())
+            };
+            if freq > 0 {
+                self.unlink(slot);
+                let e = self.slots[slot as usize].as_mut().expect("filled");
+                if from_small {
+                    e.small = false;
+                    e.freq = 0;
+                    self.small_bytes -= bytes;
+                } else {
+                    e.freq -= 1;
+                }
+                self.push_front(slot);
+                continue;
+            }
+            if from_small {
+                self.admission.ghost(h);
+            }
+            self.remove(slot);
+            self.map.remove(&h);
+            self.stats.evictions += 1;
+            return;
         }
     }
 
@@ -561,6 +638,9 @@ impl Inner {
         self.unlink(slot);
         let e = self.slots[slot as usize].take().expect("filled");
         self.bytes -= e.bytes;
+        if e.small {
+            self.small_bytes -= e.bytes;
+        }
         if let Some(b) = &e.near {
             self.near.remove(slot, &b.0);
         }
@@ -598,7 +678,7 @@ mod tests {
 
     #[test]
     fn bytes_stay_within_the_budget_and_repeated_queries_survive_one_offs() {
-        let cache = QueryCache::new(4096);
+        let cache = QueryCache::with_admission(4096, AdmissionMode::TinyLfu);
         let m = Marks::default();
         // A repeated query, asked many times.
         for _ in 0..20 {
