@@ -186,7 +186,12 @@ export class Applier {
         const messages = await consumer.consume({ max_messages: 512 })
         this.#messages = messages
         this.#progressAt = Date.now()
-        if (this.#stopped) await messages.close()
+        if (this.#stopped) {
+          // Stopped while the consumer was being created: its close() can wait for the first
+          // pull to be set up (seen: 5 s and more), which nothing here needs.
+          void messages.close().catch(() => {})
+          break
+        }
         try {
           await this.#drain(messages, link)
         } finally {

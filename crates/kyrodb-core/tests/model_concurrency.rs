@@ -4,7 +4,8 @@
 //! `.ci/run` runs it). The `shuttle` feature swaps the locks of the group-commit queue
 //! and of the collections for shuttle's (`src/sync.rs`).
 //!
-//! - **Group commit** (`storage/commit.rs`): concurrent writers share leaders; every
+//! - **Group commit** (`storage/commit.rs`): concurrent writers share leaders (one of them
+//!   logs its frames with `commit_many`: they get consecutive sequence numbers); every
 //!   acknowledged frame is in the WAL once, applied once, in sequence order, and a
 //!   checkpoint that reads the unapplied floor under the WAL lock never lets the WAL be
 //!   trimmed past a frame that is logged but not yet applied.
@@ -13,7 +14,7 @@
 //!   deletes go on; afterwards every id holds its last written vector, deleted ids stay
 //!   deleted, and searches see each live id exactly once.
 
-use kyrodb_core::storage::commit::{Committer, Durability};
+use kyrodb_core::storage::commit::{Committer, Durability, Request};
 use kyrodb_core::storage::wal::{self, FrameKind, WalWriter};
 use kyrodb_core::sync::Mutex;
 use kyrodb_core::{CollectionConfig, Database, Metric, OpenOptions, SearchParams};
@@ -24,23 +25,35 @@ const FRAMES_PER_WRITER: u8 = 2;
 
 fn group_commit_round() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let writer = WalWriter::open(dir.path(), 7, Vec::new(), 0, 1).expect("wal");
-    let committer = Arc::new(Committer::new(writer, Durability::None));
+    let writer = WalWriter::open(dir.path(), 7, Vec::new(), 0, wal::VERSION, 1).expect("wal");
+    let committer = Arc::new(Committer::new(writer, Durability::None, None, None));
     // (sequence number, payload tag) in the order the writes were applied.
     let applied = Arc::new(Mutex::new(Vec::<(u64, u8)>::new()));
     let writers: Vec<_> = (0..WRITERS)
         .map(|w| {
             let (committer, applied) = (Arc::clone(&committer), Arc::clone(&applied));
             shuttle::thread::spawn(move || {
+                let request = |i: u8| {
+                    let tag = w * 16 + i;
+                    let applied = Arc::clone(&applied);
+                    let apply = Box::new(move |seq: u64| {
+                        applied.lock().push((seq, tag));
+                        seq as usize
+                    });
+                    (tag, Request { kind: FrameKind::KvBatch, payload: vec![tag], tag: Some(tag as u64), apply })
+                };
+                if w == 0 {
+                    // One call, several frames: consecutive, nobody else's in between.
+                    let (tags, requests): (Vec<u8>, Vec<Request>) = (0..FRAMES_PER_WRITER).map(request).unzip();
+                    let seqs: Vec<u64> =
+                        committer.commit_many(requests).into_iter().map(|r| r.expect("commit") as u64).collect();
+                    assert!(seqs.windows(2).all(|p| p[1] == p[0] + 1), "commit_many frames not consecutive: {seqs:?}");
+                    return seqs.into_iter().zip(tags).collect::<Vec<_>>();
+                }
                 (0..FRAMES_PER_WRITER)
                     .map(|i| {
-                        let tag = w * 16 + i;
-                        let applied = Arc::clone(&applied);
-                        let apply = Box::new(move |seq: u64| {
-                            applied.lock().push((seq, tag));
-                            seq as usize
-                        });
-                        (committer.commit(FrameKind::KvBatch, vec![tag], apply).expect("commit") as u64, tag)
+                        let (tag, r) = request(i);
+                        (committer.commit(r.kind, r.payload, r.apply).expect("commit") as u64, tag)
                     })
                     .collect::<Vec<_>>()
             })
@@ -74,12 +87,17 @@ fn group_commit_round() {
     );
     acknowledged.sort_unstable();
     assert_eq!(acknowledged, applied, "each writer was told the sequence number its write was applied at");
+    // The last tag is that of writer 0's last frame (the only tagged ones).
+    let last0 = acknowledged.iter().filter(|a| a.1 < 16).max().expect("writer 0");
+    assert_eq!(committer.last_tag().map(|t| (t.seq, t.tag)), Some((last0.0, last0.1 as u64)));
     // The log holds exactly the acknowledged frames.
     let path = dir.path().join(wal::file_name(1));
     let bytes = std::fs::read(&path).expect("read wal");
     let mut logged = Vec::new();
     wal::scan_file(&path, &bytes, 1, true, &mut |f| {
         logged.push((f.seq, f.payload[0]));
+        // Tagged frames carry their tag; the others none.
+        assert_eq!(f.tag, (f.payload[0] < 16).then_some(f.payload[0] as u64));
         Ok(())
     })
     .expect("scan");
