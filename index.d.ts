@@ -257,7 +257,7 @@ export interface NativeOpenOptions {
    * may serve (`0`/absent: off).
    */
   queryCacheNearDistance?: number
-  /** The query cache's admission test: `tinylfu` (default) or `learned`. */
+  /** The query cache's policy: `s3fifo` (default), `tinylfu` or `learned`. */
   queryCacheAdmission?: string
 }
 
@@ -272,8 +272,8 @@ export interface NativeQueryCacheStats {
   entries: number
   bytes: number
   capacityBytes: number
-  /** The admission test in force: `tinylfu` or `learned`. */
-  admission: 'tinylfu' | 'learned'
+  /** The policy in force: `s3fifo`, `tinylfu` or `learned`. */
+  admission: 's3fifo' | 'tinylfu' | 'learned'
   /** Learned admission: microseconds since the model in force was made (0 otherwise). */
   modelAgeUs: number
   /** Learned admission: how long the last retrain took, microseconds (0: none yet). */

@@ -164,15 +164,18 @@ test('HTTP: searches use the cache unless the body says cache: false; /metrics c
   t.is((await search({ cache: 'no' })).status, 400)
   const text = (await call('GET', '/metrics')).text
   for (const name of ['kyrodb_query_cache_model_age_seconds', 'kyrodb_query_cache_last_retrain_seconds', 'kyrodb_query_cache_retrains_total']) {
-    t.regex(text, new RegExp(`^${name} 0$`, 'm'), 'tinylfu admission (the default): no model')
+    t.regex(text, new RegExp(`^${name} 0$`, 'm'), 's3fifo (the default): no model')
   }
 })
 
 test('cache.admission: learned retrains in the background while searches hit; stats report it; bad values are INVALID_ARGUMENT', async (t) => {
   const plain = await open(null)
-  t.is(plain.stats().cache.admission, 'tinylfu')
+  t.is(plain.stats().cache.admission, 's3fifo')
   t.is(plain.stats().cache.retrains, 0)
   await plain.close()
+  const tiny = await open(null, { cache: { admission: 'tinylfu' } })
+  t.is(tiny.stats().cache.admission, 'tinylfu')
+  await tiny.close()
   // A small budget: a short access log, so a few hundred searches schedule retrains.
   const db = await open(null, { cache: { queryBytes: 1 << 16, admission: 'learned' } })
   const c = await db.createCollection('c', { dimension: 2, metric: 'l2', index: false })

@@ -84,14 +84,16 @@ export interface CacheOptions {
    */
   nearDistance?: number
   /**
-   * Which new answers may displace cached ones when the cache is full: `'tinylfu'`
-   * (default: the one asked for more often, by a count-min sketch) or `'learned'` (a
-   * small logistic model over frequencies at two time scales, recency and recent
-   * evictions, retrained in the background on the cache's own access log; it adapts to
-   * popularity that shifts or drifts, see `benches/RESULTS.md` § query-cache policies).
-   * Its sketches, logs and model come out of `queryBytes`.
+   * Which answers the cache keeps when it is full: `'s3fifo'` (default: S3-FIFO's
+   * queues — new answers wait in a small queue and stay only if asked for again there),
+   * `'tinylfu'` (LRU; a new answer displaces the least recently used one only if asked
+   * for more often, by a count-min sketch) or `'learned'` (LRU with a small logistic
+   * model deciding that, over frequencies at two time scales, idle time and recent
+   * evictions, retrained in the background on the cache's own access log: the best of the
+   * three when popularity drifts, worse than `'s3fifo'` otherwise; see
+   * `benches/RESULTS.md` § query-cache policies). Their state comes out of `queryBytes`.
    */
-  admission?: 'tinylfu' | 'learned'
+  admission?: 's3fifo' | 'tinylfu' | 'learned'
 }
 
 /** Counters and size of the query-result cache since open ({@link DatabaseStats.cache}). */
@@ -114,9 +116,9 @@ export interface QueryCacheStats {
   bytes: number
   /** The byte budget. */
   capacityBytes: number
-  /** The admission test in force ({@link CacheOptions.admission}). */
-  admission: 'tinylfu' | 'learned'
-  /** Learned admission: microseconds since the model in force was made (0 with `tinylfu`). */
+  /** The policy in force ({@link CacheOptions.admission}). */
+  admission: 's3fifo' | 'tinylfu' | 'learned'
+  /** Learned admission: microseconds since the model in force was made (0 otherwise). */
   modelAgeUs: number
   /** Learned admission: how long the last retrain took, microseconds (0: none yet). */
   lastRetrainUs: number
@@ -545,8 +547,8 @@ export async function openWith<D extends Database>(
     throw new InvalidArgumentError(`cache.nearDistance must be a finite number ≥ 0, got ${String(queryCacheNearDistance)}`)
   }
   const queryCacheAdmission = cache?.admission
-  if (queryCacheAdmission !== undefined && queryCacheAdmission !== 'tinylfu' && queryCacheAdmission !== 'learned') {
-    throw new InvalidArgumentError(`cache.admission must be 'tinylfu' or 'learned', got ${String(queryCacheAdmission)}`)
+  if (queryCacheAdmission !== undefined && queryCacheAdmission !== 's3fifo' && queryCacheAdmission !== 'tinylfu' && queryCacheAdmission !== 'learned') {
+    throw new InvalidArgumentError(`cache.admission must be 's3fifo', 'tinylfu' or 'learned', got ${String(queryCacheAdmission)}`)
   }
   if (durability !== undefined && durability !== 'full' && durability !== 'normal' && durability !== 'none') {
     throw new InvalidArgumentError(`durability must be 'full', 'normal' or 'none', got ${String(durability)}`)

@@ -32,7 +32,7 @@ pub struct NativeOpenOptions {
     /// Near repeats: the largest query distance (the collection's metric) a cached answer
     /// may serve (`0`/absent: off).
     pub query_cache_near_distance: Option<f64>,
-    /// The query cache's admission test: `tinylfu` (default) or `learned`.
+    /// The query cache's policy: `s3fifo` (default), `tinylfu` or `learned`.
     pub query_cache_admission: Option<String>,
 }
 
@@ -70,8 +70,9 @@ fn open_options(o: Option<NativeOpenOptions>) -> kyrodb_core::Result<OpenOptions
     };
     let query_cache_admission = match o.query_cache_admission.as_deref() {
         None => kyrodb_core::AdmissionMode::default(),
-        Some(s) => kyrodb_core::AdmissionMode::parse(s)
-            .ok_or_else(|| Error::invalid(format!("cache.admission must be 'tinylfu' or 'learned', got {s:?}")))?,
+        Some(s) => kyrodb_core::AdmissionMode::parse(s).ok_or_else(|| {
+            Error::invalid(format!("cache.admission must be 's3fifo', 'tinylfu' or 'learned', got {s:?}"))
+        })?,
     };
     let near_repeat_distance = match o.query_cache_near_distance {
         None => 0.0,
@@ -208,8 +209,8 @@ pub struct NativeQueryCacheStats {
     pub entries: f64,
     pub bytes: f64,
     pub capacity_bytes: f64,
-    /// The admission test in force: `tinylfu` or `learned`.
-    #[napi(ts_type = "'tinylfu' | 'learned'")]
+    /// The policy in force: `s3fifo`, `tinylfu` or `learned`.
+    #[napi(ts_type = "'s3fifo' | 'tinylfu' | 'learned'")]
     pub admission: String,
     /// Learned admission: microseconds since the model in force was made (0 otherwise).
     pub model_age_us: f64,
