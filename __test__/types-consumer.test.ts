@@ -91,6 +91,8 @@ const TYPES = [
   'ReplicationErrorReason',
   'Consistency',
   'Replication',
+  'GroupWrite',
+  'GroupOutcome',
 ]
 
 // Uses every imported name (the consumer compiles with `noUnusedLocals`, so a name left
@@ -143,6 +145,9 @@ export async function main(dir: string | null): Promise<number> {
     { type: 'del', key: 8n },
   ]
   await kv.batch(writes)
+  const group: GroupWrite[] = [{ kind: 'kv', writes, tag: 1n }, { kind: 'tag', tag: 2n }]
+  const outcomes: GroupOutcome[] = dir === null ? [] : await db.writeGroup(group)
+  const lastTag: bigint | null = db.lastTag()
   const got: Buffer | string | undefined = kv.getSync(key)
   const range: RangeOptions = { gte: 0, limit: 10 }
   let scanned = 0
@@ -198,6 +203,8 @@ export async function main(dir: string | null): Promise<number> {
     info.simd.length +
     replicationOptions.node.length +
     (replicationStatus?.appliedSeq ?? 0) +
+    outcomes.filter((o) => o.ok).length +
+    Number(lastTag ?? 0n) +
     badMetric.length +
     (code?.length ?? 0) +
     errors.filter((e) => e instanceof Error).length
