@@ -108,7 +108,7 @@ export interface QueryCacheStats {
   invalidations: number
   /** Cached answers evicted for room. */
   evictions: number
-  /** Answers kept out by admission (asked for less often than what they would evict). */
+  /** Answers kept out by admission (`tinylfu`, `learned`: judged less worth keeping than what they would evict; `s3fifo` admits every answer to its small queue). */
   rejections: number
   /** Cached answers now. */
   entries: number

@@ -17,17 +17,18 @@
 //!   cache's worth of lookups) and before the victim. It is admitted if that is more
 //!   likely than not. The model starts as the TinyLFU test and is retrained in the
 //!   background on a bounded log of lookups (fingerprints in a ring) and of the admission
-//!   decisions taken: a decision's label is read off the log, so it does not depend on
-//!   what the cache did. Labelled decisions are remembered across retrains (a ring as
-//!   long as the log) and the fit is pulled toward the TinyLFU weights, so a few noisy
-//!   outcomes cannot undo it. Retraining is scheduled every half log of lookups, copies
+//!   decisions taken (one in four, so the ring spans the log): a decision's label is
+//!   read off the log, so it does not depend on what the cache did. Labelled decisions
+//!   are remembered across retrains (a ring half as long as the log) and the fit is
+//!   pulled toward the TinyLFU weights, so a few noisy outcomes cannot undo it. Retraining is scheduled every half log of lookups, copies
 //!   the logs (a bounded copy under the cache lock, the only work done there) and runs
 //!   on its own thread with a bounded number of gradient steps (`EPOCHS ×` the memory);
 //!   the new weights are swapped in through atomics. A retrain still running when the
 //!   next is due makes that one skipped, never waited for: no search waits on training.
 //!
-//! Every byte of the sketches, ghost table, logs and model is counted by
-//! [`Admission::bytes`], which the cache subtracts from its entries' budget.
+//! Every byte of the sketches, ghost tables, logs and model, and of the trainer's memory
+//! and working buffers, is counted by [`Admission::bytes`], which the cache subtracts
+//! from its entries' budget.
 
 use parking_lot::{Condvar, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
