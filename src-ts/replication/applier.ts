@@ -216,8 +216,9 @@ export class Applier {
   async #drain(messages: ConsumerMessages, link: Link): Promise<void> {
     const buffer: JsMsg[] = []
     // What each side waits for: the applier for messages, the reader for room.
-    const waits: { ended: boolean; closing: boolean; failure: unknown; wake: (() => void) | null; room: (() => void) | null } = {
+    const waits: { ended: boolean; closing: boolean; bytes: number; failure: unknown; wake: (() => void) | null; room: (() => void) | null } = {
       ended: false,
+      bytes: 0,
       closing: false,
       failure: null,
       wake: null,
@@ -232,9 +233,13 @@ export class Applier {
       try {
         for await (const m of messages) {
           buffer.push(m)
+          waits.bytes += m.data.length
           signal('wake')
           if (waits.closing) break
-          while (buffer.length >= 4 * MAX_BATCH && !this.#stopped && !waits.closing) await new Promise<void>((r) => (waits.room = r))
+          // Bounded: at most four batches' worth of messages or bytes wait here.
+          while ((buffer.length >= 4 * MAX_BATCH || waits.bytes >= 4 * MAX_BATCH_BYTES) && !this.#stopped && !waits.closing) {
+            await new Promise<void>((r) => (waits.room = r))
+          }
         }
       } catch (err) {
         waits.failure = err
@@ -257,6 +262,7 @@ export class Applier {
           n++
         }
         const batch = buffer.splice(0, n)
+        waits.bytes -= bytes
         signal('room')
         await this.gate.hold(() => this.#applyBatch(batch, link))
       }

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::kv::run::Run;
 use crate::kv::KvStore;
 use crate::kv::{ValueKind, Write};
-use crate::storage::commit::Request;
+use crate::storage::commit::{Committer, Request};
 use crate::storage::manifest::{CollectionEntry, IndexEntry, TagEntry};
 use crate::storage::records::KV_STORE;
 use crate::storage::wal::{self, FrameKind};
@@ -600,11 +600,11 @@ impl Database {
         match op {
             GroupOp::Collection { name, write } => {
                 let c = self.collection(&name)?;
-                Ok((c.prepare(write, tag)?, Some(c)))
+                Ok((sized(c.prepare(write, tag)?)?, Some(c)))
             }
             GroupOp::Kv(writes) => {
                 let borrowed: Vec<Write<'_>> = writes.iter().map(KvWrite::as_write).collect();
-                Ok((self.kv.prepare(&borrowed, tag)?, None))
+                Ok((sized(self.kv.prepare(&borrowed, tag)?)?, None))
             }
             GroupOp::Tag => Ok((None, None)),
         }
@@ -814,6 +814,15 @@ struct Pending {
     collection: Option<Arc<Collection>>,
     /// The tag frame of a refused write.
     refused: bool,
+}
+
+/// A frame past the size limit is refused here, with the other checks (so that its tag is
+/// still logged), not by the commit.
+fn sized(request: Option<Request>) -> Result<Option<Request>> {
+    if let Some(r) = &request {
+        Committer::check_frame_size(r.payload.len(), r.tag.is_some())?;
+    }
+    Ok(request)
 }
 
 /// A frame holding only `tag`.
