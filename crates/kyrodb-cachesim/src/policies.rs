@@ -69,13 +69,14 @@ impl Policy for KyroCache {
     fn access(&mut self, k: u64) -> bool {
         let q = key(k);
         let hit = self.cache.lookup(&q, Marks::default(), false, |_| true).is_some();
+        if self.learned {
+            // A retrain scheduled by this lookup is applied before the insert that follows,
+            // so a run is reproducible (in a database the next decisions would use the old
+            // model until the retrain ends).
+            self.cache.settle_training();
+        }
         if !hit {
             self.cache.insert(q, Arc::clone(&self.hits), Marks::default());
-        }
-        if self.learned {
-            // A retrain scheduled by this lookup is applied before the next one, so a run
-            // is reproducible (in a database the next lookups would use the old model).
-            self.cache.settle_training();
         }
         hit
     }
