@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url'
 import { loadClustered } from './datasets/clustered.mjs'
 import { machineInfo, mulberry32 } from './datasets/glove.mjs'
 import { BENCH_DIR, fmt, percentile, table, writeSection } from './lib/report.mjs'
+import { zipfSampler } from './lib/zipf.mjs'
 
 const require = createRequire(import.meta.url)
 const kyrodb = require('../dist/index.js')
@@ -40,25 +41,9 @@ if (args.child) {
   const db = await kyrodb.open(dir, { cache: { queryBytes: 0 } })
   const c = db.collection('v')
   const rand = mulberry32(99)
-  // Zipf over ranks by inverse CDF; ranks scrambled to ids so hot rows are spread out.
-  const draw = (() => {
-    if (alpha === 0) return () => Math.floor(rand() * N)
-    const cdf = new Float64Array(N)
-    let acc = 0
-    for (let r = 0; r < N; r++) cdf[r] = acc += 1 / Math.pow(r + 1, alpha)
-    for (let r = 0; r < N; r++) cdf[r] /= acc
-    return () => {
-      const u = rand()
-      let lo = 0
-      let hi = N - 1
-      while (lo < hi) {
-        const mid = (lo + hi) >> 1
-        if (cdf[mid] < u) lo = mid + 1
-        else hi = mid
-      }
-      return Number((BigInt(lo) * 2654435761n) % BigInt(N))
-    }
-  })()
+  const rank = zipfSampler(N, alpha, rand)
+  // Ranks scrambled to ids, so hot rows are spread out (uniform needs no scrambling).
+  const draw = alpha === 0 ? rank : () => Number((BigInt(rank()) * 2654435761n) % BigInt(N))
   const gets = []
   const searches = []
   let faults = 0

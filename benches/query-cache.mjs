@@ -26,6 +26,7 @@ import { loadClustered } from './datasets/clustered.mjs'
 import { loadGlove, machineInfo, mulberry32 } from './datasets/glove.mjs'
 import { BENCH_DIR, fmt, percentile, table, writeSection } from './lib/report.mjs'
 import { normalizeRows } from './lib/vectors.mjs'
+import { zipfSampler } from './lib/zipf.mjs'
 
 const require = createRequire(import.meta.url)
 const kyrodb = require('../dist/index.js')
@@ -79,21 +80,7 @@ const dir = fs.mkdtempSync(path.join(process.env.KYRODB_BENCH_DIR ?? os.tmpdir()
 
 // The trace: Zipf ranks by inverse CDF; paraphrases get a random direction of norm NOISE·‖q‖.
 const rand = mulberry32(17)
-const weights = Array.from({ length: TOPICS }, (_, r) => 1 / Math.pow(r + 1, ALPHA))
-const total = weights.reduce((a, b) => a + b, 0)
-const cdf = []
-weights.reduce((acc, w, i) => ((cdf[i] = (acc + w) / total), acc + w), 0)
-const pick = () => {
-  const u = rand()
-  let lo = 0
-  let hi = TOPICS - 1
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1
-    if (cdf[mid] < u) lo = mid + 1
-    else hi = mid
-  }
-  return lo
-}
+const pick = zipfSampler(TOPICS, ALPHA, rand)
 function paraphrase(t) {
   const q = question(t)
   const g = Float32Array.from({ length: dim }, () => {
