@@ -493,11 +493,13 @@ impl Database {
         Ok(())
     }
 
-    /// The tag of the last tagged write applied ([`Database::write_group`], a tagged
+    /// The tag of the last tagged write logged ([`Database::write_group`], a tagged
     /// create or drop of a collection), or `None` if no write was ever tagged (or the
     /// database is in memory). A tag is logged in the same WAL frame as its write (and
     /// kept in the manifest once the frame is trimmed), so after a crash the write is
-    /// present exactly when this returns its tag or a later one.
+    /// present exactly when this returns its tag or a later one. While writes are in
+    /// flight it may name a write that is logged but not yet visible to reads; the call
+    /// that made that write has not returned yet.
     pub fn last_tag(&self) -> Result<Option<u64>> {
         self.check_open()?;
         Ok(self.storage.as_ref().and_then(|s| s.committer.last_tag()).map(|t| t.tag))

@@ -260,6 +260,31 @@ fn a_version_1_wal_is_replayed_and_continued_in_a_new_version_2_file() {
     db.close().unwrap();
 }
 
+/// A version 1 log whose last file holds no frames (what an older release leaves after a
+/// flush) is replaced by a version 2 file of the same name, not listed twice: otherwise the
+/// next trim deletes the live file and every write after it is lost at the next open.
+#[test]
+fn an_empty_version_1_wal_file_is_replaced_and_writes_after_a_flush_survive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    copy_dir(&fixture("segment-v1").join("db"), &dir);
+    // Cut the fixture's last WAL file back to its header: a version 1 file without frames.
+    let last = wal_files(&dir).pop().unwrap();
+    let header = std::fs::read(&last).unwrap()[..wal::FILE_HEADER].to_vec();
+    std::fs::write(&last, header).unwrap();
+    let db = Database::open(Some(&dir)).unwrap();
+    let keys = db.kv().count().unwrap();
+    // A flush with nothing to rotate trims up to the current sequence number.
+    db.flush(&mut |_, _| {}).unwrap();
+    ok(db.write_group(vec![put(1_000_001, "after the flush", Some(43))]).unwrap());
+    db.crash_for_tests();
+    assert!(!wal_files(&dir).is_empty(), "the live WAL file was deleted");
+    let db = Database::open(Some(&dir)).unwrap();
+    assert_eq!(db.last_tag().unwrap(), Some(43));
+    assert_eq!(db.kv().count().unwrap(), keys + 1);
+    db.close().unwrap();
+}
+
 /// The fixture `tests/fixtures/wal-v2-tags/db` (written by [`write_wal_v2_fixture`]).
 #[test]
 fn the_version_2_fixture_with_tagged_frames_opens() {

@@ -163,8 +163,9 @@ impl Committer {
         }
     }
 
-    /// The last tag applied: the tag of the tagged frame applied last, or of a tagged
-    /// manifest change (create or drop of a collection) made after it.
+    /// The last tag logged: the tag of the tagged frame logged last (noted before its
+    /// apply runs), or of a tagged manifest change (create or drop of a collection) made
+    /// after it.
     pub fn last_tag(&self) -> Option<TagEntry> {
         self.tags.lock().last
     }
@@ -188,12 +189,14 @@ impl Committer {
         }
     }
 
-    /// Before a manifest records a tag: make every frame written so far durable (only the
-    /// `normal` mode has written frames that are not; `none` never syncs).
+    /// Before a manifest records a tag: make every frame written so far durable, so the
+    /// manifest never names a tag whose frame a power loss could take (`full` has synced
+    /// them already; `normal` and `none` may not have — `none` syncs only here, and only
+    /// when a manifest write records a new tag).
     pub fn sync_for_manifest(&self) -> Result<()> {
         match self.durability {
-            Durability::Normal { .. } => self.sync_if_dirty(),
-            Durability::Full | Durability::None => Ok(()),
+            Durability::Normal { .. } | Durability::None => self.sync_if_dirty(),
+            Durability::Full => Ok(()),
         }
     }
 
@@ -261,8 +264,17 @@ impl Committer {
         let mut slots = Vec::with_capacity(requests.len());
         let mut results: Vec<Option<Result<usize>>> = Vec::with_capacity(requests.len());
         let chain = (requests.len() > 1).then(|| Arc::new(Mutex::new(None)));
+        let mut refused = false;
         for r in requests {
-            match Committer::check_frame_size(r.payload.len(), r.tag.is_some()) {
+            // After a refused write nothing later in the group is attempted: what is applied
+            // is always a prefix.
+            let checked = if refused {
+                Err(Error::invalid("not attempted: an earlier write of this group was refused".to_string()))
+            } else {
+                Committer::check_frame_size(r.payload.len(), r.tag.is_some())
+            };
+            refused |= checked.is_err();
+            match checked {
                 Ok(()) => {
                     let slot = Slot { request: Mutex::new(Some(r)), result: Mutex::new(None), chain: chain.clone() };
                     slots.push((results.len(), Arc::new(slot)));

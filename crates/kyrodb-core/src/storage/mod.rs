@@ -345,6 +345,9 @@ pub fn replay_wal(
                 for p in &dropped {
                     let _ = std::fs::remove_file(p);
                 }
+                // The file the log now ends with may be of an older version than the one it
+                // ended with: never append to it, start a new file.
+                last_version = 0;
                 if !header_ok {
                     let _ = std::fs::remove_file(&path);
                     files.truncate(i);

@@ -200,8 +200,16 @@ impl WalWriter {
                 });
             }
         }
+        // An older-version last file without frames is named for `next_seq`, the name the
+        // new file takes: it is replaced (rewritten in place with the current header; a
+        // torn rewrite is a file without a complete header, dropped at open), never listed
+        // twice — a second entry for the same path would let trimming delete the live file.
+        let replaced = files.last().is_some_and(|(first, _)| *first == next_seq) && len <= FILE_HEADER as u64;
+        if replaced {
+            files.pop();
+        }
         // The last file is full (or of an older version): it joins the older ones.
-        let older_bytes = older_bytes + if files.is_empty() { 0 } else { len };
+        let older_bytes = older_bytes + if files.is_empty() || replaced { 0 } else { len };
         let (file, path) = create_file(dir, db_id, next_seq)?;
         files.push((next_seq, path));
         Ok(WalWriter {
@@ -275,6 +283,9 @@ impl WalWriter {
         let mut removed = 0;
         // A file that cannot be removed stays listed; it is retried at the next checkpoint.
         while self.files.len() > 1 && self.files[1].0 <= bound {
+            if self.files.last().is_some_and(|(_, current)| *current == self.files[0].1) {
+                break; // Never the file being appended to, however it came to be listed.
+            }
             let size = file_size(&self.files[0].1);
             if std::fs::remove_file(&self.files[0].1).is_err() {
                 break;
