@@ -95,7 +95,12 @@ proptest! {
         prop_assert_eq!(stats.near_hits, 0);
         // Near repeats on (any cached query within distance 1 may answer): still exact.
         let (near, stats) = run(&ops, metric, 1 << 20, 1.0);
-        prop_assert_eq!(near, without);
+        prop_assert_eq!(&near, &without);
+        prop_assert!(stats.bytes <= stats.capacity_bytes);
+        // And with a budget so small that entries are evicted all the time (the near index
+        // must forget every evicted entry).
+        let (tiny, stats) = run(&ops, metric, 6 << 10, 1.0);
+        prop_assert_eq!(tiny, without);
         prop_assert!(stats.bytes <= stats.capacity_bytes);
     }
 }

@@ -182,17 +182,18 @@ pub fn query_distance(kernels: &Kernels, a: &[f32], b: &[f32]) -> f64 {
     (d2 * (1.0 + rounding(a.len()))).sqrt()
 }
 
-/// Whether a cached search of radius `r` (metric distance; `+∞`: it found every matching
-/// row) proves the re-ranked answer whose `k`-th distance is `dk` exact for a query `delta`
-/// (Euclidean) away.
-pub fn proves(metric: Metric, dim: usize, r: f32, dk: f32, delta: f64) -> bool {
+/// Whether a cached search of radius `r` (metric distance), or one that found every
+/// matching row (`complete`), proves the re-ranked answer whose `k`-th distance is `dk`
+/// exact for a query `delta` (Euclidean) away.
+pub fn proves(metric: Metric, dim: usize, complete: bool, r: f32, dk: f32, delta: f64) -> bool {
     if metric == Metric::InnerProduct {
         return false;
     }
-    if r == f32::INFINITY {
+    if complete {
         return true;
     }
-    euclid_high(metric, dim, dk) + delta < euclid_low(metric, dim, r)
+    // An overflowed distance proves nothing.
+    r.is_finite() && dk.is_finite() && euclid_high(metric, dim, dk) + delta < euclid_low(metric, dim, r)
 }
 
 /// The largest Euclidean distance between queries that `max` (a metric distance, as the
@@ -213,14 +214,15 @@ mod tests {
     fn the_bound_needs_room_for_the_query_shift() {
         let m = Metric::L2;
         // r = 4 (distance 2), k-th at 1 (distance 1): a shift of up to just under 1 is proven.
-        assert!(proves(m, 8, 4.0, 1.0, 0.99));
-        assert!(!proves(m, 8, 4.0, 1.0, 1.0));
-        assert!(proves(m, 8, f32::INFINITY, 100.0, 50.0), "a search that saw every row proves anything");
-        assert!(!proves(Metric::InnerProduct, 8, 4.0, 0.0, 0.0));
+        assert!(proves(m, 8, false, 4.0, 1.0, 0.99));
+        assert!(!proves(m, 8, false, 4.0, 1.0, 1.0));
+        assert!(!proves(m, 8, false, f32::INFINITY, 1.0, 0.0), "an overflowed radius proves nothing");
+        assert!(proves(m, 8, true, f32::INFINITY, 100.0, 50.0), "a search that saw every row proves anything");
+        assert!(!proves(Metric::InnerProduct, 8, true, 4.0, 0.0, 0.0));
         // Cosine: 1 − cos = 0.5 is Euclidean 1.
         assert!((max_query_distance(Metric::Cosine, 0.5) - 1.0).abs() < 1e-12);
-        assert!(proves(Metric::Cosine, 8, 0.5, 0.02, 0.7));
-        assert!(!proves(Metric::Cosine, 8, 0.5, 0.02, 0.85));
+        assert!(proves(Metric::Cosine, 8, false, 0.5, 0.02, 0.7));
+        assert!(!proves(Metric::Cosine, 8, false, 0.5, 0.02, 0.85));
     }
 
     #[test]

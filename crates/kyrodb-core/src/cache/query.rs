@@ -120,6 +120,9 @@ pub struct Entry {
     /// fewer: it found every matching row): a new matching row at most this far from the
     /// query could enter the hits.
     pub radius: f32,
+    /// The search found fewer rows than it kept (every matching row): distinct from a
+    /// radius that overflowed to `+∞`.
+    pub complete: bool,
     /// Its buckets in the near-repeat index and its hits' locations in the collection
     /// (opaque here; valid while the entry is), `None`: not indexed.
     near: Option<([u64; near::TABLES], Vec<u64>)>,
@@ -283,12 +286,15 @@ impl QueryCache {
         if let Some(p) = self.inner.lock().planes.get(&dim) {
             return Some(Arc::clone(p));
         }
-        if near::planes_bytes(dim) > self.budget / 4 {
-            return None;
-        }
         let made = Arc::new(Planes::new(dim));
         let mut g = self.inner.lock();
         let inner = &mut *g;
+        // All dimensions' planes together take at most a quarter of the budget (they are
+        // kept for the cache's life); a dimension that would pass it gets no near repeats.
+        let held: usize = inner.planes.values().map(|p| p.bytes()).sum();
+        if !inner.planes.contains_key(&dim) && held + made.bytes() > self.budget / 4 {
+            return None;
+        }
         let p = inner.planes.entry(dim).or_insert_with(|| {
             inner.bytes += made.bytes();
             Arc::clone(&made)
@@ -356,6 +362,11 @@ impl QueryCache {
             entry.marks = now;
         }
         let hits = Arc::clone(&entry.hits);
+        if probe {
+            // A probe's miss is recorded by the full lookup that follows it; its hit is not
+            // followed by one.
+            inner.admission.record(h);
+        }
         inner.touch(slot);
         inner.stats.hits += 1;
         Some(hits)
@@ -452,7 +463,8 @@ impl QueryCache {
         if bytes > self.budget / 4 {
             return; // One answer may not take over the cache.
         }
-        let radius = if hits.distances.len() < kept { f32::INFINITY } else { hits.distances[kept - 1] };
+        let complete = hits.distances.len() < kept;
+        let radius = if complete { f32::INFINITY } else { hits.distances[kept - 1] };
         let mut ids = hits.ids.clone();
         ids.sort_unstable();
         let h = key.hash();
@@ -482,9 +494,25 @@ impl QueryCache {
             inner.admission.forgotten(victim_hash);
             inner.stats.evictions += 1;
         }
+        if inner.bytes + bytes > self.budget {
+            return; // Nothing left to evict (the planes hold the rest).
+        }
         let small = s3 && !to_main;
-        let entry =
-            Entry { key, hits, ids, radius, near, marks, bytes, prev: NIL, next: NIL, touched: 0, freq: 0, small };
+        let entry = Entry {
+            key,
+            hits,
+            ids,
+            radius,
+            complete,
+            near,
+            marks,
+            bytes,
+            prev: NIL,
+            next: NIL,
+            touched: 0,
+            freq: 0,
+            small,
+        };
         let slot = match inner.free.pop() {
             Some(s) => {
                 inner.slots[s as usize] = Some(entry);
@@ -505,6 +533,11 @@ impl QueryCache {
             let keys = b.0;
             inner.near.insert(slot, &keys);
         }
+    }
+
+    /// Count a miss (for a caller whose lookups counted none).
+    pub fn count_miss(&self) {
+        self.inner.lock().stats.misses += 1;
     }
 
     /// Counters and size now.

@@ -37,7 +37,17 @@ impl Collection {
             return Err(Error::dimension(self.config.dimension, query.len()));
         }
         let query = self.prepare_queries(query)?;
-        let st = self.state.read();
+        // A probe from a latency-sensitive thread does not wait behind a writer queued for
+        // the lock (or a long search holding it): it reports a miss, and the caller's full
+        // search waits instead, off that thread.
+        let st = if cache_only {
+            match self.state.try_read() {
+                Some(st) => st,
+                None => return Ok(None),
+            }
+        } else {
+            self.state.read()
+        };
         let cache = self.query_cache.get().filter(|c| params.cache && c.enabled());
         let Some(cache) = cache else {
             let hot = st.hot.search(self.config.metric, &query, params.k, params.filter.as_ref());
@@ -66,6 +76,9 @@ impl Collection {
         }
         // Not an exact repeat: this query's buckets in the index of cached queries.
         let planes = near.and_then(|_| cache.planes(self.config.dimension));
+        if near.is_some() && planes.is_none() && !cache_only {
+            cache.count_miss(); // No near lookup will count it.
+        }
         let near = near.filter(|_| planes.is_some());
         let buckets = planes.map(|p| {
             let sigs = p.signatures(crate::simd::kernels(), &query);
@@ -88,9 +101,9 @@ impl Collection {
         if cache_only {
             return Ok(None);
         }
-        // With near repeats on, keep up to 2k candidates (never more than the beam, so the
-        // top k are those of a k search at this ef): their radius is what proves near
-        // answers.
+        // With near repeats on, keep up to 2k candidates (never more than the beam; graph
+        // segments then re-rank more code candidates, so the top k can be better than a k
+        // search's, never worse): their radius is what proves near answers.
         let kept = if near.is_some() { (2 * params.k).min(ef).min(MAX_K).max(params.k) } else { params.k };
         let wide = SearchParams { k: kept, ..params.clone() };
         let hot = st.hot.search(self.config.metric, &query, kept, params.filter.as_ref());
@@ -161,11 +174,11 @@ impl Collection {
         }
         ranked.sort_by_key(|r| r.0);
         ranked.truncate(k);
-        if ranked.len() < k && e.radius != f32::INFINITY {
+        if ranked.len() < k && !e.complete {
             return None;
         }
         let dk = ranked.last().map_or(0.0, |r| r.0.distance);
-        if !near::proves(metric, self.config.dimension, e.radius, dk, delta) {
+        if !near::proves(metric, self.config.dimension, e.complete, e.radius, dk, delta) {
             return None;
         }
         let h = &e.hits;
