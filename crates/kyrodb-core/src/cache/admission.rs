@@ -263,9 +263,13 @@ pub(crate) struct Admission {
 impl Admission {
     /// The admission state for a cache of `capacity` bytes.
     pub(crate) fn new(mode: AdmissionMode, capacity: usize) -> Admission {
+        const MAX_SIZED_CAPACITY: usize = 1 << 30;
         // About one counter per 256 bytes of budget: a few entries' worth per slot (S3-FIFO
         // does not use it: the smallest).
         let s3 = mode == AdmissionMode::S3Fifo;
+        // Sized from the budget, as for 1 GiB at most: a huge `queryBytes` (it may
+        // be up to 2^40) must not allocate gigabytes of policy state up front.
+        let capacity = capacity.min(MAX_SIZED_CAPACITY);
         let long = Sketch::new(if s3 { 0 } else { capacity / 256 }, 10);
         // S3-FIFO's ghosts: about one per entry (entries are rarely under 512 bytes).
         let ghosts = if s3 { vec![0; (capacity / 512).next_power_of_two().max(64)] } else { Vec::new() };

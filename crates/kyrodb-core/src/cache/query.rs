@@ -732,6 +732,15 @@ mod tests {
     }
 
     #[test]
+    fn the_largest_budget_allowed_does_not_allocate_its_policy_state_up_front() {
+        for mode in [AdmissionMode::S3Fifo, AdmissionMode::TinyLfu, AdmissionMode::Learned] {
+            let cache = QueryCache::with_admission(1 << 40, mode);
+            // The policy state is sized as for a 1 GiB budget at most.
+            assert!(cache.stats().bytes < 1 << 28, "{mode:?}: {:?}", cache.stats());
+        }
+    }
+
+    #[test]
     fn a_stale_entry_is_dropped_and_a_valid_one_moves_forward() {
         let cache = QueryCache::new(1 << 16);
         let m0 = Marks::default();
