@@ -88,6 +88,15 @@ mod model {
             self.0.read().unwrap_or_else(|e| e.into_inner())
         }
 
+        /// Shared access if it can be had without waiting.
+        pub fn try_read(&self) -> Option<shuttle::sync::RwLockReadGuard<'_, T>> {
+            match self.0.try_read() {
+                Ok(g) => Some(g),
+                Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => None,
+            }
+        }
+
         /// Exclusive access.
         pub fn write(&self) -> shuttle::sync::RwLockWriteGuard<'_, T> {
             self.0.write().unwrap_or_else(|e| e.into_inner())
