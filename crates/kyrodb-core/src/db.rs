@@ -724,6 +724,7 @@ impl Database {
             return Ok(());
         }
         self.stop_collections();
+        self.query_cache.release();
         match &self.storage {
             Some(s) => s.close(),
             None => Ok(()),

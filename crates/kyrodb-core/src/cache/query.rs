@@ -535,6 +535,20 @@ impl QueryCache {
         }
     }
 
+    /// Drop every entry, the near-repeat index and planes, and the admission policy's
+    /// state (a learned mode's trainer thread ends): for a closed database, whose handle
+    /// may outlive the close by a long time. The counters are kept.
+    pub fn release(&self) {
+        let mode = self.inner.lock().stats.admission;
+        let mut fresh = QueryCache::with_admission(0, mode).inner.into_inner();
+        let old = {
+            let mut g = self.inner.lock();
+            fresh.stats = g.stats;
+            std::mem::replace(&mut *g, fresh)
+        };
+        drop(old); // Outside the lock.
+    }
+
     /// Count a miss (for a caller whose lookups counted none).
     pub fn count_miss(&self) {
         self.inner.lock().stats.misses += 1;
@@ -729,6 +743,23 @@ mod tests {
         assert!(cache.lookup(&key(0), m, false, |_| true).is_some(), "the repeated query was kept");
         let s = cache.stats();
         assert!(s.rejections > 0 && s.entries > 1, "{s:?}");
+    }
+
+    #[test]
+    fn release_drops_the_entries_and_keeps_the_counters() {
+        for mode in [AdmissionMode::S3Fifo, AdmissionMode::TinyLfu, AdmissionMode::Learned] {
+            let cache = QueryCache::with_admission(1 << 20, mode);
+            let m = Marks::default();
+            for i in 0..50 {
+                cache.insert(key(i), hits(i as u64), m);
+            }
+            assert!(cache.lookup(&key(3), m, false, |_| true).is_some());
+            cache.release();
+            let s = cache.stats();
+            assert_eq!((s.entries, s.hits), (0, 1), "{mode:?}");
+            assert!(s.bytes < 16 << 10, "{mode:?}: {s:?}");
+            assert!(cache.lookup(&key(3), m, false, |_| true).is_none());
+        }
     }
 
     #[test]
