@@ -624,25 +624,8 @@ mod tests {
 
     mod in_the_cache {
         use crate::cache::admission::AdmissionMode;
-        use crate::cache::query::{Marks, QueryCache, QueryKey};
-        use crate::vector::SearchHits;
-        use std::sync::Arc;
-
-        fn key(i: u64) -> QueryKey {
-            QueryKey {
-                collection: 1,
-                query: vec![i as u32, (i >> 32) as u32].into(),
-                k: 1,
-                ef: 64,
-                filter: None,
-                with_metadata: false,
-                with_vectors: false,
-            }
-        }
-
-        fn hits(i: u64) -> Arc<SearchHits> {
-            Arc::new(SearchHits { ids: vec![i], distances: vec![0.0], ..SearchHits::default() })
-        }
+        use crate::cache::query::tests::{hits, key};
+        use crate::cache::query::{Marks, QueryCache};
 
         /// Look `i` up; on a miss, insert it. Whether it hit.
         fn ask(cache: &QueryCache, i: u64) -> bool {

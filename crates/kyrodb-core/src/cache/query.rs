@@ -704,13 +704,14 @@ fn hits_bytes(h: &SearchHits) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn key(i: u32) -> QueryKey {
+    /// The search of test key `i` (a two-component query; distinct `i`, distinct keys).
+    pub(crate) fn key(i: u64) -> QueryKey {
         QueryKey {
             collection: 1,
-            query: vec![i, i + 1].into(),
+            query: vec![i as u32, (i >> 32) as u32].into(),
             k: 1,
             ef: 64,
             filter: None,
@@ -719,7 +720,8 @@ mod tests {
         }
     }
 
-    fn hits(i: u64) -> Arc<SearchHits> {
+    /// A one-hit answer for test key `i`.
+    pub(crate) fn hits(i: u64) -> Arc<SearchHits> {
         Arc::new(SearchHits { ids: vec![i], distances: vec![i as f32], ..SearchHits::default() })
     }
 
@@ -736,7 +738,7 @@ mod tests {
         // A stream of one-off queries.
         for i in 1..500 {
             if cache.lookup(&key(i), m, false, |_| true).is_none() {
-                cache.insert(key(i), hits(i as u64), m);
+                cache.insert(key(i), hits(i), m);
             }
             assert!(cache.stats().bytes <= 4096);
         }
@@ -751,7 +753,7 @@ mod tests {
             let cache = QueryCache::with_admission(1 << 20, mode);
             let m = Marks::default();
             for i in 0..50 {
-                cache.insert(key(i), hits(i as u64), m);
+                cache.insert(key(i), hits(i), m);
             }
             assert!(cache.lookup(&key(3), m, false, |_| true).is_some());
             cache.release();
