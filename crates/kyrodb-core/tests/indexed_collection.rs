@@ -367,6 +367,36 @@ fn writers_wait_for_indexing_past_the_backlog_cap() {
     assert_eq!(exact.stats().expect("stats").max_unindexed_rows, 0);
 }
 
+/// Background merges stop at the settled tier (256 × autoBuildRows live rows) and never
+/// write a segment past 512 × autoBuildRows, so the indexing work per written row stays
+/// flat however large the collection grows; every row stays findable.
+#[test]
+fn background_merges_stop_at_the_settled_tier() {
+    let db = Database::open(None).expect("open");
+    let (dim, auto, n) = (8, 25, 60_000);
+    let (settled_rows, cap) = (256 * auto, 512 * auto);
+    let c = db.create_collection("settled", config(dim, Metric::L2, auto)).expect("create");
+    let data = clustered(n, dim, 20, 51);
+    for (b, chunk) in data.chunks(250 * dim).enumerate() {
+        let ids: Vec<u64> = (b as u64 * 250..(b as u64 + 1) * 250).collect();
+        c.upsert(&ids, chunk.to_vec(), None).expect("upsert");
+    }
+    let s = settle(&c, auto);
+    assert!(s.merged_rows > 0, "merges ran: {s:?}");
+    assert!(s.segments.iter().all(|x| x.1 <= cap), "a merge wrote past the cap: {s:?}");
+    let settled = s.segments.iter().filter(|x| x.1 >= settled_rows).count();
+    assert!(settled >= 2, "segments reached the settled tier and stayed there: {s:?}");
+    assert!(s.segments.len() - settled <= kyrodb_core::vector::collection::MAX_SEGMENTS, "{s:?}");
+    assert_eq!(s.count, n);
+    for id in [0u64, 7_777, 59_999] {
+        assert_eq!(c.get(id).expect("get").expect("present").vector, data[id as usize * dim..][..dim].to_vec());
+        let hits = c
+            .search(&data[id as usize * dim..][..dim], &SearchParams { ef: Some(200), ..SearchParams::top(3) })
+            .expect("search");
+        assert!(hits.ids.contains(&id), "id {id} not found near itself: {hits:?}");
+    }
+}
+
 /// Hot builds and merges run on their own threads and may finish in any order; deletes and
 /// overwrites race both. The end state matches a model, every id lives in one place, and
 /// each segment set swap rewrote only the rows it moved (checked through get/count/search).

@@ -47,10 +47,42 @@ fn parse_copied(metas: Vec<Option<CopiedMeta>>, ids: &[u64]) -> Result<Vec<Optio
         .collect()
 }
 
-/// Segments past which hot builds wait for merges: every search walks every segment, so
-/// their number is a backlog too. When writes outrun merges, the hot tier then fills to
-/// its cap and writers wait (the indexing rate, merges included, paces the writes).
+/// Unsettled segments past which hot builds wait for merges: every search walks every
+/// segment, so their number is a backlog too. When writes outrun merges, the hot tier then
+/// fills to its cap and writers wait (the indexing rate, merges included, paces the writes).
+/// Settled segments do not count: no background merge will ever take them.
 pub const MAX_SEGMENTS: usize = 8;
+
+/// Size tier ([`crate::tiers`]) from which a segment is *settled*: background merges leave
+/// it alone, so the indexing work per written row stops growing with the collection (a
+/// merge that grows a graph costs more per row the larger the graph, and an unbounded top
+/// tier would make writers wait tens of minutes behind one merge at 10M rows). Tier 4 is
+/// 256 × autoBuildRows live rows: 1,280,000 at the default. A settled segment merges
+/// again only through `compact` / `buildIndex`, or once deletions take its live rows
+/// below the tier. The price is on the read side: a search walks every settled segment.
+pub const SETTLED_TIER: u32 = 4;
+
+/// Largest merge a background merge writes, in multiples of the tier base (2,560,000 live
+/// rows at the default autoBuildRows): a merge keeps dropping its largest input until its
+/// inputs fit (two unsettled inputs always do).
+const MAX_MERGED_BASES: usize = 512;
+
+/// Whether a segment of `live` rows is settled (see [`SETTLED_TIER`]).
+fn settled(live: usize, base: usize) -> bool {
+    size_tier(live, base) >= SETTLED_TIER
+}
+
+/// `pick` without its largest inputs while their rows together pass the merge cap
+/// ([`MAX_MERGED_BASES`]); at least two inputs stay.
+fn within_merge_cap(mut pick: Vec<usize>, live_rows: &[usize], base: usize) -> Vec<usize> {
+    let cap = base.max(1).saturating_mul(MAX_MERGED_BASES);
+    while pick.len() > 2 && pick.iter().map(|&i| live_rows[i]).sum::<usize>() > cap {
+        if let Some(largest) = (0..pick.len()).max_by_key(|&j| live_rows[pick[j]]) {
+            pick.remove(largest);
+        }
+    }
+    pick
+}
 
 /// A segment whose deleted share is above this is not used as a merge's seed (its
 /// deleted rows would be carried along); the merge rebuilds it and drops them.
@@ -63,18 +95,31 @@ fn seed_graph(seg: &Segment) -> Option<FrozenGraph> {
 }
 
 /// The segments (indices, ascending) the next merge should combine, if any tier of live
-/// rows above `base` is full (`crate::tiers`).
+/// rows above `base` below the settled tier is full (`crate::tiers`); or, with
+/// [`MAX_SEGMENTS`] or more unsettled segments, the [`MERGE_FANIN`] smallest of them.
 fn pick_merge(live_rows: &[usize], base: usize) -> Option<Vec<usize>> {
     let mut by_tier: std::collections::BTreeMap<u32, Vec<usize>> = std::collections::BTreeMap::new();
     for (i, &rows) in live_rows.iter().enumerate() {
-        by_tier.entry(size_tier(rows, base)).or_default().push(i);
+        let tier = size_tier(rows, base);
+        if tier < SETTLED_TIER {
+            by_tier.entry(tier).or_default().push(i);
+        }
     }
-    by_tier.into_values().find(|v| v.len() >= MERGE_FANIN).map(|mut v| {
+    let pick = by_tier.values().find(|v| v.len() >= MERGE_FANIN).map(|v| {
         // Exactly a fan-in's worth: a smaller merge finishes (and lets hot builds that
         // wait on the segment count go on) sooner.
-        v.truncate(MERGE_FANIN);
-        v
-    })
+        v[..MERGE_FANIN].to_vec()
+    });
+    let pick = pick.or_else(|| {
+        let mut unsettled: Vec<usize> = by_tier.into_values().flatten().collect();
+        (unsettled.len() >= MAX_SEGMENTS).then(|| {
+            unsettled.sort_by_key(|&i| live_rows[i]);
+            unsettled.truncate(MERGE_FANIN);
+            unsettled.sort_unstable();
+            unsettled
+        })
+    })?;
+    Some(within_merge_cap(pick, live_rows, base))
 }
 
 /// Threads of the pool that background builds and merges run their parallel loops on:
@@ -223,12 +268,14 @@ impl Collection {
 
     /// Start a background build of the hot tier unless one is running (writers waiting
     /// on the backlog call this whatever the threshold: a cap below `auto_build_rows`
-    /// must still make progress). With [`MAX_SEGMENTS`] segments, merges go first.
+    /// must still make progress). With [`MAX_SEGMENTS`] unsettled segments, merges go first.
     pub(super) fn start_background_build(self: &Arc<Self>) {
         if self.auto_flush_rows().is_none() {
             return;
         }
-        if self.state.read().segments.len() >= MAX_SEGMENTS {
+        let base = self.auto_flush_rows().unwrap_or(DEFAULT_AUTO_BUILD_ROWS);
+        let unsettled = self.state.read().segments.iter().filter(|s| !settled(s.live(), base)).count();
+        if unsettled >= MAX_SEGMENTS {
             self.maybe_merge_in_background();
             return;
         }
@@ -282,21 +329,12 @@ impl Collection {
         );
     }
 
-    /// The segments (uids) that should merge now, if any: a full size tier, or, with
-    /// [`MAX_SEGMENTS`] or more segments, the [`MERGE_FANIN`] smallest.
+    /// The segments (uids) that should merge now, if any ([`pick_merge`]).
     fn merge_pick(&self) -> Option<Vec<u32>> {
         let base = self.auto_flush_rows().unwrap_or(DEFAULT_AUTO_BUILD_ROWS);
         let st = self.state.read();
         let live: Vec<usize> = st.segments.iter().map(Segment::live).collect();
-        let pick = pick_merge(&live, base).or_else(|| {
-            (live.len() >= MAX_SEGMENTS).then(|| {
-                let mut by_size: Vec<usize> = (0..live.len()).collect();
-                by_size.sort_by_key(|&i| live[i]);
-                by_size.truncate(MERGE_FANIN);
-                by_size.sort_unstable();
-                by_size
-            })
-        })?;
+        let pick = pick_merge(&live, base)?;
         Some(pick.into_iter().map(|i| st.seg_uids[i]).collect())
     }
 
@@ -671,5 +709,24 @@ mod tests {
         assert_eq!(pick_merge(&[5000, 100, 100, 100, 100], 100), Some(vec![1, 2, 3, 4]));
         assert_eq!(pick_merge(&[5000, 100, 100, 100], 100), None);
         assert_eq!(pick_merge(&[2000, 1600, 1700, 1900], 100), Some(vec![0, 1, 2, 3]));
+    }
+
+    #[test]
+    fn settled_segments_are_never_merged_and_merges_stay_under_the_cap() {
+        // Base 100: settled from 25,600 live rows (tier 4); merges write at most 51,200.
+        assert_eq!(pick_merge(&[30_000; 4], 100), None);
+        assert_eq!(pick_merge(&[30_000; 12], 100), None, "settled segments do not count toward MAX_SEGMENTS");
+        // Four of tier 3 would make 80,000 rows: the largest inputs drop out until it fits.
+        assert_eq!(pick_merge(&[20_000, 21_000, 20_000, 20_000], 100), Some(vec![0, 2]));
+        assert_eq!(pick_merge(&[10_000, 9_000, 12_000, 11_000], 100), Some(vec![0, 1, 2, 3]));
+        // Eight unsettled segments of mixed tiers beside settled ones: the four smallest.
+        let live = [30_000, 100, 500, 2000, 7000, 150, 450, 1700, 6500, 30_000];
+        assert_eq!(pick_merge(&live, 100), Some(vec![1, 2, 5, 6]));
+        assert_eq!(pick_merge(&live[..9], 100), Some(vec![1, 2, 5, 6]));
+        assert_eq!(pick_merge(&live[..8], 100), None, "seven unsettled: no merge is due");
+        // A segment that deletions took back below the tier is a candidate again (here
+        // the cap drops it, the largest input: 62,000 rows would not fit, 37,000 do).
+        assert_eq!(pick_merge(&[20_000, 25_000, 30_000, 9_000, 8_000], 100), Some(vec![0, 3, 4]));
+        assert_eq!(pick_merge(&[20_000, 25_000, 30_000, 9_000], 100), None);
     }
 }

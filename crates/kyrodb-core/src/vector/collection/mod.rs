@@ -28,7 +28,7 @@ mod cached;
 mod maintenance;
 mod scan;
 mod write;
-pub use maintenance::background_threads;
+pub use maintenance::{background_threads, MAX_SEGMENTS, SETTLED_TIER};
 pub use scan::ScanPage;
 pub use write::CollectionWrite;
 
