@@ -184,3 +184,64 @@ fn readers_do_not_wait_for_the_lookups_of_a_large_batch_and_count_stays_exact() 
         }
     }
 }
+
+/// A background merge that fails while writers wait on the segment count reaches them as
+/// an error (before, they waited forever while failing merges restarted in a tight loop),
+/// and once the fault is gone merges are retried, after a pause, and writes go on.
+#[test]
+fn a_failing_merge_reaches_writers_waiting_on_the_segment_count() {
+    let _serial = SERIAL.lock();
+    failpoints::reset();
+    failpoints::set_hook(points::COLLECTION_MERGE, Some(Arc::new(|| panic!("injected merge failure"))));
+    let db = Database::open(None).expect("open");
+    let c = db
+        .create_collection(
+            "merges",
+            kyrodb_core::CollectionConfig {
+                id_type: kyrodb_core::IdType::U64,
+                dimension: 4,
+                metric: kyrodb_core::Metric::L2,
+                index: Some(kyrodb_core::IndexConfig {
+                    params: kyrodb_core::vector::hnsw::BuildParams::default(),
+                    auto_build_rows: 20,
+                }),
+            },
+        )
+        .expect("create");
+    let batch = |b: u64| {
+        let ids: Vec<u64> = (b * 20..(b + 1) * 20).collect();
+        let vectors: Vec<f32> = ids.iter().flat_map(|&i| [i as f32, 1.0, 2.0, 3.0]).collect();
+        (ids, vectors)
+    };
+    // Every batch becomes a segment; merges fail; at MAX_SEGMENTS segments hot builds stop,
+    // the hot tier fills to its cap (40 rows) and the writer waits on merges.
+    let (tx, rx) = mpsc::channel();
+    let writer = {
+        let c = Arc::clone(&c);
+        std::thread::spawn(move || {
+            for b in 0..200u64 {
+                let (ids, vectors) = batch(b);
+                if let Err(e) = c.upsert(&ids, vectors, None) {
+                    let _ = tx.send(Some(e.to_string()));
+                    return;
+                }
+            }
+            let _ = tx.send(None);
+        })
+    };
+    let outcome = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the writer neither finished nor failed in 30 s: it waits on merges that keep failing");
+    writer.join().expect("writer");
+    let msg = outcome.expect("200 batches went in although every merge failed");
+    assert!(msg.contains("background build failed"), "{msg}");
+    // The fault is gone: after the pause, merges run again and so do writes.
+    failpoints::set_hook(points::COLLECTION_MERGE, None);
+    std::thread::sleep(Duration::from_millis(1_100));
+    for b in 1_000..1_050u64 {
+        let (ids, vectors) = batch(b);
+        c.upsert(&ids, vectors, None).expect("writes go on once merges succeed");
+    }
+    assert!(c.stats().expect("stats").merged_rows > 0, "merges ran");
+    failpoints::reset();
+}

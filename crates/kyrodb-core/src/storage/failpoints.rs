@@ -113,6 +113,9 @@ pub mod points {
     pub const KV_APPLY_WRITE: &str = "kv.apply.write";
     /// Before each lookup a key-value write makes to keep `count()` exact.
     pub const KV_COUNT_PROBE: &str = "kv.count.probe";
+    /// Before each background merge of a collection's segments (on the merge thread): a
+    /// panic here fails the merge.
+    pub const COLLECTION_MERGE: &str = "collection.merge";
 }
 
 /// Runs the hook a test set for the point `name` (nothing without the feature).

@@ -50,7 +50,9 @@ fn parse_copied(metas: Vec<Option<CopiedMeta>>, ids: &[u64]) -> Result<Vec<Optio
 /// Unsettled segments past which hot builds wait for merges: every search walks every
 /// segment, so their number is a backlog too. When writes outrun merges, the hot tier then
 /// fills to its cap and writers wait (the indexing rate, merges included, paces the writes).
-/// Settled segments do not count: no background merge will ever take them.
+/// Segments that were written settled (by rows stored, deleted ones included) do not count,
+/// even after deletions shrink them: merges may take them again, but writers never wait on
+/// that.
 pub const MAX_SEGMENTS: usize = 8;
 
 /// Size tier ([`crate::tiers`]) from which a segment is *settled*: background merges leave
@@ -62,22 +64,51 @@ pub const MAX_SEGMENTS: usize = 8;
 /// below the tier. The price is on the read side: a search walks every settled segment.
 pub const SETTLED_TIER: u32 = 4;
 
-/// Largest merge a background merge writes, in multiples of the tier base (2,560,000 live
-/// rows at the default autoBuildRows): a merge keeps dropping its largest input until its
-/// inputs fit (two unsettled inputs always do).
+/// Largest merge a background merge writes, in multiples of the tier base (2,560,000 rows
+/// at the default autoBuildRows), counting the rows its inputs store (a seed graph carries
+/// its deleted rows along): a merge keeps dropping its largest input until its inputs fit
+/// (two segments that count toward [`MAX_SEGMENTS`] always do).
 const MAX_MERGED_BASES: usize = 512;
 
-/// Whether a segment of `live` rows is settled (see [`SETTLED_TIER`]).
-fn settled(live: usize, base: usize) -> bool {
-    size_tier(live, base) >= SETTLED_TIER
+/// Pause after a failed background merge before the next one starts.
+const MERGE_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A segment as the merge policy sees it.
+#[derive(Copy, Clone, Debug)]
+struct SegmentSize {
+    /// Rows stored, deleted ones included.
+    rows: usize,
+    /// Live rows.
+    live: usize,
 }
 
-/// `pick` without its largest inputs while their rows together pass the merge cap
-/// ([`MAX_MERGED_BASES`]); at least two inputs stay.
-fn within_merge_cap(mut pick: Vec<usize>, live_rows: &[usize], base: usize) -> Vec<usize> {
+impl SegmentSize {
+    fn of(seg: &Segment) -> SegmentSize {
+        SegmentSize { rows: seg.len(), live: seg.live() }
+    }
+
+    /// Whether it counts toward [`MAX_SEGMENTS`]: it was not written settled.
+    fn counted(self, base: usize) -> bool {
+        size_tier(self.rows, base) < SETTLED_TIER
+    }
+
+    /// Whether merges may take it by its tier: its live rows are below the settled tier.
+    fn mergeable(self, base: usize) -> bool {
+        size_tier(self.live, base) < SETTLED_TIER
+    }
+}
+
+/// Segments that count toward [`MAX_SEGMENTS`].
+fn counted_segments(segs: &[SegmentSize], base: usize) -> usize {
+    segs.iter().filter(|s| s.counted(base)).count()
+}
+
+/// `pick` without its largest inputs while the rows they store together pass the merge
+/// cap ([`MAX_MERGED_BASES`]); at least two inputs stay.
+fn within_merge_cap(mut pick: Vec<usize>, segs: &[SegmentSize], base: usize) -> Vec<usize> {
     let cap = base.max(1).saturating_mul(MAX_MERGED_BASES);
-    while pick.len() > 2 && pick.iter().map(|&i| live_rows[i]).sum::<usize>() > cap {
-        if let Some(largest) = (0..pick.len()).max_by_key(|&j| live_rows[pick[j]]) {
+    while pick.len() > 2 && pick.iter().map(|&i| segs[i].rows).sum::<usize>() > cap {
+        if let Some(largest) = (0..pick.len()).max_by_key(|&j| segs[pick[j]].rows) {
             pick.remove(largest);
         }
     }
@@ -94,16 +125,13 @@ fn seed_graph(seg: &Segment) -> Option<FrozenGraph> {
     few_deleted.then(|| seg.shared_graph()).flatten()
 }
 
-/// The segments (indices, ascending) the next merge should combine, if any tier of live
-/// rows above `base` below the settled tier is full (`crate::tiers`); or, with
-/// [`MAX_SEGMENTS`] or more unsettled segments, the [`MERGE_FANIN`] smallest of them.
-fn pick_merge(live_rows: &[usize], base: usize) -> Option<Vec<usize>> {
+/// The segments (indices, ascending) the next merge should combine, if any: a full tier
+/// of live rows below the settled tier (`crate::tiers`); or, with [`MAX_SEGMENTS`] or more
+/// segments that count toward it, the [`MERGE_FANIN`] smallest of those.
+fn pick_merge(segs: &[SegmentSize], base: usize) -> Option<Vec<usize>> {
     let mut by_tier: std::collections::BTreeMap<u32, Vec<usize>> = std::collections::BTreeMap::new();
-    for (i, &rows) in live_rows.iter().enumerate() {
-        let tier = size_tier(rows, base);
-        if tier < SETTLED_TIER {
-            by_tier.entry(tier).or_default().push(i);
-        }
+    for (i, s) in segs.iter().enumerate().filter(|(_, s)| s.mergeable(base)) {
+        by_tier.entry(size_tier(s.live, base)).or_default().push(i);
     }
     let pick = by_tier.values().find(|v| v.len() >= MERGE_FANIN).map(|v| {
         // Exactly a fan-in's worth: a smaller merge finishes (and lets hot builds that
@@ -111,15 +139,15 @@ fn pick_merge(live_rows: &[usize], base: usize) -> Option<Vec<usize>> {
         v[..MERGE_FANIN].to_vec()
     });
     let pick = pick.or_else(|| {
-        let mut unsettled: Vec<usize> = by_tier.into_values().flatten().collect();
-        (unsettled.len() >= MAX_SEGMENTS).then(|| {
-            unsettled.sort_by_key(|&i| live_rows[i]);
-            unsettled.truncate(MERGE_FANIN);
-            unsettled.sort_unstable();
-            unsettled
+        let mut counted: Vec<usize> = (0..segs.len()).filter(|&i| segs[i].counted(base)).collect();
+        (counted.len() >= MAX_SEGMENTS).then(|| {
+            counted.sort_by_key(|&i| segs[i].live);
+            counted.truncate(MERGE_FANIN);
+            counted.sort_unstable();
+            counted
         })
     })?;
-    Some(within_merge_cap(pick, live_rows, base))
+    Some(within_merge_cap(pick, segs, base))
 }
 
 /// Threads of the pool that background builds and merges run their parallel loops on:
@@ -268,14 +296,14 @@ impl Collection {
 
     /// Start a background build of the hot tier unless one is running (writers waiting
     /// on the backlog call this whatever the threshold: a cap below `auto_build_rows`
-    /// must still make progress). With [`MAX_SEGMENTS`] unsettled segments, merges go first.
+    /// must still make progress). With [`MAX_SEGMENTS`] segments that count, merges go first.
     pub(super) fn start_background_build(self: &Arc<Self>) {
         if self.auto_flush_rows().is_none() {
             return;
         }
         let base = self.auto_flush_rows().unwrap_or(DEFAULT_AUTO_BUILD_ROWS);
-        let unsettled = self.state.read().segments.iter().filter(|s| !settled(s.live(), base)).count();
-        if unsettled >= MAX_SEGMENTS {
+        let sizes: Vec<SegmentSize> = self.state.read().segments.iter().map(SegmentSize::of).collect();
+        if counted_segments(&sizes, base) >= MAX_SEGMENTS {
             self.maybe_merge_in_background();
             return;
         }
@@ -333,15 +361,18 @@ impl Collection {
     fn merge_pick(&self) -> Option<Vec<u32>> {
         let base = self.auto_flush_rows().unwrap_or(DEFAULT_AUTO_BUILD_ROWS);
         let st = self.state.read();
-        let live: Vec<usize> = st.segments.iter().map(Segment::live).collect();
-        let pick = pick_merge(&live, base)?;
+        let sizes: Vec<SegmentSize> = st.segments.iter().map(SegmentSize::of).collect();
+        let pick = pick_merge(&sizes, base)?;
         Some(pick.into_iter().map(|i| st.seg_uids[i]).collect())
     }
 
     /// Merge segments while a size tier is full, on its own thread and pool, so a long
-    /// merge never holds up the hot tier's builds.
+    /// merge never holds up the hot tier's builds. A failed merge is reported to writers
+    /// waiting on the segment count (as a failed hot build is), and the next one starts
+    /// [`MERGE_RETRY_AFTER`] later at the earliest.
     fn maybe_merge_in_background(self: &Arc<Self>) {
-        if self.merge_pick().is_none() || self.background_merge.swap(true, Ordering::AcqRel) {
+        let backing_off = self.merge_failed_at.lock().is_some_and(|t| t.elapsed() < MERGE_RETRY_AFTER);
+        if backing_off || self.merge_pick().is_none() || self.background_merge.swap(true, Ordering::AcqRel) {
             return;
         }
         self.spawn_background(
@@ -350,11 +381,17 @@ impl Collection {
             Lane::Merge,
             |me| {
                 while let Some(pick) = me.merge_pick() {
+                    crate::storage::failpoints::hook(crate::storage::failpoints::points::COLLECTION_MERGE);
                     me.build(BuildScope::Segments(pick), &mut |_, _| {})?;
                 }
                 Ok(())
             },
-            |me, _| {
+            |me, outcome| {
+                *me.merge_failed_at.lock() = outcome.is_err().then(std::time::Instant::now);
+                if let Err(msg) = outcome {
+                    *me.last_build_error.lock() = Some(msg);
+                    me.indexed.notify_all();
+                }
                 if me.usable() {
                     // Hot builds may have been waiting for the segment count to come down.
                     let hot_live = me.state.read().hot.live();
@@ -699,7 +736,16 @@ impl Collection {
 
 #[cfg(test)]
 mod tests {
-    use super::pick_merge;
+    use super::{counted_segments, SegmentSize};
+
+    /// Segments with no deleted rows.
+    fn sizes(live: &[usize]) -> Vec<SegmentSize> {
+        live.iter().map(|&live| SegmentSize { rows: live, live }).collect()
+    }
+
+    fn pick_merge(live: &[usize], base: usize) -> Option<Vec<usize>> {
+        super::pick_merge(&sizes(live), base)
+    }
 
     #[test]
     fn merges_pick_a_full_tier_of_similar_sizes() {
@@ -728,5 +774,23 @@ mod tests {
         // the cap drops it, the largest input: 62,000 rows would not fit, 37,000 do).
         assert_eq!(pick_merge(&[20_000, 25_000, 30_000, 9_000, 8_000], 100), Some(vec![0, 3, 4]));
         assert_eq!(pick_merge(&[20_000, 25_000, 30_000, 9_000], 100), None);
+    }
+
+    #[test]
+    fn segments_written_settled_never_hold_writers_up_even_when_deletions_shrink_them() {
+        // Eight segments written at 30,000 rows (settled) of which 20,000 are live now: they
+        // are a full tier again and may merge, two at a time (the cap counts stored rows),
+        // but none counts toward MAX_SEGMENTS, so hot builds never wait for those merges.
+        let shrunk = vec![SegmentSize { rows: 30_000, live: 20_000 }; 8];
+        assert_eq!(counted_segments(&shrunk, 100), 0);
+        assert_eq!(super::pick_merge(&shrunk, 100), Some(vec![0, 1]));
+        // Beside them, eight small segments are what count, and the fallback takes the
+        // four smallest of those.
+        let mut mixed = shrunk.clone();
+        mixed.extend(sizes(&[100, 500, 2000, 7000, 150, 450, 1700, 6500]));
+        assert_eq!(counted_segments(&mixed, 100), 8);
+        let mut only_counted = sizes(&[30_000, 30_000]);
+        only_counted.extend(sizes(&[100, 500, 2000, 7000, 150, 450, 1700, 6500]));
+        assert_eq!(super::pick_merge(&only_counted, 100), Some(vec![2, 3, 6, 7]));
     }
 }

@@ -21,8 +21,9 @@
 //! the ids of the hot rows it took in from `hot_ids` and rewrites nothing else (at 1M
 //! ids, rewriting one global map took milliseconds under the write lock on every flush).
 //! A lookup by id costs one hash probe plus, for ids not in the hot tier, one binary
-//! search per segment (segments are at most `MAX_SEGMENTS`; ids outside a segment's
-//! range cost two compares).
+//! search per segment (about `MAX_SEGMENTS` unsettled ones plus one settled segment per
+//! 1.28M–2.56M rows at the default `autoBuildRows`; ids outside a segment's range cost two
+//! compares).
 
 mod cached;
 mod maintenance;
@@ -408,6 +409,8 @@ pub struct Collection {
     epoch: std::time::Instant,
     /// Why the last background build failed, if it did (reported to stalled writers).
     last_build_error: parking_lot::Mutex<Option<String>>,
+    /// When the last background merge failed (`None` once one succeeds): merges back off.
+    merge_failed_at: parking_lot::Mutex<Option<std::time::Instant>>,
     dropped: AtomicBool,
     db_closed: Arc<AtomicBool>,
     /// The database's query cache (set once, when the collection is created or opened).
@@ -494,6 +497,7 @@ impl Collection {
             counters: IndexingCounters::default(),
             epoch: std::time::Instant::now(),
             last_build_error: parking_lot::Mutex::new(None),
+            merge_failed_at: parking_lot::Mutex::new(None),
             dropped: AtomicBool::new(false),
             query_cache: std::sync::OnceLock::new(),
             cache_id: next_collection_id(),
