@@ -36,19 +36,38 @@ function gaussianSource(rand) {
   }
 }
 
-function generate(n, nQueries, seed) {
-  const rand = mulberry32(seed)
-  const gauss = gaussianSource(rand)
+/**
+ * The mixture's rows in order, as a stream: `next(out)` fills `out` (a multiple of 128
+ * floats) with the next rows. Same draws in the same order as the cached files, so the
+ * first n rows of a stream are the first n rows of `loadClustered({ n })`'s base set.
+ * With `rowSeed`, the rows come from the same centres and scales but another sequence.
+ */
+export function clusteredStream(seed = 128, { rowSeed } = {}) {
+  let rand = mulberry32(seed)
+  let gauss = gaussianSource(rand)
   const centres = new Float32Array(CENTRES * DIM)
   for (let i = 0; i < centres.length; i++) centres[i] = (rand() * 2 - 1) * 50
   // Anisotropic noise: each dimension has its own scale in [1, 8).
   const scale = Float32Array.from({ length: DIM }, () => 1 + 7 * rand())
-  const total = n + nQueries
-  const all = new Float32Array(total * DIM)
-  for (let r = 0; r < total; r++) {
-    const c = Math.floor(rand() * CENTRES) * DIM
-    for (let j = 0; j < DIM; j++) all[r * DIM + j] = centres[c + j] + gauss() * scale[j]
+  // Another sequence of rows from the same mixture (held-out queries, say).
+  if (rowSeed !== undefined) {
+    rand = mulberry32(rowSeed)
+    gauss = gaussianSource(rand)
   }
+  return {
+    dim: DIM,
+    next(out) {
+      for (let r = 0; r < out.length / DIM; r++) {
+        const c = Math.floor(rand() * CENTRES) * DIM
+        for (let j = 0; j < DIM; j++) out[r * DIM + j] = centres[c + j] + gauss() * scale[j]
+      }
+      return out
+    },
+  }
+}
+
+function generate(n, nQueries, seed) {
+  const all = clusteredStream(seed).next(new Float32Array((n + nQueries) * DIM))
   return { base: all.subarray(0, n * DIM), queries: all.slice(n * DIM) }
 }
 
