@@ -245,3 +245,77 @@ fn a_failing_merge_reaches_writers_waiting_on_the_segment_count() {
     assert!(c.stats().expect("stats").merged_rows > 0, "merges ran");
     failpoints::reset();
 }
+
+/// A build's swap checks the new segment's rows against their sources with no write lock
+/// held (a search goes on meanwhile), and rows that die during that check (a delete, a
+/// replacement) still arrive dead: the write-locked part re-checks the ids killed since.
+#[test]
+fn a_build_checks_its_rows_outside_the_write_lock_and_kills_during_the_check_still_count() {
+    let _serial = SERIAL.lock();
+    failpoints::reset();
+    let db = Database::open(None).expect("open");
+    let dim = 4;
+    let c = db
+        .create_collection(
+            "swap",
+            kyrodb_core::CollectionConfig {
+                id_type: kyrodb_core::IdType::U64,
+                dimension: dim,
+                metric: kyrodb_core::Metric::L2,
+                index: Some(kyrodb_core::IndexConfig {
+                    params: kyrodb_core::vector::hnsw::BuildParams::default(),
+                    auto_build_rows: 1_000_000_000,
+                }),
+            },
+        )
+        .expect("create");
+    c.set_max_unindexed_rows(0);
+    let n = 20_000u64;
+    let row = |i: u64, x: f32| [i as f32, x, 0.0, 1.0];
+    let ids: Vec<u64> = (0..n).collect();
+    c.upsert(&ids, ids.iter().flat_map(|&i| row(i, 0.0)).collect(), None).expect("upsert");
+    let fired = Arc::new(AtomicUsize::new(0));
+    let searched = Arc::new(AtomicBool::new(false));
+    {
+        let (c, fired, searched) = (Arc::clone(&c), Arc::clone(&fired), Arc::clone(&searched));
+        failpoints::set_hook(
+            points::COLLECTION_SWAP_CHECK,
+            Some(Arc::new(move || {
+                // Before the last of the check's 10 chunks: a search from another thread must
+                // finish (no write lock is held), and 500 rows die, most of them already
+                // checked (rows are in graph order, not id order).
+                if fired.fetch_add(1, Ordering::SeqCst) != 9 {
+                    return;
+                }
+                let (tx, rx) = mpsc::channel();
+                let reader = Arc::clone(&c);
+                std::thread::spawn(move || {
+                    let hits = reader.search(&row(7, 0.0), &kyrodb_core::SearchParams::top(1));
+                    let _ = tx.send(hits.map(|h| h.ids));
+                });
+                let hits = rx.recv_timeout(Duration::from_secs(10)).expect("a search waited for the swap's check");
+                searched.store(hits.expect("search") == vec![7], Ordering::SeqCst);
+                c.delete(&(0..500).collect::<Vec<u64>>()).expect("delete during the check");
+                c.upsert(&[600], row(600, 9.0).to_vec(), None).expect("replace during the check");
+            })),
+        );
+    }
+    c.build_index(&mut |_, _| {}).expect("build");
+    failpoints::reset();
+    assert_eq!(fired.load(Ordering::SeqCst), 10, "the check ran in 10 chunks outside the write lock");
+    assert!(searched.load(Ordering::SeqCst), "the search during the check answered");
+    let live = n as usize - 500;
+    assert_eq!(c.count().expect("count"), live);
+    for id in 0..500 {
+        assert!(c.get(id).expect("get").is_none(), "id {id}, deleted during the check, is back");
+    }
+    assert_eq!(c.get(600).expect("get").expect("present").vector, row(600, 9.0).to_vec(), "the replacement wins");
+    let hits = c.search(&row(600, 9.0), &kyrodb_core::SearchParams::top(3)).expect("search");
+    assert_eq!(hits.ids.iter().filter(|&&id| id == 600).count(), 1, "the replaced row is live once: {hits:?}");
+    let hits = c.search(&row(600, 0.0), &kyrodb_core::SearchParams::top(3)).expect("search");
+    assert!(!hits.ids.contains(&600), "the replaced version answers: {hits:?}");
+    let hits = c.search(&row(250, 0.0), &kyrodb_core::SearchParams::top(5)).expect("search");
+    assert!(hits.ids.iter().all(|&id| id >= 500), "deleted rows answer: {hits:?}");
+    let s = c.stats().expect("stats");
+    assert_eq!(s.segments.iter().map(|x| x.1).sum::<usize>() + s.hot_rows, live, "{s:?}");
+}

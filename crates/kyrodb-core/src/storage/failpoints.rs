@@ -116,6 +116,9 @@ pub mod points {
     /// Before each background merge of a collection's segments (on the merge thread): a
     /// panic here fails the merge.
     pub const COLLECTION_MERGE: &str = "collection.merge";
+    /// Before each chunk of a build's swap check (rows of the new segment against their
+    /// sources), with no lock held.
+    pub const COLLECTION_SWAP_CHECK: &str = "collection.swap.check";
 }
 
 /// Runs the hook a test set for the point `name` (nothing without the feature).
