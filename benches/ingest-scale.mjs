@@ -18,7 +18,7 @@
 // 4. Reopen in a new process, first after `sync` and dropping the page cache
 //    (/proc/sys/vm/drop_caches, needs root), then warm: open time, first search, count.
 // Goal (issue 16): the last window's rows/s ≥ 80% of the first's. Writes benches/RESULTS.md
-// § ingest-scale when --n is at least 1M.
+// § ingest-scale-<n> when --n is at least 1M.
 import { execFileSync, execSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -254,8 +254,8 @@ async function main() {
           `**open ${fmt(cold.openSecs, 2)} s**, first search at ${fmt(cold.firstSearchSecs, 2)} s, RSS +${fmt(cold.rssGrowMiB, 0)} MiB; ` +
           `warm: open ${fmt(warm.openSecs, 2)} s, first search at ${fmt(warm.firstSearchSecs, 2)} s.`,
       ].join('\n')
-      writeSection(path.join(BENCH_DIR, 'RESULTS.md'), 'ingest-scale', body)
-      console.log('[scale] wrote benches/RESULTS.md § ingest-scale')
+      writeSection(path.join(BENCH_DIR, 'RESULTS.md'), `ingest-scale-${N}`, body)
+      console.log(`[scale] wrote benches/RESULTS.md § ingest-scale-${N}`)
     }
   } catch (e) {
     removeDir = false
