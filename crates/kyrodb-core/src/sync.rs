@@ -54,6 +54,7 @@ mod model {
     }
 
     /// A condition variable.
+    #[derive(Default)]
     pub struct Condvar(shuttle::sync::Condvar);
 
     impl Condvar {
