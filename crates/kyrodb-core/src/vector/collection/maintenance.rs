@@ -645,6 +645,13 @@ impl Collection {
                 break;
             }
         }
+        let hot_sources: Vec<(u64, u64)> = sources
+            .iter()
+            .filter_map(|&(id, loc)| match loc {
+                Loc::Hot(abs) => Some((id, abs)),
+                Loc::Seg(..) => None,
+            })
+            .collect();
         let mut st = self.state.write();
         let uid = st.next_seg_uid;
         st.next_seg_uid += 1;
@@ -674,11 +681,9 @@ impl Collection {
         }
         // The moved hot rows: from now on their ids are found through the new segment's id
         // order.
-        for &(id, loc) in sources {
-            if let Loc::Hot(abs) = loc {
-                if st.hot_ids.get(&id) == Some(&abs) {
-                    st.hot_ids.remove(&id);
-                }
+        for (id, abs) in hot_sources {
+            if st.hot_ids.get(&id) == Some(&abs) {
+                st.hot_ids.remove(&id);
             }
         }
         let moved = segment.live();
