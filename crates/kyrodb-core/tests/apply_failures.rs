@@ -247,10 +247,11 @@ fn a_failing_merge_reaches_writers_waiting_on_the_segment_count() {
 }
 
 /// A build's swap checks the new segment's rows against their sources with no write lock
-/// held (a search goes on meanwhile), and rows that die during that check (a delete, a
-/// replacement) still arrive dead: the write-locked part re-checks the ids killed since.
-#[test]
-fn a_build_checks_its_rows_outside_the_write_lock_and_kills_during_the_check_still_count() {
+/// held (a search goes on meanwhile), and rows that die after that check, before the write
+/// lock (`kills` deletes and a replacement), still arrive dead: the write-locked part
+/// re-checks the ids killed since, from the kill log (500 kills) or, when more died than
+/// the log keeps (5,000), every row.
+fn rows_killed_between_the_check_and_the_swap_arrive_dead(kills: u64) {
     let _serial = SERIAL.lock();
     failpoints::reset();
     let db = Database::open(None).expect("open");
@@ -271,20 +272,19 @@ fn a_build_checks_its_rows_outside_the_write_lock_and_kills_during_the_check_sti
         .expect("create");
     c.set_max_unindexed_rows(0);
     let n = 20_000u64;
+    let replaced = 15_000u64;
     let row = |i: u64, x: f32| [i as f32, x, 0.0, 1.0];
     let ids: Vec<u64> = (0..n).collect();
     c.upsert(&ids, ids.iter().flat_map(|&i| row(i, 0.0)).collect(), None).expect("upsert");
-    let fired = Arc::new(AtomicUsize::new(0));
+    let chunks = Arc::new(AtomicUsize::new(0));
     let searched = Arc::new(AtomicBool::new(false));
     {
-        let (c, fired, searched) = (Arc::clone(&c), Arc::clone(&fired), Arc::clone(&searched));
+        let (c, chunks, searched) = (Arc::clone(&c), Arc::clone(&chunks), Arc::clone(&searched));
         failpoints::set_hook(
             points::COLLECTION_SWAP_CHECK,
             Some(Arc::new(move || {
-                // Before the last of the check's 10 chunks: a search from another thread must
-                // finish (no write lock is held), and 500 rows die, most of them already
-                // checked (rows are in graph order, not id order).
-                if fired.fetch_add(1, Ordering::SeqCst) != 9 {
+                // Halfway through the check, a search from another thread must finish.
+                if chunks.fetch_add(1, Ordering::SeqCst) != 5 {
                     return;
                 }
                 let (tx, rx) = mpsc::channel();
@@ -295,27 +295,51 @@ fn a_build_checks_its_rows_outside_the_write_lock_and_kills_during_the_check_sti
                 });
                 let hits = rx.recv_timeout(Duration::from_secs(10)).expect("a search waited for the swap's check");
                 searched.store(hits.expect("search") == vec![7], Ordering::SeqCst);
-                c.delete(&(0..500).collect::<Vec<u64>>()).expect("delete during the check");
-                c.upsert(&[600], row(600, 9.0).to_vec(), None).expect("replace during the check");
+            })),
+        );
+    }
+    {
+        let c = Arc::clone(&c);
+        let once = AtomicBool::new(false);
+        failpoints::set_hook(
+            points::COLLECTION_SWAP_LOCK,
+            Some(Arc::new(move || {
+                if once.swap(true, Ordering::SeqCst) {
+                    return;
+                }
+                c.delete(&(0..kills).collect::<Vec<u64>>()).expect("delete after the check");
+                c.upsert(&[replaced], row(replaced, 9.0).to_vec(), None).expect("replace after the check");
             })),
         );
     }
     c.build_index(&mut |_, _| {}).expect("build");
     failpoints::reset();
-    assert_eq!(fired.load(Ordering::SeqCst), 10, "the check ran in 10 chunks outside the write lock");
+    let wide = |k: usize| kyrodb_core::SearchParams { ef: Some(400), ..kyrodb_core::SearchParams::top(k) };
+    assert_eq!(chunks.load(Ordering::SeqCst), 10, "the check ran in 10 chunks outside the write lock");
     assert!(searched.load(Ordering::SeqCst), "the search during the check answered");
-    let live = n as usize - 500;
+    let live = (n - kills) as usize;
     assert_eq!(c.count().expect("count"), live);
-    for id in 0..500 {
-        assert!(c.get(id).expect("get").is_none(), "id {id}, deleted during the check, is back");
+    for id in (0..kills).step_by(7) {
+        assert!(c.get(id).expect("get").is_none(), "id {id}, deleted before the swap, is back");
     }
-    assert_eq!(c.get(600).expect("get").expect("present").vector, row(600, 9.0).to_vec(), "the replacement wins");
-    let hits = c.search(&row(600, 9.0), &kyrodb_core::SearchParams::top(3)).expect("search");
-    assert_eq!(hits.ids.iter().filter(|&&id| id == 600).count(), 1, "the replaced row is live once: {hits:?}");
-    let hits = c.search(&row(600, 0.0), &kyrodb_core::SearchParams::top(3)).expect("search");
-    assert!(!hits.ids.contains(&600), "the replaced version answers: {hits:?}");
-    let hits = c.search(&row(250, 0.0), &kyrodb_core::SearchParams::top(5)).expect("search");
-    assert!(hits.ids.iter().all(|&id| id >= 500), "deleted rows answer: {hits:?}");
+    assert_eq!(c.get(replaced).expect("get").expect("present").vector, row(replaced, 9.0).to_vec());
+    let hits = c.search(&row(replaced, 9.0), &wide(3)).expect("search");
+    assert_eq!(hits.ids.iter().filter(|&&id| id == replaced).count(), 1, "the replaced row is live once: {hits:?}");
+    let hits = c.search(&row(replaced, 0.0), &wide(3)).expect("search");
+    let old_version = hits.ids.iter().zip(&hits.distances).any(|(&id, &d)| id == replaced && d == 0.0);
+    assert!(!old_version, "the replaced version answers: {hits:?}");
+    let hits = c.search(&row(kills / 2, 0.0), &wide(5)).expect("search");
+    assert!(hits.ids.iter().all(|&id| id >= kills), "deleted rows answer: {hits:?}");
     let s = c.stats().expect("stats");
     assert_eq!(s.segments.iter().map(|x| x.1).sum::<usize>() + s.hot_rows, live, "{s:?}");
+}
+
+#[test]
+fn rows_killed_before_the_swap_arrive_dead_through_the_kill_log() {
+    rows_killed_between_the_check_and_the_swap_arrive_dead(500);
+}
+
+#[test]
+fn rows_killed_before_the_swap_arrive_dead_when_more_died_than_the_log_keeps() {
+    rows_killed_between_the_check_and_the_swap_arrive_dead(5_000);
 }

@@ -119,6 +119,9 @@ pub mod points {
     /// Before each chunk of a build's swap check (rows of the new segment against their
     /// sources), with no lock held.
     pub const COLLECTION_SWAP_CHECK: &str = "collection.swap.check";
+    /// After a build's swap check, before it takes the write lock (no lock held): rows
+    /// that die here are caught only by the write-locked re-check.
+    pub const COLLECTION_SWAP_LOCK: &str = "collection.swap.lock";
 }
 
 /// Runs the hook a test set for the point `name` (nothing without the feature).

@@ -645,6 +645,9 @@ impl Collection {
                 break;
             }
         }
+        // A failpoint here (a panic) leaves the stored segment file behind; open removes
+        // files the manifest does not list.
+        crate::storage::failpoints::hook(crate::storage::failpoints::points::COLLECTION_SWAP_LOCK);
         let hot_sources: Vec<(u64, u64)> = sources
             .iter()
             .filter_map(|&(id, loc)| match loc {

@@ -57,8 +57,10 @@ use std::sync::Arc;
 
 pub use super::row::MAX_METADATA_BYTES;
 
-/// Kills remembered for the query cache's revalidation; an entry older than that many
-/// kills is dropped instead of checked.
+/// Kills remembered for the query cache's revalidation (an entry older than that many
+/// kills is dropped instead of checked) and for a build's swap (which re-checks under the
+/// write lock only the ids killed since its read-locked check, or every row when more
+/// died than the log keeps).
 const KILLED_LOG_ROWS: usize = 4096;
 /// New hot rows the query cache checks an entry against before dropping it instead.
 const REVALIDATE_MAX_ROWS: u64 = 4096;
@@ -251,7 +253,9 @@ struct State {
     /// Generation of the segment layout (bumped by every swap), for the query cache.
     layout_epoch: u64,
     /// Rows ever killed (deleted or replaced), and the keys of the most recent ones: the
-    /// query cache replays them against its entries.
+    /// query cache replays them against its entries, and a swap re-checks them. Every
+    /// write that kills a live row must go through [`State::note_killed`], or a build
+    /// racing it would install a row that should be dead.
     killed_total: u64,
     killed_log: std::collections::VecDeque<u64>,
     /// Sequence number of the last WAL frame applied (durable collections).
