@@ -99,8 +99,8 @@ impl SegmentSize {
 }
 
 /// Segments that count toward [`MAX_SEGMENTS`].
-fn counted_segments(segs: &[SegmentSize], base: usize) -> usize {
-    segs.iter().filter(|s| s.counted(base)).count()
+fn counted_segments(segs: impl IntoIterator<Item = SegmentSize>, base: usize) -> usize {
+    segs.into_iter().filter(|s| s.counted(base)).count()
 }
 
 /// `pick` without its largest inputs while the rows they store together pass the merge
@@ -298,12 +298,8 @@ impl Collection {
     /// on the backlog call this whatever the threshold: a cap below `auto_build_rows`
     /// must still make progress). With [`MAX_SEGMENTS`] segments that count, merges go first.
     pub(super) fn start_background_build(self: &Arc<Self>) {
-        if self.auto_flush_rows().is_none() {
-            return;
-        }
-        let base = self.auto_flush_rows().unwrap_or(DEFAULT_AUTO_BUILD_ROWS);
-        let sizes: Vec<SegmentSize> = self.state.read().segments.iter().map(SegmentSize::of).collect();
-        if counted_segments(&sizes, base) >= MAX_SEGMENTS {
+        let Some(base) = self.auto_flush_rows() else { return };
+        if counted_segments(self.state.read().segments.iter().map(SegmentSize::of), base) >= MAX_SEGMENTS {
             self.maybe_merge_in_background();
             return;
         }
@@ -623,21 +619,21 @@ impl Collection {
             Some(&Loc::Seg(u, row)) => st.seg_pos(u).is_some_and(|p| !st.segments[p].is_deleted(row)),
             None => false,
         };
+        // Delete the rows of `range` whose source died.
+        let drop_dead = |segment: &mut Segment, st: &State, range: std::ops::Range<u32>| {
+            for r in range {
+                if !segment.is_deleted(r) && !source_live(st, segment.id(r)) {
+                    segment.delete_row(r);
+                }
+            }
+        };
         let rows = segment.len() as u32;
         let mut checked_at = None;
         for _round in 0..3 {
             let since = self.state.read().killed_total;
-            let mut r = 0u32;
-            while r < rows {
+            for start in (0..rows).step_by(SNAPSHOT_CHUNK_ROWS as usize) {
                 crate::storage::failpoints::hook(crate::storage::failpoints::points::COLLECTION_SWAP_CHECK);
-                let st = self.state.read();
-                let end = (r + SNAPSHOT_CHUNK_ROWS).min(rows);
-                for row in r..end {
-                    if !segment.is_deleted(row) && !source_live(&st, segment.id(row)) {
-                        segment.delete_row(row);
-                    }
-                }
-                r = end;
+                drop_dead(&mut segment, &self.state.read(), start..(start + SNAPSHOT_CHUNK_ROWS).min(rows));
             }
             let st = self.state.read();
             if st.killed_total - since <= (KILLED_LOG_ROWS / 2) as u64 {
@@ -674,13 +670,7 @@ impl Collection {
                     }
                 }
             }
-            None => {
-                for r in 0..rows {
-                    if !segment.is_deleted(r) && !source_live(&st, segment.id(r)) {
-                        segment.delete_row(r);
-                    }
-                }
-            }
+            None => drop_dead(&mut segment, &st, 0..rows),
         }
         // The moved hot rows: from now on their ids are found through the new segment's id
         // order.
@@ -834,13 +824,13 @@ mod tests {
         // are a full tier again and may merge, two at a time (the cap counts stored rows),
         // but none counts toward MAX_SEGMENTS, so hot builds never wait for those merges.
         let shrunk = vec![SegmentSize { rows: 30_000, live: 20_000 }; 8];
-        assert_eq!(counted_segments(&shrunk, 100), 0);
+        assert_eq!(counted_segments(shrunk.iter().copied(), 100), 0);
         assert_eq!(super::pick_merge(&shrunk, 100), Some(vec![0, 1]));
         // Beside them, eight small segments are what count, and the fallback takes the
         // four smallest of those.
         let mut mixed = shrunk.clone();
         mixed.extend(sizes(&[100, 500, 2000, 7000, 150, 450, 1700, 6500]));
-        assert_eq!(counted_segments(&mixed, 100), 8);
+        assert_eq!(counted_segments(mixed.iter().copied(), 100), 8);
         let mut only_counted = sizes(&[30_000, 30_000]);
         only_counted.extend(sizes(&[100, 500, 2000, 7000, 150, 450, 1700, 6500]));
         assert_eq!(super::pick_merge(&only_counted, 100), Some(vec![2, 3, 6, 7]));
