@@ -26,21 +26,17 @@ import path from 'node:path'
 import { createRequire } from 'node:module'
 import { clusteredStream } from './datasets/clustered.mjs'
 import { machineInfo } from './datasets/glove.mjs'
+import { flag, option } from './lib/args.mjs'
 import { BENCH_DIR, REPO_DIR, fmt, percentile, table, writeSection } from './lib/report.mjs'
 
 const require = createRequire(import.meta.url)
 const kyrodb = require('../dist/index.js')
 
-const args = process.argv.slice(2)
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 ? args[i + 1] : dflt
-}
-const N = Number(opt('n', 10_000_000))
-const WINDOW = Number(opt('window', 1_000_000))
-const BATCH = Number(opt('batch', 1000))
-const NQ = Number(opt('queries', 50))
-const KEEP = args.includes('--keep')
+const N = Number(option('n', 10_000_000))
+const WINDOW = Number(option('window', 1_000_000))
+const BATCH = Number(option('batch', 1000))
+const NQ = Number(option('queries', 50))
+const KEEP = flag('keep')
 const DIM = 128
 const K = 10
 const EFS = [64, 128, 256]
@@ -126,7 +122,7 @@ function bytesUnder(dir) {
 async function main() {
   const machine = machineInfo()
   console.log(`[scale] ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}`)
-  const dir = opt('dir', undefined) ?? fs.mkdtempSync(path.join(os.tmpdir(), 'kyrodb-bench-ingest-scale-'))
+  const dir = option('dir', undefined) ?? fs.mkdtempSync(path.join(os.tmpdir(), 'kyrodb-bench-ingest-scale-'))
   const queries = clusteredStream(128, { rowSeed: 0x5ca1e }).next(new Float32Array(NQ * DIM))
   const exact = new ExactTopK(queries)
   const rows = clusteredStream(128)

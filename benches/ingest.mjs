@@ -24,23 +24,19 @@ import { createRequire } from 'node:module'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { loadClustered } from './datasets/clustered.mjs'
 import { machineInfo } from './datasets/glove.mjs'
+import { flag, option } from './lib/args.mjs'
 import { BENCH_DIR, fmt, percentile, table, writeSection } from './lib/report.mjs'
 
 const require = createRequire(import.meta.url)
 const kyrodb = require('../dist/index.js')
 
-const args = process.argv.slice(2)
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 ? args[i + 1] : dflt
-}
-const N = Number(opt('n', 1_000_000))
-const SECONDS = Number(opt('seconds', 60))
-const QUIET_SECONDS = Number(opt('quiet-seconds', 10))
-const BATCH = Number(opt('batch', 1000))
-const CAP = opt('cap', undefined)
-const DURABILITY = opt('durability', 'full')
-const WRITE = !args.includes('--no-write')
+const N = Number(option('n', 1_000_000))
+const SECONDS = Number(option('seconds', 60))
+const QUIET_SECONDS = Number(option('quiet-seconds', 10))
+const BATCH = Number(option('batch', 1000))
+const CAP = option('cap', undefined)
+const DURABILITY = option('durability', 'full')
+const WRITE = !flag('no-write')
 const DIM = 128
 const K = 10
 

@@ -16,18 +16,14 @@ import { createRequire } from 'node:module'
 import { setImmediate as yieldToLoop } from 'node:timers/promises'
 import { clusteredStream } from './datasets/clustered.mjs'
 import { machineInfo } from './datasets/glove.mjs'
+import { option } from './lib/args.mjs'
 import { fmt, percentile } from './lib/report.mjs'
 
 const require = createRequire(import.meta.url)
 const kyrodb = require('../dist/index.js')
 
-const args = process.argv.slice(2)
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 ? Number(args[i + 1]) : dflt
-}
-const ROWS = opt('rows', 1_600_000)
-const PIECES = opt('pieces', 4)
+const ROWS = Number(option('rows', 1_600_000))
+const PIECES = Number(option('pieces', 4))
 const DIM = 128
 const now = () => performance.now()
 
